@@ -1,0 +1,345 @@
+"""A faithful local imitation of the Cerkl Broadcast API v3.
+
+Nobody can reach Cerkl without an account, and a public Binder must never see real
+credentials, so cerkl-nb ships its own stand-in. The tutorials run against it by
+default, every test uses it, and curl or Postman can be pointed at it.
+
+Three ways to run it:
+
+* ``cerkl-nb sandbox [--port N]`` on the command line;
+* :func:`start` in a notebook or script (a background thread; ``stop()`` when done);
+* the pytest fixtures ``sandbox`` / ``fresh_sandbox`` from
+  :mod:`cerkl_nb.sandbox.pytest_plugin`.
+
+Examples
+--------
+>>> from cerkl_nb import sandbox
+>>> sb = sandbox.start()                      # doctest: +SKIP
+>>> sb.url, sb.client_id                      # doctest: +SKIP
+('http://127.0.0.1:54321/v3', 'cerkl-nb-demo')
+>>> sb.advance_clock(12 * 3600)               # doctest: +SKIP  (tokens now expired)
+>>> sb.stop()                                 # doctest: +SKIP
+
+Every choice the sandbox makes where Cerkl's documentation is silent is listed in
+``docs/sandbox.md``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .config import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_CLIENTS,
+    ClientSpec,
+    SandboxConfig,
+)
+
+if TYPE_CHECKING:
+    from .server import SandboxServer
+
+__all__ = [
+    "DEMO_CLIENTS",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "ClientSpec",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "attach",
+    "ensure",
+    "start",
+]
+
+
+class SandboxError(RuntimeError):
+    """An admin call to the sandbox failed (bad argument, or the sandbox is gone)."""
+
+
+class Sandbox:
+    """A handle on a running sandbox, in this process or another.
+
+    Every method talks to the sandbox's admin HTTP API (``/_sandbox/...``), so a handle
+    from :func:`start` and one from :func:`attach` behave the same. The in-process
+    handle additionally owns the server, for :meth:`stop`.
+
+    Parameters
+    ----------
+    root_url
+        ``http://host:port`` of the sandbox.
+    client_id, client_secret
+        The demo client this handle hands out.
+    server
+        The in-process server, when this handle owns one.
+    """
+
+    def __init__(
+        self,
+        root_url: str,
+        *,
+        client_id: str = DEMO_CLIENT_ID,
+        client_secret: str = DEMO_CLIENT_SECRET,
+        server: SandboxServer | None = None,
+    ) -> None:
+        self.root_url = root_url.rstrip("/")
+        self.url = self.root_url + "/v3"
+        self.token_url = self.url + "/oauth/Token"
+        self.openapi_url = self.url + "/openapi.json"
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self._server = server
+        parts = urlsplit(self.root_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (443 if self._https else 80)
+        # A sandbox behind a path prefix (e.g. jupyter-server-proxy's /proxy/8765 on
+        # Binder) keeps its admin API under the same prefix.
+        self._prefix = parts.path.rstrip("/")
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def port(self) -> int:
+        """The TCP port the sandbox listens on."""
+        return self._port
+
+    @property
+    def app(self):
+        """The in-process :class:`~cerkl_nb.sandbox.app.App` (``None`` when attached)."""
+        return self._server.app if self._server is not None else None
+
+    @property
+    def owned(self) -> bool:
+        """True when this handle started the server (and :meth:`stop` stops it)."""
+        return self._server is not None
+
+    @property
+    def credentials(self):
+        """The demo client as :class:`cerkl_nb.config.Credentials`."""
+        # Imported here so the sandbox does not depend on the core at import time.
+        from ..config import Credentials
+
+        return Credentials(self.client_id, self.client_secret)
+
+    @property
+    def settings(self):
+        """:class:`cerkl_nb.config.Settings` pointing at this sandbox."""
+        from ..config import Settings
+
+        return Settings(base_url=self.url, token_url=self.token_url)
+
+    def __repr__(self) -> str:
+        state = "owned" if self.owned else "attached"
+        return f"Sandbox(url={self.url!r}, client_id={self.client_id!r}, {state})"
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ admin calls
+    def _admin(self, method: str, path: str, payload: dict | None = None) -> Any:
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn = _connection(self._https, self._host, self._port, 10)
+        try:
+            conn.request(method, self._prefix + "/_sandbox/" + path, body=body, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except OSError as e:
+            raise SandboxError(f"the sandbox at {self.root_url} is not reachable: {e}") from None
+        finally:
+            conn.close()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            raise SandboxError(f"unexpected answer from {self.root_url}: not JSON") from None
+        if resp.status >= 400:
+            msg = data.get("error", {}).get("message") if isinstance(data, dict) else None
+            raise SandboxError(f"sandbox admin {method} /_sandbox/{path}: {msg or resp.status}")
+        return data
+
+    def health(self) -> dict:
+        """``GET /_sandbox/health``: status, URLs and the demo client."""
+        return self._admin("GET", "health")
+
+    def stats(self) -> dict:
+        """Counters: ``token_requests``, ``client_credentials``, ``refresh_token``,
+        ``refresh_token_reuse``, ``api_requests``, ``statuses``, ``internal_errors`` ..."""
+        return self._admin("GET", "stats")
+
+    def reset_stats(self) -> dict:
+        """Zero every counter and empty the request log."""
+        return self._admin("POST", "reset-stats")
+
+    def log(self, limit: int = 1000) -> list[dict]:
+        """The most recent requests as ``{"method", "target", "status", "request_id"}``.
+
+        Only the request line is kept (no headers), so a test can prove that no token
+        ever appears in a URL.
+        """
+        return self._admin("GET", f"log?limit={int(limit)}")["entries"]
+
+    def register_client(self, client_id: str, client_secret: str, **per_client: Any) -> dict:
+        """Accept another client. ``per_client``: ``token_lifetime_s``,
+        ``issue_refresh_token``, ``name``."""
+        return self._admin(
+            "POST",
+            "clients",
+            {"client_id": client_id, "client_secret": client_secret, **per_client},
+        )
+
+    def configure(self, **config: Any) -> dict:
+        """Change :class:`SandboxConfig` settings live (``clock`` only via :func:`start`)."""
+        if "clients" in config:
+            config["clients"] = [
+                c.public() | {"client_secret": c.client_secret} if isinstance(c, ClientSpec) else c
+                for c in config["clients"]
+            ]
+        return self._admin("POST", "config", config)
+
+    def set_faults(self, **faults: Any) -> dict:
+        """Switch faults on: ``latency_ms``, ``rate_limit_per_s``, ``retry_after``,
+        ``error_rate``, ``error_status``, ``fail_next={"count": 2, "status": 503}``,
+        ``drop_refresh_response``, ``expire_early_s``, ``target`` ("api"|"token"|"all")."""
+        return self._admin("POST", "faults", faults)
+
+    def clear_faults(self) -> dict:
+        """Switch every fault off."""
+        return self._admin("DELETE", "faults")
+
+    def revoke_all_tokens(self) -> dict:
+        """Revoke every access and refresh token (checklist E9)."""
+        return self._admin("POST", "revoke")
+
+    def advance_clock(self, seconds: float) -> dict:
+        """Move the server clock forward (or back) so tokens expire without waiting."""
+        return self._admin("POST", "clock", {"advance_s": seconds})
+
+    def reset(self) -> dict:
+        """Re-seed the data and forget tokens, faults, stats and clock offset."""
+        return self._admin("POST", "reset")
+
+    # ------------------------------------------------------------------ lifecycle
+    def stop(self) -> None:
+        """Stop the server if this handle owns it (an attached handle does nothing)."""
+        global _default
+        if self._server is None:
+            return
+        self._server.stop()
+        with _lock:
+            if _default is self:
+                _default = None
+
+    @property
+    def running(self) -> bool:
+        """True while the sandbox answers its health check."""
+        if self._server is not None and not self._server.running:
+            return False
+        try:
+            self.health()
+            return True
+        except SandboxError:
+            return False
+
+
+_lock = threading.Lock()
+_default: Sandbox | None = None
+
+
+def _connection(https: bool, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
+    cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    return cls(host, port, timeout=timeout)
+
+
+def start(
+    *, host: str = "127.0.0.1", port: int = 0, config: SandboxConfig | None = None
+) -> Sandbox:
+    """Start a sandbox in a background (daemon) thread and return its handle.
+
+    Called with no arguments, it starts the shared default sandbox once and returns the
+    same handle on later calls (safe to call from every notebook cell). Called with any
+    argument, it always starts a new, separate server, which the caller should stop.
+
+    Parameters
+    ----------
+    host
+        Interface to bind; loopback unless told otherwise.
+    port
+        TCP port; 0 (the default) picks a free one.
+    config
+        Settings; ``None`` means :class:`SandboxConfig` defaults.
+
+    Returns
+    -------
+    Sandbox
+        The handle: ``.url``, ``.client_id``, ``.client_secret``, ``.stop()`` ...
+    """
+    global _default
+    from .app import App
+    from .server import SandboxServer
+
+    shared = host == "127.0.0.1" and port == 0 and config is None
+    with _lock:
+        if shared and _default is not None and _default._server is not None:
+            if _default._server.running:
+                return _default
+        server = SandboxServer(App(config), host, port)
+        server.start_background()
+        sb = Sandbox(server.root_url, server=server)
+        if shared:
+            _default = sb
+        return sb
+
+
+def attach(url: str, *, timeout_s: float = 2.0) -> Sandbox:
+    """Return a handle on a sandbox running elsewhere (e.g. ``cerkl-nb sandbox``).
+
+    Parameters
+    ----------
+    url
+        Its root URL or API base (``http://127.0.0.1:8765`` or ``.../v3``).
+    timeout_s
+        How long to wait for its health check.
+
+    Raises
+    ------
+    SandboxError
+        When nothing answers there.
+    """
+    root = url.rstrip("/")
+    if root.endswith("/v3"):
+        root = root[: -len("/v3")]
+    sb = Sandbox(root)
+    conn = _connection(sb._https, sb._host, sb._port, timeout_s)
+    try:
+        conn.request("GET", sb._prefix + "/_sandbox/health")
+        resp = conn.getresponse()
+        data = json.loads(resp.read() or b"{}")
+        if resp.status != 200 or data.get("status") != "ok":
+            raise SandboxError(f"{root} does not look like a cerkl-nb sandbox")
+    except (OSError, ValueError) as e:
+        raise SandboxError(f"no sandbox answers at {root}: {e}") from None
+    finally:
+        conn.close()
+    demo = data.get("demo_client") or {}
+    sb.client_id = demo.get("client_id", DEMO_CLIENT_ID)
+    sb.client_secret = demo.get("client_secret", DEMO_CLIENT_SECRET)
+    return sb
+
+
+def ensure() -> Sandbox:
+    """Attach to ``$CERKL_SANDBOX_URL`` when it is set and answers, else :func:`start`."""
+    url = os.environ.get("CERKL_SANDBOX_URL")
+    if url:
+        try:
+            return attach(url, timeout_s=1.0)
+        except SandboxError:
+            pass
+    return start()

@@ -1,0 +1,226 @@
+"""Configuration of the sandbox: the server settings and the OAuth clients it knows.
+
+Everything here is plain data so it can travel over the admin HTTP API as JSON
+(``POST /_sandbox/config``, ``POST /_sandbox/clients``) as well as be passed to
+:func:`cerkl_nb.sandbox.start` in-process. The only exception is ``clock``, an object,
+which can only be injected in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BASIC_AUTH_ENCODINGS",
+    "ClientSpec",
+    "DEMO_CLIENTS",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "SandboxConfig",
+]
+
+#: How the token endpoint decodes an HTTP Basic header (see docs/sandbox.md).
+#: ``raw``: base64 → UTF-8 → split at the first colon (what ``curl -u`` sends).
+#: ``rfc6749``: as raw, then each half is form-url-decoded (RFC 6749 §2.3.1).
+#: ``either``: try raw first; if the client is not authenticated that way, try rfc6749.
+BASIC_AUTH_ENCODINGS = ("raw", "rfc6749", "either")
+
+#: The default demo client. Fake, public, sandbox-only: it works nowhere else.
+DEMO_CLIENT_ID = "cerkl-nb-demo"
+DEMO_CLIENT_SECRET = "sandbox-demo-secret-1234"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """One OAuth client the sandbox accepts.
+
+    Parameters
+    ----------
+    client_id, client_secret
+        The credentials. Any non-empty strings; the secret is compared in constant time.
+    name
+        A human label shown in ``GET /_sandbox/clients``.
+    token_lifetime_s
+        Overrides :attr:`SandboxConfig.token_lifetime_s` for this client.
+    issue_refresh_token
+        Overrides :attr:`SandboxConfig.issue_refresh_tokens` for this client.
+    """
+
+    client_id: str
+    client_secret: str
+    name: str = ""
+    token_lifetime_s: float | None = None
+    issue_refresh_token: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not self.client_id:
+            raise ValueError("client_id must be a non-empty string")
+        if ":" in self.client_id:
+            # RFC 7617: a Basic user-id cannot contain a colon, so such a client could
+            # never authenticate with Basic.
+            raise ValueError("client_id must not contain ':'")
+        if not isinstance(self.client_secret, str) or not self.client_secret:
+            raise ValueError("client_secret must be a non-empty string")
+        if self.token_lifetime_s is not None and not (
+            isinstance(self.token_lifetime_s, int | float)
+            and not isinstance(self.token_lifetime_s, bool)
+            and self.token_lifetime_s > 0
+        ):
+            raise ValueError("token_lifetime_s must be a positive number")
+        if self.issue_refresh_token is not None and not isinstance(self.issue_refresh_token, bool):
+            raise ValueError("issue_refresh_token must be true or false")
+
+    def public(self) -> dict[str, Any]:
+        """Return the client's settings without its secret."""
+        return {
+            "client_id": self.client_id,
+            "name": self.name,
+            "token_lifetime_s": self.token_lifetime_s,
+            "issue_refresh_token": self.issue_refresh_token,
+        }
+
+
+#: Well-known fake clients every sandbox accepts (unless ``demo_clients=False``).
+DEMO_CLIENTS: tuple[ClientSpec, ...] = (
+    ClientSpec(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "Default demo client (12-hour tokens)"),
+    ClientSpec(
+        "cerkl-nb-short",
+        "sandbox-short-secret-1234",
+        "Demo client with 60-second tokens",
+        token_lifetime_s=60,
+    ),
+    ClientSpec(
+        "cerkl-nb-norefresh",
+        "sandbox-norefresh-secret-1234",
+        "Demo client that never gets a refresh token",
+        issue_refresh_token=False,
+    ),
+    # A secret that differs between raw and RFC 6749 Basic encodings (checklist T5/T6).
+    ClientSpec(
+        "cerkl-nb-unicode",
+        "sandbox+secret/with=odd:chars %£€",
+        "Demo client whose secret needs encoding care",
+    ),
+)
+
+
+@dataclass
+class SandboxConfig:
+    """Server-wide settings. All are changeable while running via ``configure()``.
+
+    Attributes
+    ----------
+    token_lifetime_s
+        Access-token lifetime reported as ``expires_in`` (Cerkl documents 12 hours).
+    refresh_token_lifetime_s
+        Refresh-token lifetime (sliding: each rotated token gets a full lifetime).
+    rotate_refresh_tokens
+        Issue a new refresh token on every refresh and retire the old one.
+    reuse_revokes_family
+        When a retired refresh token is presented again, also revoke the live one
+        (RFC 9700 §4.14.2 reuse detection).
+    revoke_access_on_refresh
+        Refreshing also revokes the access tokens issued earlier in the same family.
+    issue_refresh_tokens
+        Include a refresh token in token responses (per-client override exists).
+    basic_auth_encoding
+        ``"raw"``, ``"rfc6749"`` or ``"either"`` (default): see :data:`BASIC_AUTH_ENCODINGS`.
+    lowercase_token_alias
+        Also serve ``/v3/oauth/token`` (lower-case t). Turn off to test strict clients.
+    subscribers
+        Number of active subscribers in the seeded organisation. Changing it re-seeds.
+    seed
+        Seed of the deterministic data generator. Changing it re-seeds.
+    max_body_bytes
+        Larger request bodies get 413.
+    reply_to_domain
+        The organisation's verified reply-to domain; blasts must use it.
+    socket_timeout_s
+        Idle keep-alive connections and stalled uploads are closed after this long.
+    max_tokens_per_client
+        Beyond this many live access (and refresh) tokens per client, the least
+        recently used are forgotten, so a 100,000-request token benchmark keeps memory
+        flat. A token in active use is kept.
+    demo_clients
+        Accept the well-known :data:`DEMO_CLIENTS`.
+    clients
+        Extra clients to accept (in addition to the demo clients).
+    clock
+        An object with ``time()`` (e.g. :class:`cerkl_nb.clock.FakeClock`); ``None``
+        means the system clock. Only settable in-process.
+    """
+
+    token_lifetime_s: float = 43200
+    refresh_token_lifetime_s: float = 14 * 86400
+    rotate_refresh_tokens: bool = True
+    reuse_revokes_family: bool = False
+    revoke_access_on_refresh: bool = False
+    issue_refresh_tokens: bool = True
+    basic_auth_encoding: str = "either"
+    lowercase_token_alias: bool = True
+    subscribers: int = 300
+    seed: int = 42
+    max_body_bytes: int = 65536
+    reply_to_domain: str = "example.com"
+    socket_timeout_s: float = 30.0
+    max_tokens_per_client: int = 10000
+    demo_clients: bool = True
+    clients: tuple[ClientSpec, ...] = ()
+    clock: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first invalid setting."""
+        for name in ("token_lifetime_s", "refresh_token_lifetime_s", "socket_timeout_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        for name in ("subscribers", "seed", "max_body_bytes", "max_tokens_per_client"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        if self.max_body_bytes < 1024 or self.max_tokens_per_client < 1:
+            raise ValueError("max_body_bytes must be >= 1024 and max_tokens_per_client >= 1")
+        for name in (
+            "rotate_refresh_tokens",
+            "reuse_revokes_family",
+            "revoke_access_on_refresh",
+            "issue_refresh_tokens",
+            "lowercase_token_alias",
+            "demo_clients",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+        if self.basic_auth_encoding not in BASIC_AUTH_ENCODINGS:
+            raise ValueError(
+                f"basic_auth_encoding must be one of {', '.join(BASIC_AUTH_ENCODINGS)}"
+            )
+        if not isinstance(self.reply_to_domain, str) or not self.reply_to_domain:
+            raise ValueError("reply_to_domain must be a non-empty string")
+        self.clients = tuple(
+            c if isinstance(c, ClientSpec) else ClientSpec(**c) for c in self.clients
+        )
+        if self.clock is not None and not callable(getattr(self.clock, "time", None)):
+            raise ValueError("clock must have a time() method")
+
+    def public(self) -> dict[str, Any]:
+        """Return the JSON-able settings (no clock, no client secrets)."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("clock", "clients")
+        }
+        out["clients"] = [c.public() for c in self.clients]
+        return out
+
+    def replace(self, **changes: Any) -> SandboxConfig:
+        """Return a validated copy with ``changes`` applied; unknown names raise."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,259 @@
+"""The HTTP layer: a standard-library threaded HTTP/1.1 server around :class:`App`.
+
+``http.server`` does the request-line and header parsing (it is robust against the odd
+inputs a fuzzer throws at it); everything it would answer with an HTML error page is
+turned into a JSON body here. Connections are keep-alive, one daemon thread each, and
+an idle or stalled connection is closed after ``socket_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .app import App, Request, Response
+
+__all__ = ["SandboxServer"]
+
+log = logging.getLogger("cerkl_nb.sandbox")
+
+_REASONS = BaseHTTPRequestHandler.responses
+_date_cache: list = [0, ""]
+
+
+def _http_date() -> str:
+    # HTTP/1.1 servers send Date; formatting it once a second keeps it off the hot path.
+    now = int(time.time())
+    if now != _date_cache[0]:
+        _date_cache[:] = [now, formatdate(now, usegmt=True)]
+    return _date_cache[1]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cerkl-nb-sandbox/0.1"
+    sys_version = ""
+    # Small JSON responses on keep-alive connections: without TCP_NODELAY, Nagle plus
+    # delayed ACKs add ~40 ms to every request.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        self.timeout = self.server.app.config.socket_timeout_s
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    # -- http.server hooks ------------------------------------------------------
+    def handle_one_request(self) -> None:
+        """Like the standard one, but every method goes to one dispatcher."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self._send_error_json(414, "request line too long")
+                self.close_connection = True
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # parse_request already answered (through send_error)
+            self._serve()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+        except (ConnectionError, BrokenPipeError):
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Called by ``parse_request`` on malformed requests: answer in JSON, then close."""
+        self._send_error_json(code, message or _REASONS.get(code, ("Error",))[0])
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        # The access log is written by App.handle (redacted); silence the stdlib's.
+        pass
+
+    # -- our code ---------------------------------------------------------------
+    def _send_error_json(self, code: int, message: str) -> None:
+        self._write(self._err(code, message), head=False)
+
+    def _err(self, status: int, message: str) -> Response:
+        return self.server.app.protocol_error(
+            status, message, getattr(self, "command", "") or "", getattr(self, "path", "") or ""
+        )
+
+    def _serve(self) -> None:
+        app: App = self.server.app
+        method = self.command
+        headers = self.headers
+        te = headers.get("Transfer-Encoding")
+        if te is not None:
+            self._write(
+                self._err(411, "chunked request bodies are not supported; send Content-Length"),
+                False,
+            )
+            self.close_connection = True
+            return
+        cl = headers.get_all("Content-Length") or []
+        body = b""
+        if cl:
+            if len(set(cl)) != 1 or not cl[0].strip().isdigit() or len(cl[0].strip()) > 12:
+                self._write(self._err(400, "invalid Content-Length header"), False)
+                self.close_connection = True
+                return
+            n = int(cl[0])
+            if n > app.config.max_body_bytes:
+                # Do not read it: answer and close, so a huge upload cannot tie us up.
+                self._write(
+                    self._err(413, f"the body is larger than {app.config.max_body_bytes} bytes"),
+                    False,
+                )
+                self.close_connection = True
+                return
+            if n:
+                body = self.rfile.read(n)
+                if len(body) < n:
+                    self.close_connection = True  # client went away mid-body
+                    return
+        req = Request(method, self.path, headers, body, self.client_address[0])
+        resp = app.handle(req)
+        if resp.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self._write(resp, head=(method == "HEAD"))
+        if resp.close:
+            self.close_connection = True
+
+    def _write(self, resp: Response, head: bool) -> None:
+        reason = _REASONS.get(resp.status, ("",))[0]
+        lines = [
+            f"HTTP/1.1 {resp.status} {reason}",
+            "Server: " + self.server_version,
+            "Date: " + _http_date(),
+        ]
+        for k, v in resp.headers:
+            lines.append(f"{k}: {v}")
+        if resp.status != 204 and resp.status >= 200:
+            lines.append(f"Content-Length: {len(resp.body)}")
+        if resp.close or self.close_connection:
+            lines.append("Connection: close")
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        payload = head_bytes if (head or resp.status == 204) else head_bytes + resp.body
+        try:
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr: tuple[str, int], app: App) -> None:
+        self.app = app
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(addr, _Handler)
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        with self._conns_lock:
+            if add:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)
+
+    def close_all(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Errors outside App.handle (socket-level) must not print tracebacks to stderr.
+        log.debug("connection error from %s", client_address, exc_info=True)
+
+
+class SandboxServer:
+    """A running sandbox: the listening socket, its serving thread and the app.
+
+    Parameters
+    ----------
+    app
+        The application to serve.
+    host, port
+        Where to listen. Port 0 picks a free port.
+    """
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.httpd = _Server((host, port), app)
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        shown = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in shown:
+            shown = f"[{shown}]"
+        self.root_url = f"http://{shown}:{self.port}"
+        app.default_host = f"{shown}:{self.port}"
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    def start_background(self) -> None:
+        """Serve from a daemon thread (returns at once; the socket is already listening)."""
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"cerkl-nb-sandbox:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` or KeyboardInterrupt."""
+        try:
+            self.httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop accepting, close open connections and release the port. Idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._thread is not None:
+            # shutdown() waits for serve_forever to notice; it would hang if never started.
+            self.httpd.shutdown()
+        self._close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _close(self) -> None:
+        self.httpd.close_all()
+        self.httpd.server_close()
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped.is_set()

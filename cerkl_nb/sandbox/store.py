@@ -1,0 +1,680 @@
+"""The sandbox's in-memory organisation: seeded data, validation, CRUD and filtering.
+
+The store knows nothing about HTTP. It raises :class:`Problem` (an HTTP status and a
+message) for anything a client did wrong, and the app turns that into the JSON error
+body. All access goes through one lock: the server is threaded and Python dicts must
+not change size while another thread iterates them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from .resources import CONTENT_TYPES, LOOKUPS, RESOURCES, Field, Resource
+
+__all__ = ["Problem", "Store", "format_date", "parse_date", "parse_filters"]
+
+
+class Problem(Exception):
+    """A client error: becomes ``{"error": {"code": status, "message": message}}``.
+
+    Parameters
+    ----------
+    status
+        The HTTP status.
+    message
+        What was wrong and how to fix it.
+    headers
+        Extra response headers (e.g. ``Allow``).
+    """
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+# --------------------------------------------------------------------------- dates
+
+_DATE_RX = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def format_date(ts: float) -> str:
+    """Format Unix seconds the way the sandbox emits every date: ``YYYY-MM-DD HH:MM:SS`` UTC."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def parse_date(value: Any, what: str) -> str:
+    """Accept ``YYYY-MM-DD HH:MM:SS`` or ISO 8601 and return the canonical UTC form.
+
+    Raises
+    ------
+    Problem
+        400 when the value is not a date in one of those forms.
+    """
+    if not isinstance(value, str):
+        raise Problem(400, f"{what} must be a date string like '2020-07-16 00:00:00'")
+    m = _DATE_RX.match(value.strip())
+    if not m:
+        raise Problem(
+            400, f"{what} must look like 'YYYY-MM-DD HH:MM:SS' (UTC) or ISO 8601, got {value!r}"
+        )
+    y, mo, d, h, mi, s, tz = m.groups()
+    try:
+        dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
+    except ValueError:
+        raise Problem(400, f"{what} is not a real date: {value!r}") from None
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+        try:
+            dt = datetime.fromtimestamp(
+                dt.replace(tzinfo=timezone.utc).timestamp() - offset, tz=timezone.utc
+            ).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            raise Problem(400, f"{what} is out of range: {value!r}") from None
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --------------------------------------------------------------------------- filters
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+# "like" is accepted as another name for "contains" (the facts file lists like/contains).
+_OP_ALIASES = {"like": "contains"}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
+    what = f"filters_json: {f.name}.{op}"
+    if op == "in":
+        if not isinstance(value, list) or len(value) > 1000:
+            raise Problem(400, f"{what} needs a list of values (at most 1000)")
+        return [_coerce_filter_value(f, "eq", v) for v in value]
+    if value is None:
+        if op in ("eq", "ne"):
+            return None
+        raise Problem(400, f"{what}: null only works with eq and ne")
+    if op == "contains":
+        if f.kind not in ("str", "email") or not isinstance(value, str):
+            raise Problem(400, f"{what}: contains works on text fields with a text value")
+        return value.lower()
+    if f.kind in ("str", "email"):
+        if not isinstance(value, str):
+            raise Problem(400, f"{what} needs a string value")
+        return value
+    if f.kind == "date":
+        return parse_date(value, what)
+    if f.kind in ("int", "ref"):
+        if not _is_int(value):
+            raise Problem(400, f"{what} needs an integer value")
+        return value
+    if f.kind == "bool":
+        if not isinstance(value, bool) or op not in ("eq", "ne"):
+            raise Problem(400, f"{what}: boolean fields support eq/ne/in with true or false")
+        return value
+    raise Problem(400, f"{what}: field cannot be filtered")  # pragma: no cover
+
+
+def _make_pred(name: str, op: str, want: Any) -> Callable[[dict], bool]:
+    def get(rec: dict) -> Any:
+        return rec.get(name)
+
+    if op == "eq":
+        return lambda r: get(r) == want
+    if op == "ne":
+        return lambda r: get(r) != want
+    if op == "in":
+        wanted = list(want)
+        return lambda r: get(r) in wanted
+    if op == "contains":
+        return lambda r: isinstance(get(r), str) and want in get(r).lower()
+
+    cmp = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }[op]
+
+    def pred(r: dict) -> bool:
+        v = get(r)
+        return v is not None and type(v) is type(want) and cmp(v, want)
+
+    return pred
+
+
+def parse_filters(raw: str | None, resource: Resource) -> list[Callable[[dict], bool]]:
+    """Turn a ``filters_json`` string into predicates over stored records (AND-ed).
+
+    Raises
+    ------
+    Problem
+        400 for malformed JSON, unknown fields, unknown operators or wrong value types.
+    """
+    if raw is None or raw == "":
+        return []
+    try:
+        spec = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Problem(
+            400,
+            'filters_json is not valid JSON; expected {"<field>": {"<operator>": <value>}}',
+        ) from None
+    if not isinstance(spec, dict):
+        raise Problem(400, 'filters_json must be a JSON object: {"<field>": {"<op>": <value>}}')
+    preds = []
+    for name, conds in spec.items():
+        f = resource.field(name)
+        if f is None or not f.filterable:
+            allowed = ", ".join(x.name for x in resource.fields if x.filterable)
+            raise Problem(
+                400, f"filters_json: unknown or unsearchable field {name!r}; try one of: {allowed}"
+            )
+        if not isinstance(conds, dict) or not conds:
+            raise Problem(400, f'filters_json: {name} needs an object like {{"eq": <value>}}')
+        for op, value in conds.items():
+            op = _OP_ALIASES.get(op, op)
+            if op not in OPERATORS:
+                raise Problem(
+                    400,
+                    f"filters_json: unknown operator {op!r} on {name}; "
+                    f"use one of: {', '.join(OPERATORS)}",
+                )
+            preds.append(_make_pred(name, op, _coerce_filter_value(f, op, value)))
+    return preds
+
+
+# --------------------------------------------------------------------------- validation
+
+_EMAIL_RX = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}$")
+MAX_TEXT = 20000
+
+
+def _ref_id(v: Any, what: str) -> int:
+    """Accept ``{"id": n, ...}`` or a bare ``n`` (facts §4 S3)."""
+    if isinstance(v, dict):
+        if "id" not in v:
+            raise Problem(400, f"{what} must be an object with an integer 'id'")
+        v = v["id"]
+    if not _is_int(v) or v < 1 or v > 2**53:
+        raise Problem(400, f"{what} must be {{'id': <positive integer>}} or a positive integer")
+    return v
+
+
+class Store:
+    """The organisation's data, seeded deterministically.
+
+    Parameters
+    ----------
+    subscribers
+        Number of active subscribers to seed.
+    seed
+        Seed of the generator; the same seed gives the same organisation.
+    now
+        A function returning the server's current time (Unix seconds), for
+        ``date_*_utc`` fields of new records.
+    reply_to_domain
+        Blasts must reply from this domain.
+    """
+
+    def __init__(
+        self,
+        *,
+        subscribers: int = 300,
+        seed: int = 42,
+        now: Callable[[], float] = time.time,
+        reply_to_domain: str = "example.com",
+    ) -> None:
+        self.lock = threading.RLock()
+        self.now = now
+        self.reply_to_domain = reply_to_domain
+        self.data: dict[str, dict[int, dict]] = {
+            name: {}
+            for name in ("subscriber", "unsubscribe", "segment", "category", "blast", "content")
+        }
+        self.members: dict[int, set[int]] = {}  # segment id -> subscriber ids
+        self.interests: dict[int, dict[int, int]] = {}  # subscriber id -> {category: score}
+        self._ids = {
+            "subscriber": itertools.count(100001),
+            "segment": itertools.count(5001),
+            "category": itertools.count(501),
+            "blast": itertools.count(3001),
+            "content": itertools.count(20001),
+        }
+        # unique-value indexes: (collection, field) -> {value: id}
+        self.unique: dict[tuple[str, str], dict[str, int]] = {}
+        self._seed(subscribers, seed)
+
+    # ------------------------------------------------------------------ seeding
+    def _seed(self, n_subscribers: int, seed: int) -> None:
+        from .seed import seed_store
+
+        seed_store(self, n_subscribers, seed)
+
+    def next_id(self, collection: str) -> int:
+        return next(self._ids[collection])
+
+    def now_str(self) -> str:
+        return format_date(self.now())
+
+    # ------------------------------------------------------------------ unique index
+    def _index(self, collection: str, field: str) -> dict[str, int]:
+        return self.unique.setdefault((collection, field), {})
+
+    def _unique_key(self, field: Field, value: Any) -> str:
+        return value.lower() if field.kind == "email" else value
+
+    def index_record(self, collection: str, resource: Resource, rec: dict) -> None:
+        for f in resource.fields:
+            if f.unique and rec.get(f.name) is not None:
+                self._index(collection, f.name)[self._unique_key(f, rec[f.name])] = rec["id"]
+
+    def unindex_record(self, collection: str, resource: Resource, rec: dict) -> None:
+        for f in resource.fields:
+            if f.unique and rec.get(f.name) is not None:
+                self._index(collection, f.name).pop(self._unique_key(f, rec[f.name]), None)
+
+    # ------------------------------------------------------------------ validation
+    def validate_item(
+        self,
+        resource: Resource,
+        item: Any,
+        *,
+        index: int,
+        update_of: dict | None = None,
+        url_id: int | None = None,
+    ) -> dict:
+        """Validate one ``template.data`` item and return the normalised values to store.
+
+        Read-only fields sent back by the client are ignored; unknown fields are refused
+        so typos surface (docs/sandbox.md).
+        """
+        where = f"template.data[{index}]"
+        if not isinstance(item, dict):
+            raise Problem(400, f"{where} must be a JSON object")
+        if update_of is not None and "id" in item and item["id"] is not None:
+            if not _is_int(item["id"]) or item["id"] != url_id:
+                raise Problem(400, f"{where}.id ({item['id']!r}) differs from the id in the URL")
+        out: dict[str, Any] = {}
+        for key, value in item.items():
+            f = resource.field(key)
+            if f is None:
+                allowed = ", ".join(x.name for x in resource.writable)
+                raise Problem(400, f"{where}: unknown field {key!r}; writable fields: {allowed}")
+            if f.readonly:
+                continue
+            out[key] = self._validate_value(f, value, f"{where}.{key}")
+        for f in resource.writable:
+            needed = f.required if update_of is None else f.required_on_update
+            if needed and out.get(f.name) is None:
+                raise Problem(400, f"{where}: {f.name} is required")
+        return out
+
+    def _validate_value(self, f: Field, value: Any, what: str) -> Any:
+        if value is None:
+            if f.required:
+                raise Problem(400, f"{what} is required and cannot be null")
+            return None
+        k = f.kind
+        if k in ("str", "email"):
+            if not isinstance(value, str):
+                raise Problem(400, f"{what} must be a string")
+            if len(value) > MAX_TEXT:
+                raise Problem(400, f"{what} is longer than {MAX_TEXT} characters")
+            if "\x00" in value:
+                raise Problem(400, f"{what} must not contain NUL characters")
+            if k == "email":
+                value = value.strip()
+                if not _EMAIL_RX.match(value):
+                    raise Problem(400, f"{what} is not an email address: {value!r}")
+            if f.required and not value.strip():
+                raise Problem(400, f"{what} must not be empty")
+            return value
+        if k == "int":
+            if not _is_int(value) or not (0 <= value <= 2**31):
+                raise Problem(400, f"{what} must be a non-negative integer")
+            return value
+        if k == "bool":
+            if not isinstance(value, bool):
+                raise Problem(400, f"{what} must be true or false")
+            return value
+        if k == "date":
+            return parse_date(value, what)
+        if k == "ref":
+            rid = _ref_id(value, what)
+            self._check_ref(f.target, rid, what)
+            return rid
+        if k == "refs":
+            if not isinstance(value, list) or len(value) > 1000:
+                raise Problem(400, f"{what} must be a list of {{'id': n}} objects")
+            ids = []
+            for i, v in enumerate(value):
+                rid = _ref_id(v, f"{what}[{i}]")
+                self._check_ref(f.target, rid, f"{what}[{i}]")
+                if rid not in ids:
+                    ids.append(rid)
+            return ids
+        if k == "merge_fields":
+            if not isinstance(value, list) or len(value) > 100:
+                raise Problem(400, f"{what} must be a list of merge fields")
+            out = []
+            for i, v in enumerate(value):
+                w = f"{what}[{i}]"
+                if not isinstance(v, dict):
+                    raise Problem(400, f"{w} must be an object with id, type and value")
+                extra = set(v) - {"id", "type", "value"}
+                if extra:
+                    raise Problem(400, f"{w}: unknown key(s) {sorted(extra)}")
+                mid = _ref_id(v.get("id"), f"{w}.id")
+                tid = _ref_id(v.get("type"), f"{w}.type")
+                self._check_ref("merge_field_type", tid, f"{w}.type")
+                val = v.get("value")
+                if not isinstance(val, str) or len(val) > MAX_TEXT:
+                    raise Problem(400, f"{w}.value must be a string")
+                out.append({"id": mid, "type": tid, "value": val})
+            return out
+        raise Problem(400, f"{what}: unsupported field")  # pragma: no cover
+
+    def _check_ref(self, target: str | None, rid: int, what: str) -> None:
+        if target in LOOKUPS:
+            if not any(i == rid for i, _ in LOOKUPS[target]):
+                ids = ", ".join(str(i) for i, _ in LOOKUPS[target])
+                raise Problem(400, f"{what}: unknown {target} id {rid}; valid ids: {ids}")
+        elif target is not None and rid not in self.data[target]:
+            raise Problem(400, f"{what}: there is no {target} with id {rid}")
+
+    def _check_unique(
+        self, collection: str, resource: Resource, values: dict, own_id: int | None, seen: dict
+    ) -> None:
+        for f in resource.fields:
+            if f.unique and values.get(f.name) is not None:
+                key = self._unique_key(f, values[f.name])
+                other = self._index(collection, f.name).get(key)
+                if (other is not None and other != own_id) or key in seen.setdefault(f.name, set()):
+                    raise Problem(
+                        409, f"a {resource.name} with {f.name} {values[f.name]!r} already exists"
+                    )
+                seen[f.name].add(key)
+
+    # ------------------------------------------------------------------ type rules
+    def _rules(self, resource: Resource, values: dict, existing: dict | None) -> None:
+        """Cross-field rules that Cerkl documents (or that the facts file chose)."""
+        merged = {**(existing or {}), **values}
+        if resource.name == "blast":
+            if existing is not None and existing.get("status") == 4:
+                raise Problem(409, "this blast was already sent; a sent blast cannot be changed")
+            if merged.get("status") == 3 and not merged.get("date_scheduled_utc"):
+                raise Problem(400, "date_scheduled_utc is required when status is 3 (Scheduled)")
+            email = values.get("reply_to_email")
+            if email is not None:
+                domain = email.rsplit("@", 1)[-1].lower()
+                if domain != self.reply_to_domain.lower():
+                    raise Problem(
+                        400,
+                        f"reply_to_email must use the organisation's verified reply-to domain "
+                        f"({self.reply_to_domain}), not {domain}",
+                    )
+        elif resource.name == "event":
+            if not merged.get("event_all_day") and not merged.get("event_end_date_time_utc"):
+                raise Problem(
+                    400, "event_end_date_time_utc is required unless event_all_day is true"
+                )
+            start, end = (
+                merged.get("event_start_date_time_utc"),
+                merged.get("event_end_date_time_utc"),
+            )
+            if start and end and end < start:
+                raise Problem(400, "event_end_date_time_utc is before event_start_date_time_utc")
+
+    def _after_write(self, resource: Resource, rec: dict) -> None:
+        if resource.name == "blast" and rec.get("status") == 2:
+            # "Sending now": the sandbox records the send instantly and emails nobody.
+            rec["status"] = 4
+            rec["date_sent_utc"] = rec["date_modified_utc"]
+
+    # ------------------------------------------------------------------ CRUD
+    def create(self, resource: Resource, items: list) -> list[dict]:
+        """Validate every item, then create them all (all or nothing)."""
+        collection = resource.self_path
+        with self.lock:
+            validated = [self.validate_item(resource, it, index=i) for i, it in enumerate(items)]
+            seen: dict = {}
+            for v in validated:
+                self._check_unique(collection, resource, v, None, seen)
+                self._rules(resource, v, None)
+            created = []
+            now = self.now_str()
+            for v in validated:
+                rec = self._new_record(resource, v, now)
+                self._after_write(resource, rec)
+                self.data[collection][rec["id"]] = rec
+                self.index_record(collection, resource, rec)
+                created.append(rec)
+            return created
+
+    def _new_record(self, resource: Resource, values: dict, now: str) -> dict:
+        collection = resource.self_path
+        rec: dict[str, Any] = {f.name: None for f in resource.fields if f.name != "self"}
+        for f in resource.fields:
+            if f.kind in ("refs", "merge_fields"):
+                rec[f.name] = []
+        rec.update(values)
+        rec["id"] = self.next_id(collection)
+        if "date_created_utc" in rec:
+            rec["date_created_utc"] = now
+        if "date_subscribed_utc" in rec:
+            rec["date_subscribed_utc"] = now
+        rec["date_modified_utc"] = now
+        if collection == "content":
+            rec["content_type"] = resource.name
+        if resource.name == "segment":
+            rec["subscriber_count"] = 0
+            self.members[rec["id"]] = set()
+        if resource.name == "subscriber":
+            self.interests[rec["id"]] = {}
+        return rec
+
+    def update(self, resource: Resource, rid: int, item: Any) -> dict:
+        """Apply a PUT: the fields sent replace those fields; others are kept."""
+        collection = resource.self_path
+        with self.lock:
+            rec = self.get(resource, rid)
+            v = self.validate_item(resource, item, index=0, update_of=rec, url_id=rid)
+            self._check_unique(collection, resource, v, rid, {})
+            self._rules(resource, v, rec)
+            self.unindex_record(collection, resource, rec)
+            rec.update(v)
+            rec["date_modified_utc"] = self.now_str()
+            self._after_write(resource, rec)
+            self.index_record(collection, resource, rec)
+            return rec
+
+    def get(self, resource: Resource, rid: int) -> dict:
+        rec = self.data[resource.self_path].get(rid)
+        if rec is None or (
+            resource.name in CONTENT_TYPES and rec.get("content_type") != resource.name
+        ):
+            raise Problem(404, f"there is no {resource.name} with id {rid}")
+        return rec
+
+    def delete(self, resource: Resource, rid: int) -> None:
+        collection = resource.self_path
+        with self.lock:
+            rec = self.get(resource, rid)
+            if resource.name == "blast" and rec.get("status") == 4:
+                raise Problem(409, "a sent blast cannot be deleted")
+            self.unindex_record(collection, resource, rec)
+            del self.data[collection][rid]
+            if resource.name == "subscriber":
+                self._unsubscribe(rec, source="api")
+            elif resource.name == "segment":
+                self.members.pop(rid, None)
+                self._drop_refs("segment", rid)
+            elif resource.name == "category":
+                for scores in self.interests.values():
+                    scores.pop(rid, None)
+                self._drop_refs("category", rid)
+
+    def _drop_refs(self, target: str, rid: int) -> None:
+        # Deleting a segment or category removes it from content and blast targets,
+        # so later reads never point at a missing object.
+        for coll in ("content", "blast"):
+            for rec in self.data[coll].values():
+                for key in ("segments", "categories", "target_segments", "target_categories"):
+                    lst = rec.get(key)
+                    if (
+                        lst
+                        and rid in lst
+                        and ((target == "segment") == (key in ("segments", "target_segments")))
+                    ):
+                        lst.remove(rid)
+
+    def _unsubscribe(self, rec: dict, *, source: str, when: str | None = None) -> None:
+        sid = rec["id"]
+        for members in self.members.values():
+            members.discard(sid)
+        self._recount()
+        self.interests.pop(sid, None)
+        self.data["unsubscribe"][sid] = {
+            "id": sid,
+            "first_name": rec.get("first_name"),
+            "last_name": rec.get("last_name"),
+            "email": rec.get("email"),
+            "external_id": rec.get("external_id"),
+            "date_subscribed_utc": rec.get("date_subscribed_utc"),
+            "date_unsubscribed_utc": when or self.now_str(),
+            "source": source,
+        }
+
+    def _recount(self) -> None:
+        for seg_id, members in self.members.items():
+            seg = self.data["segment"].get(seg_id)
+            if seg is not None:
+                seg["subscriber_count"] = len(members)
+
+    # ------------------------------------------------------------------ membership
+    def add_member(self, seg_id: int, items: list) -> dict:
+        with self.lock:
+            seg = self.get(RESOURCES["segment"], seg_id)
+            if len(items) != 1:
+                raise Problem(
+                    400, "add exactly one subscriber per request: template.data must hold one item"
+                )
+            item = items[0]
+            if not isinstance(item, dict) or "id" not in item:
+                raise Problem(400, "template.data[0] must be {'id': <subscriber id>}")
+            sid = _ref_id(item["id"], "template.data[0].id")
+            sub = self.data["subscriber"].get(sid)
+            if sub is None:
+                raise Problem(400, f"template.data[0].id: there is no subscriber with id {sid}")
+            if sid in self.members[seg_id]:
+                raise Problem(409, f"subscriber {sid} is already a member of segment {seg_id}")
+            self.members[seg_id].add(sid)
+            seg["subscriber_count"] = len(self.members[seg_id])
+            seg["date_modified_utc"] = self.now_str()
+            return sub
+
+    def remove_member(self, seg_id: int, sid: int) -> None:
+        with self.lock:
+            seg = self.get(RESOURCES["segment"], seg_id)
+            if sid not in self.members[seg_id]:
+                raise Problem(404, f"subscriber {sid} is not a member of segment {seg_id}")
+            self.members[seg_id].discard(sid)
+            seg["subscriber_count"] = len(self.members[seg_id])
+            seg["date_modified_utc"] = self.now_str()
+
+    # ------------------------------------------------------------------ reads
+    def select(
+        self, records: Iterable[dict], preds: list, start: int, stop: int, total_hint: int | None
+    ) -> tuple[list[dict], int]:
+        """Filter and slice records (already in id order); return (page, total)."""
+        if not preds and total_hint is not None:
+            return list(itertools.islice(records, start, stop)), total_hint
+        matched = [r for r in records if all(p(r) for p in preds)]
+        return matched[start:stop], len(matched)
+
+    def interest_rows(self, sid: int) -> list[dict]:
+        scores = self.interests.get(sid, {})
+        rows = []
+        for cid, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])):
+            cat = self.data["category"].get(cid)
+            if cat is not None:
+                rows.append({"id": cid, "description": cat["description"], "score": score})
+        return rows
+
+    def category_subscribers(self, cid: int) -> list[dict]:
+        return [
+            self.data["subscriber"][sid]
+            for sid, scores in self.interests.items()
+            if cid in scores and sid in self.data["subscriber"]
+        ]
+
+    def content_insight_rows(self) -> list[dict]:
+        rows = []
+        for rec in self.data["content"].values():
+            h = _h(rec["id"])
+            delivered = 80 + h % 400
+            opens = delivered * (30 + h % 50) // 100
+            uopens = opens * (70 + h % 25) // 100
+            clicks = opens * (10 + h % 40) // 100
+            uclicks = clicks * (60 + h % 35) // 100
+            rows.append(
+                {
+                    "content": rec["id"],
+                    "content_type": rec["content_type"],
+                    "title": rec.get("title"),
+                    "delivered": delivered,
+                    "opens": opens,
+                    "unique_opens": uopens,
+                    "clicks": clicks,
+                    "unique_clicks": uclicks,
+                    "impressions": delivered + h % 300,
+                    "audience_reach": uopens,
+                    "engagement_score": min(100, (uopens + 3 * uclicks) * 100 // max(delivered, 1)),
+                }
+            )
+        return rows
+
+    def subscriber_insight_rows(self) -> list[dict]:
+        rows = []
+        for rec in self.data["subscriber"].values():
+            if rec.get("subscriber_privacy_level") == 2:
+                continue  # documented: level 2 activity is left out of insights
+            h = _h(rec["id"])
+            delivered = 5 + h % 60
+            opens = delivered * (h % 90) // 100
+            clicks = opens * (h % 60) // 100
+            rows.append(
+                {
+                    "subscriber": rec["id"],
+                    "email": rec["email"],
+                    "delivered": delivered,
+                    "opens": opens,
+                    "unique_opens": opens * 9 // 10,
+                    "clicks": clicks,
+                    "unique_clicks": clicks * 9 // 10,
+                    "sessions": clicks + h % 7,
+                    "engagement_score": min(100, (opens + 3 * clicks) * 100 // max(delivered, 1)),
+                }
+            )
+        return rows
+
+
+def _h(n: int) -> int:
+    # A cheap deterministic hash so insight numbers are stable across runs and processes.
+    return (n * 2654435761) % 2**32 >> 7

@@ -1,0 +1,248 @@
+"""start / attach / ensure / stop, the admin API, the CLI and the access log (H8)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from sandbox_helpers import basic, get_token
+
+import cerkl_nb.sandbox as sandbox_mod
+from cerkl_nb.sandbox import SandboxConfig, SandboxError, attach, ensure, start
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_start_is_fast_and_shared():
+    t0 = time.perf_counter()
+    a = start()
+    elapsed = time.perf_counter() - t0
+    try:
+        assert elapsed < 1.0
+        b = start()
+        assert b is a  # calling twice is safe
+        assert a.url == f"http://127.0.0.1:{a.port}/v3"
+        assert a.token_url == a.url + "/oauth/Token"
+        assert a.openapi_url == a.url + "/openapi.json"
+        assert a.root_url == f"http://127.0.0.1:{a.port}"
+        assert a.client_id == "cerkl-nb-demo" and a.client_secret
+        other = start(config=SandboxConfig(seed=1))
+        assert other is not a and other.port != a.port
+        other.stop()
+    finally:
+        a.stop()
+    c = start()  # after stop, a new default starts
+    assert c is not a
+    c.stop()
+    c.stop()  # idempotent
+
+
+def test_stop_releases_the_port_and_closes_connections():
+    sb = start(config=SandboxConfig())
+    s = requests.Session()
+    t = get_token(sb)["access_token"]
+    assert s.get(sb.url + "/segment/5001", headers={"Authorization": f"Bearer {t}"}).ok
+    sb.stop()
+    assert not sb.running
+    with pytest.raises(requests.ConnectionError):
+        s.get(sb.url + "/segment/5001", headers={"Authorization": f"Bearer {t}"}, timeout=2)
+    with socket.socket() as probe:  # the port can be bound again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", sb.port))
+
+
+def test_attach_and_handles_behave_alike(fresh_sandbox):
+    other = attach(fresh_sandbox.url)  # the API base works as well as the root URL
+    assert other.root_url == fresh_sandbox.root_url and not other.owned
+    assert other.client_id == fresh_sandbox.client_id
+    other.register_client("via-attach", "attached-secret-1")
+    assert get_token(fresh_sandbox, "via-attach", "attached-secret-1")
+    other.stop()  # does nothing to a server it does not own
+    assert fresh_sandbox.running
+    assert other.stats()["token_requests"] == 1
+
+
+def test_attach_to_nothing_fails_clearly():
+    with pytest.raises(SandboxError, match="no sandbox"):
+        attach(f"http://127.0.0.1:{_free_port()}")
+
+
+def test_ensure(monkeypatch, fresh_sandbox):
+    monkeypatch.setenv("CERKL_SANDBOX_URL", fresh_sandbox.root_url)
+    sb = ensure()
+    assert sb.root_url == fresh_sandbox.root_url and not sb.owned
+    monkeypatch.setenv("CERKL_SANDBOX_URL", f"http://127.0.0.1:{_free_port()}")
+    sb = ensure()
+    try:
+        assert sb.owned and sb.running
+    finally:
+        sb.stop()
+
+
+def test_credentials_and_settings_properties(fresh_sandbox):
+    try:
+        from cerkl_nb.config import Credentials, Settings  # noqa: F401
+    except ImportError:
+        pytest.skip("cerkl_nb.config not written yet")
+    creds = fresh_sandbox.credentials
+    assert creds.client_id == fresh_sandbox.client_id
+    assert fresh_sandbox.client_secret not in repr(creds)
+    assert fresh_sandbox.settings.base_url == fresh_sandbox.url
+
+
+def test_configure_validates_and_reseeds(fresh_api):
+    sb = fresh_api.sb
+    with pytest.raises(SandboxError):
+        sb.configure(basic_auth_encoding="latin-1")
+    with pytest.raises(SandboxError):
+        sb.configure(not_a_setting=1)
+    with pytest.raises(SandboxError):
+        sb.configure(token_lifetime_s=-5)
+    sb.configure(token_lifetime_s=60)
+    assert get_token(sb)["expires_in"] == 60
+    sb.configure(subscribers=25)
+    assert fresh_api.get("/subscriber").json()["total"] == 25
+
+
+def test_register_client_validation(fresh_sandbox):
+    with pytest.raises(SandboxError):
+        fresh_sandbox.register_client("", "x")
+    with pytest.raises(SandboxError):
+        fresh_sandbox.register_client("a:b", "x")
+    with pytest.raises(SandboxError):
+        fresh_sandbox.register_client("ok", "x", token_lifetime_s="long")
+    listed = fresh_sandbox._admin("GET", "clients")["clients"]
+    assert "cerkl-nb-demo" in [c["client_id"] for c in listed]
+    assert all("client_secret" not in c for c in listed)
+
+
+def test_reset(fresh_api):
+    sb = fresh_api.sb
+    fresh_api.delete("/segment/5002")
+    sb.set_faults(latency_ms=10)
+    sb.reset()
+    fresh_api.renew()
+    assert fresh_api.get("/segment/5002").status_code == 200
+    assert sb._admin("GET", "faults")["latency_ms"] == 0
+
+
+def test_health_and_admin_errors(sandbox):
+    h = sandbox.health()
+    assert h["status"] == "ok" and h["api_base"] == sandbox.url
+    r = requests.put(sandbox.root_url + "/_sandbox/stats")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    r = requests.post(
+        sandbox.root_url + "/_sandbox/faults",
+        data="{",
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+
+
+def test_h8_access_log_redacts_authorization(fresh_sandbox, caplog):
+    caplog.set_level(logging.INFO, logger="cerkl_nb.sandbox")
+    tok = get_token(fresh_sandbox)["access_token"]
+    requests.get(fresh_sandbox.url + "/segment/5001", headers={"Authorization": f"Bearer {tok}"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "cerkl_nb.sandbox"]
+    assert any("/v3/oauth/Token" in line for line in lines)
+    assert any("Bearer ***" in line for line in lines)
+    text = "\n".join(lines)
+    assert tok not in text
+    assert fresh_sandbox.client_secret not in text
+    assert basic(fresh_sandbox.client_id, fresh_sandbox.client_secret).split()[1] not in text
+
+
+def test_quiet_by_default(fresh_sandbox, capsys):
+    get_token(fresh_sandbox)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_cli_ready_under_a_second_and_prints_everything():
+    port = _free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", str(port), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 10
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=0.2).ok:
+                    ready = time.perf_counter() - t0
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.01)
+        assert ready is not None and ready < 1.0, ready
+        r = requests.post(
+            f"http://127.0.0.1:{port}/v3/oauth/Token",
+            data={"grant_type": "client_credentials"},
+            auth=("cerkl-nb-demo", "sandbox-demo-secret-1234"),
+        )
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/v3" in out
+    assert "cerkl-nb-demo" in out and "sandbox-demo-secret-1234" in out
+    assert "curl -v" in out and "sandbox-only" in out
+
+
+def test_cli_help_and_bad_args():
+    from cerkl_nb.cli import main
+
+    assert main([]) == 1
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--port", "notaport"])
+    assert main(["sandbox", "--subscribers", "-3", "--port", "0"]) == 2
+
+
+def test_pytest_plugin_fixture_is_isolated(fresh_sandbox, sandbox):
+    assert fresh_sandbox.port != sandbox.port
+    assert sandbox_mod.pytest_plugin.fresh_sandbox  # importable from the package
+
+
+def test_handle_behind_a_path_prefix():
+    from cerkl_nb.sandbox import Sandbox
+
+    sb = Sandbox("https://hub.example.org/user/x/proxy/8765/")
+    assert sb.url == "https://hub.example.org/user/x/proxy/8765/v3"
+    assert sb._prefix == "/user/x/proxy/8765" and sb.port == 443
+
+
+def test_l1_many_concurrent_requests(fresh_sandbox):
+    """L1 (server side): 200 concurrent GETs with one token all succeed, one token request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh_sandbox.reset_stats()
+    tok = get_token(fresh_sandbox)["access_token"]
+
+    def one(i: int) -> int:
+        r = requests.get(
+            f"{fresh_sandbox.url}/subscriber?page_size=5&page={1 + i % 50}",
+            headers={"Authorization": f"Bearer {tok}"},
+            timeout=10,
+        )
+        return r.status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(one, range(200)))
+    assert statuses == [200] * 200
+    st = fresh_sandbox.stats()
+    assert st["token_requests"] == 1 and st["api_requests"] == 200
+    assert st["internal_errors"] == 0
