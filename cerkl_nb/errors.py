@@ -14,6 +14,8 @@ stored.
     │   ├── InvalidCredentials        invalid_client: wrong ID/secret (never retried)
     │   ├── InvalidGrant              invalid_grant: refresh token dead (falls back)
     │   └── TokenEndpointError        any other token-endpoint failure
+    │       └── UnsupportedGrant      unsupported_grant_type / unauthorized_client
+    │                                 (also a ConfigurationError: fix the grant type)
     ├── ApiError                      the API answered with an error status
     │   ├── Unauthorized              401 even after one refresh and one retry
     │   ├── Forbidden                 403 (no refresh is attempted)
@@ -24,8 +26,9 @@ stored.
     │   ├── ServerError               5xx after the retry budget
     │   └── OutcomeUnknown            5xx/timeout on a POST: it may or may not have happened
     ├── BadResponse                   not JSON / HTML / truncated body
-    └── ConnectionFailed              could not reach the server (names the URL)
-        └── RequestTimeout            no answer within the timeout
+    ├── ConnectionFailed              could not reach the server (names the URL)
+    │   └── RequestTimeout            no answer within the timeout
+    └── MissingDependency             an optional package (pandas, tqdm) is not installed
 
 ``ApiError`` carries ``status``, ``code``, ``message``, ``request_id``, ``method``,
 ``url`` and a redacted ``body_excerpt``.
@@ -45,6 +48,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidGrant",
     "TokenEndpointError",
+    "UnsupportedGrant",
     "ApiError",
     "Unauthorized",
     "Forbidden",
@@ -57,6 +61,7 @@ __all__ = [
     "BadResponse",
     "ConnectionFailed",
     "RequestTimeout",
+    "MissingDependency",
     "api_error_for_status",
 ]
 
@@ -124,6 +129,10 @@ class InvalidGrant(AuthError):
 
 class TokenEndpointError(AuthError):
     """Any other failure of the token endpoint (5xx, unsupported grant, bad body)."""
+
+
+class UnsupportedGrant(TokenEndpointError, ConfigurationError):
+    """``unsupported_grant_type`` / ``unauthorized_client``: this grant cannot be used here."""
 
 
 class ApiError(CerklError):
@@ -246,6 +255,10 @@ class ConnectionFailed(CerklError, ConnectionError):
 
 class RequestTimeout(ConnectionFailed, TimeoutError):
     """No answer arrived within the configured timeout."""
+
+
+class MissingDependency(CerklError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
 
 
 _STATUS_CLASSES: dict[int, type[ApiError]] = {

@@ -33,20 +33,33 @@ __all__ = [
 MASK = "***"
 
 _lock = threading.Lock()
-# Registered secret values. Kept as a plain set of strings (not weak): a token that was
-# ever issued to this process must stay redacted even after the object holding it died.
+# Registered secret values. Kept as plain strings (not weak): a token that was ever issued
+# to this process must stay redacted even after the object holding it died.
 _registered: set[str] = set()
-_pattern_cache: re.Pattern[str] | None = None
+# Longest first, so a secret that contains another is removed whole. Rebuilt on register;
+# read without the lock (a tuple is replaced atomically).
+_ordered: tuple[str, ...] = ()
 
 # Secrets shorter than this are not registered for exact-match redaction: masking every
 # "a" in every log line would make logs unreadable, and such secrets are refused anyway.
 _MIN_REGISTERED_LEN = 6
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+# Pattern rules, each guarded by cheap lower-case substring tests: redact() runs on every
+# history entry and log record, so clean text must not pay for five regex scans.
+_RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     # Authorization: Bearer abc / Basic abc (header form, any case, quoted or not)
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=%-]+"), r"\1 " + MASK),
+    (
+        ("bearer", "basic"),
+        # ... but not prose ("Basic auth", "Bearer token") nor challenges ("Bearer realm=").
+        re.compile(
+            r"(?i)\b(bearer|basic)\s+(?!(?:tokens?|auth|authentication|header|headers|realm|"
+            r"error|scheme|credentials|encoding|or|and)\b)[A-Za-z0-9._~+/=%-]+"
+        ),
+        r"\1 " + MASK,
+    ),
     # key=value in query strings, form bodies and curl -d arguments
     (
+        ("token=", "secret=", "password="),
         re.compile(
             r"(?i)\b(access_token|refresh_token|client_secret|id_token|password|token)"
             r"=([^&\s\"']+)"
@@ -55,6 +68,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # "key": "value" in JSON
     (
+        ("token", "secret", "password"),
         re.compile(
             r"(?i)([\"'](?:access_token|refresh_token|client_secret|id_token|password)[\"']"
             r"\s*:\s*)[\"'][^\"']*[\"']"
@@ -62,9 +76,14 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         r'\1"' + MASK + '"',
     ),
     # user:password@ in URLs
-    (re.compile(r"(?i)(https?://[^/\s:@]+):[^/\s@]+@"), r"\1:" + MASK + "@"),
-    # 40 lowercase hex characters: the documented shape of Cerkl access/refresh tokens
-    (re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])"), MASK),
+    (("@",), re.compile(r"(?i)(https?://[^/\s:@]+):[^/\s@]+@"), r"\1:" + MASK + "@"),
+]
+# 40 lowercase hex characters: the documented shape of Cerkl access/refresh tokens.
+_HEX40_QUICK = re.compile(r"[0-9a-f]{40}")
+_HEX40 = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
+# Kept for callers that iterate the patterns (tests, docs).
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [(rx, repl) for _, rx, repl in _RULES] + [
+    (_HEX40, MASK)
 ]
 
 
@@ -77,24 +96,14 @@ def register_secret(value: str | None) -> None:
         A client secret, access token or refresh token. ``None`` and very short values
         are ignored.
     """
-    global _pattern_cache
+    global _ordered
     if not value or len(value) < _MIN_REGISTERED_LEN:
         return
     with _lock:
         if value in _registered:
             return
         _registered.add(value)
-        _pattern_cache = None
-
-
-def _registered_pattern() -> re.Pattern[str] | None:
-    global _pattern_cache
-    with _lock:
-        if _pattern_cache is None and _registered:
-            # Longest first, so a secret that contains another is removed whole.
-            alts = sorted(_registered, key=len, reverse=True)
-            _pattern_cache = re.compile("|".join(re.escape(a) for a in alts))
-        return _pattern_cache
+        _ordered = tuple(sorted(_registered, key=len, reverse=True))
 
 
 def redact(text: object) -> str:
@@ -116,11 +125,17 @@ def redact(text: object) -> str:
     'Authorization: Bearer ***'
     """
     s = text if isinstance(text, str) else str(text)
-    pat = _registered_pattern()
-    if pat is not None:
-        s = pat.sub(MASK, s)
-    for rx, repl in _PATTERNS:
-        s = rx.sub(repl, s)
+    if not s:
+        return s
+    for secret in _ordered:
+        if secret in s:  # a C substring search: far cheaper than a regex alternation
+            s = s.replace(secret, MASK)
+    low = s.lower()
+    for keys, rx, repl in _RULES:
+        if any(k in low for k in keys):
+            s = rx.sub(repl, s)
+    if _HEX40_QUICK.search(s) is not None:
+        s = _HEX40.sub(MASK, s)
     return s
 
 
@@ -201,16 +216,40 @@ class RedactingFilter(logging.Filter):
 
 
 _installed: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
-_LOGGERS = ("cerkl_nb", "urllib3", "requests")
+# A filter on a logger only sees records logged *to that logger*, not those propagated
+# from its children, so every logger that can see our traffic is listed by full name.
+_LOGGERS = (
+    "cerkl_nb",
+    "cerkl_nb.auth",
+    "cerkl_nb.client",
+    "cerkl_nb.token",
+    "cerkl_nb.paging",
+    "cerkl_nb.history",
+    "cerkl_nb.config",
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    "requests",
+)
+
+
+def _redacting_print(*args: object, **kwargs: object) -> None:
+    import builtins
+
+    builtins.print(*(redact(a) for a in args), **kwargs)  # type: ignore[arg-type]
 
 
 def install_log_redaction(extra_loggers: Iterable[str] = ()) -> None:
     """Attach :class:`RedactingFilter` to the toolkit's loggers and to urllib3's.
 
-    Filters on a logger only see records logged to that logger, so we attach to the
-    loggers that can see our traffic. ``http.client`` prints with ``print`` when its
-    debuglevel is raised; that path is covered by the client never putting secrets in
-    anything but headers and bodies that urllib3 does not echo at DEBUG.
+    ``http.client`` does not log: with ``HTTPConnection.debuglevel = 1`` it *prints* every
+    request it sends, headers and body included (so ``Authorization: Basic ...`` and
+    ``refresh_token=...``). We shadow the builtin ``print`` inside the ``http.client``
+    module with one that redacts first; it is only ever called when that debug switch is
+    on, and it prints the same lines, minus the credentials.
 
     Parameters
     ----------
@@ -221,3 +260,7 @@ def install_log_redaction(extra_loggers: Iterable[str] = ()) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
+    import http.client
+
+    if getattr(http.client, "print", None) is not _redacting_print:
+        http.client.print = _redacting_print  # type: ignore[attr-defined]

@@ -1,0 +1,373 @@
+"""Paging, filtering and tolerant unwrapping of Cerkl list responses.
+
+Cerkl documents ``page`` (default 1) and ``page_size`` (default 100) and a ``filters_json``
+query parameter, but not the response envelope. So everything here reads responses
+defensively: a top-level list, ``data``, ``items`` or Collection+JSON ``collection.items``;
+a total under ``total`` / ``total_count`` / ``count`` / ``meta.total``; a next page under
+``links.next``, ``next`` or a ``Link: <...>; rel="next"`` header. Iteration stops at
+whichever signal comes first: the total is reached, there is no next link, or a page is
+shorter than ``page_size``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError, MissingDependency
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import CerklClient, Page
+
+__all__ = [
+    "OPERATORS",
+    "filters_json",
+    "unwrap_items",
+    "extract_total",
+    "extract_next",
+    "iter_items",
+]
+
+log = logging.getLogger("cerkl_nb.paging")
+
+#: The filter operators the toolkit knows (Cerkl documents ``gt``; the rest follow suit).
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+
+
+def _filter_value(value: Any, op: str) -> Any:
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S")  # the format of Cerkl's filter example
+    if isinstance(value, _dt.date):
+        return value.strftime("%Y-%m-%d 00:00:00")
+    if op == "in":
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise ConfigurationError(f"the 'in' operator needs a list of values, got {value!r}")
+        return [_filter_value(v, "eq") for v in value]
+    if isinstance(value, (set, frozenset, tuple)):
+        return [_filter_value(v, "eq") for v in value]
+    return value
+
+
+def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: Any) -> str:
+    """Build the ``filters_json`` query value.
+
+    Parameters
+    ----------
+    conditions
+        ``{"field": {"op": value}}`` as Cerkl documents it, or ``{"field": value}`` for
+        equality.
+    **django_style
+        ``field__op=value`` (``email__contains="@example.com"``); a bare ``field=value``
+        means ``eq``. Both forms combine (AND).
+
+    Returns
+    -------
+    str
+        Compact JSON, ready to pass as ``params={"filters_json": ...}`` (``requests``
+        URL-encodes it).
+
+    Examples
+    --------
+    >>> filters_json({"date_modified_utc": {"gt": "2020-07-16 00:00:00"}})
+    '{"date_modified_utc":{"gt":"2020-07-16 00:00:00"}}'
+    >>> filters_json(email__contains="@example.com", id__in=[1, 2])
+    '{"email":{"contains":"@example.com"},"id":{"in":[1,2]}}'
+    """
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(field: str, op: str, value: Any) -> None:
+        if not field:
+            raise ConfigurationError("a filter needs a field name")
+        if op not in OPERATORS:
+            raise ConfigurationError(
+                f"unknown filter operator {op!r} on {field!r}; use one of {', '.join(OPERATORS)}"
+            )
+        out.setdefault(field, {})[op] = _filter_value(value, op)
+
+    for field, spec in (conditions or {}).items():
+        if isinstance(spec, Mapping):
+            if not spec:
+                raise ConfigurationError(f"the filter on {field!r} has no operator")
+            for op, value in spec.items():
+                add(str(field), str(op), value)
+        else:
+            add(str(field), "eq", spec)
+    for key, value in django_style.items():
+        field, sep, op = key.rpartition("__")
+        if sep and op in OPERATORS:
+            add(field, op, value)
+        else:
+            add(key, "eq", value)
+    if not out:
+        raise ConfigurationError("filters_json() needs at least one condition")
+    return json.dumps(out, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def unwrap_items(body: Any) -> list[dict[str, Any]]:
+    """Return the list of records in a response body, whatever the envelope.
+
+    Accepts a top-level list; ``data`` (list or single object); ``items``; ``results``;
+    Collection+JSON ``collection.items`` (``{name, value}`` pairs are turned into a dict);
+    a request-style ``template.data``; or a bare object that looks like a record.
+    """
+    if body is None:
+        return []
+    if isinstance(body, list):
+        return [x for x in body if isinstance(x, dict)] if body else []
+    if not isinstance(body, Mapping):
+        return []
+    for key in ("data", "items", "results", "records"):
+        if key in body:
+            value = body[key]
+            if isinstance(value, list):
+                return [x for x in value if isinstance(x, dict)]
+            if isinstance(value, Mapping):
+                inner = unwrap_items(value) if _is_envelope(value) else [dict(value)]
+                return inner
+            if value is None:
+                return []
+    coll = body.get("collection")
+    if isinstance(coll, Mapping):
+        items = coll.get("items") or []
+        return [_from_collection_json(x) for x in items if isinstance(x, Mapping)]
+    tmpl = body.get("template")
+    if isinstance(tmpl, Mapping) and isinstance(tmpl.get("data"), list):
+        return [x for x in tmpl["data"] if isinstance(x, dict)]
+    if "error" in body:
+        return []
+    if "id" in body:
+        return [dict(body)]
+    return []
+
+
+def _is_envelope(value: Mapping[str, Any]) -> bool:
+    return any(k in value for k in ("data", "items", "results", "collection"))
+
+
+def _from_collection_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    data = item.get("data")
+    if isinstance(data, list) and all(isinstance(d, Mapping) and "name" in d for d in data):
+        out = {d["name"]: d.get("value") for d in data}
+        if "href" in item:
+            out.setdefault("self", item["href"])
+        return out
+    return dict(item)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def extract_total(body: Any, headers: Mapping[str, str] | None = None) -> int | None:
+    """Find the total number of records, if the response says."""
+    if isinstance(body, Mapping):
+        for key in ("total", "total_count", "totalCount", "count", "total_items"):
+            t = _as_int(body.get(key))
+            if t is not None:
+                return t
+        for meta_key in ("meta", "paging", "pagination"):
+            meta = body.get(meta_key)
+            if isinstance(meta, Mapping):
+                t = extract_total(meta)
+                if t is not None:
+                    return t
+    if headers:
+        for key in ("X-Total-Count", "X-Total"):
+            t = _as_int(headers.get(key))
+            if t is not None:
+                return t
+    return None
+
+
+def extract_next(body: Any, headers: Mapping[str, str] | None = None) -> tuple[bool, str | None]:
+    """Return ``(said, next_url)``: whether the response speaks about a next page at all.
+
+    ``said`` is False when there is no paging information, so the caller falls back to
+    the short-page rule; ``(True, None)`` means "this is the last page".
+    """
+    if isinstance(body, Mapping):
+        links = body.get("links")
+        if isinstance(links, Mapping):
+            nxt = links.get("next")
+            if isinstance(nxt, Mapping):
+                nxt = nxt.get("href")
+            return True, (nxt or None) if isinstance(nxt, (str, type(None))) else None
+        if isinstance(links, list):
+            for link in links:
+                if isinstance(link, Mapping) and link.get("rel") == "next":
+                    return True, link.get("href")
+            return True, None
+        if "next" in body and isinstance(body["next"], (str, type(None))):
+            return True, body["next"] or None
+    if headers:
+        link = headers.get("Link")
+        if link:
+            for part in link.split(","):
+                if 'rel="next"' in part or "rel=next" in part:
+                    return True, part.split(";")[0].strip().strip("<>")
+            return True, None
+    return False, None
+
+
+def _progress(total: int | None, desc: str) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        log.warning("progress=True needs tqdm: pip install 'cerkl-nb[data]'; continuing without.")
+        return None
+    return tqdm(total=total, desc=desc, unit="item")
+
+
+def iter_items(
+    client: CerklClient,
+    resource: str,
+    *,
+    page_size: int = 100,
+    filters: Mapping[str, Any] | str | None = None,
+    progress: bool = False,
+    concurrency: int = 1,
+    start_page: int = 1,
+    **params: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield every record of a collection, fetching pages lazily.
+
+    Memory stays constant: at most ``2 * concurrency`` pages are held at once.
+
+    Parameters
+    ----------
+    client
+        The client to fetch with.
+    resource
+        Collection path, e.g. ``"subscriber"``.
+    page_size
+        Records per page (Cerkl's default and the sandbox's maximum: 100).
+    filters
+        A ``filters_json`` dict or string.
+    progress
+        Show a ``tqdm.auto`` progress bar (with a total when the server gives one).
+    concurrency
+        Fetch up to this many pages at once. Only used when the first page reports a
+        total; otherwise paging is sequential (we would not know when to stop).
+    **params
+        Extra query parameters.
+    """
+    if page_size < 1:
+        raise ConfigurationError(f"page_size must be >= 1, got {page_size}")
+    if concurrency < 1:
+        raise ConfigurationError(f"concurrency must be >= 1, got {concurrency}")
+    first = client.list(resource, page=start_page, page_size=page_size, filters=filters, **params)
+    bar = _progress(first.total, resource) if progress else None
+    try:
+        yield from _walk(client, resource, first, page_size, filters, concurrency, bar, params)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _walk(
+    client: CerklClient,
+    resource: str,
+    first: Page,
+    page_size: int,
+    filters: Any,
+    concurrency: int,
+    bar: Any,
+    params: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
+    seen = 0
+
+    def emit(page: Page) -> Iterator[dict[str, Any]]:
+        nonlocal seen
+        if bar is not None:
+            bar.update(len(page.items))
+        seen += len(page.items)
+        yield from page.items
+
+    yield from emit(first)
+    total = first.total
+    # A server may clamp page_size silently: count pages with the size it reports, or
+    # the short-page rule would stop after the first (clamped) page and lose records.
+    requested = page_size
+    page_size = first.page_size if 0 < first.page_size <= requested else requested
+    if _is_last(first, page_size, seen, total):
+        return
+    if concurrency > 1 and total is not None:
+        last_page = first.page + math.ceil(max(0, total - seen) / page_size)
+        pages = iter(range(first.page + 1, last_page + 1))
+        window: deque[Future[Page]] = deque()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cerkl-page") as pool:
+
+            def submit() -> None:
+                n = next(pages, None)
+                if n is not None:
+                    window.append(
+                        pool.submit(
+                            client.list,
+                            resource,
+                            page=n,
+                            page_size=requested,
+                            filters=filters,
+                            **params,
+                        )
+                    )
+
+            try:
+                for _ in range(2 * concurrency):
+                    submit()
+                while window:
+                    page = window.popleft().result()
+                    submit()
+                    yield from emit(page)
+                    if not page.items:
+                        break
+            finally:
+                for fut in window:
+                    fut.cancel()
+        return
+    page = first
+    while True:
+        page = client.list(
+            resource, page=page.page + 1, page_size=requested, filters=filters, **params
+        )
+        yield from emit(page)
+        if _is_last(page, page_size, seen, total if total is not None else page.total):
+            return
+
+
+def _is_last(page: Page, page_size: int, seen: int, total: int | None) -> bool:
+    if not page.items:
+        return True
+    if total is not None and seen >= total:
+        return True
+    if page.has_next is False:
+        return True
+    return len(page.items) < page_size
+
+
+def require_pandas() -> Any:
+    """Import pandas or raise :class:`MissingDependency` with the install command."""
+    try:
+        import pandas
+    except ImportError:
+        raise MissingDependency(
+            "to_dataframe() needs pandas, which is not installed. Install it with "
+            "`pip install 'cerkl-nb[data]'` (or `pip install pandas`), or use get_all() "
+            "for a list of dicts."
+        ) from None
+    return pandas

@@ -1,0 +1,179 @@
+"""Credentials and settings: sources, precedence, validation, masking, saving (F13, H1)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+
+import pytest
+
+from cerkl_nb import ConfigurationError, Credentials, MissingCredentials, Secret, Settings
+from cerkl_nb.config import DEFAULT_BASE_URL, is_git_ignored, load_config, save_dotenv
+
+SECRET = "s3cr3t-value-XYZ"
+
+
+def test_defaults_follow_cerkl_docs() -> None:
+    s = Settings()
+    assert s.base_url == DEFAULT_BASE_URL == "https://api.cerkl.com/v3"
+    assert s.token_url == "https://api.cerkl.com/v3/oauth/Token"
+    assert s.is_production and not s.is_loopback
+    assert (s.timeout_s, s.connect_timeout_s, s.leeway_s) == (30, 5, 300)
+    assert s.basic_auth_encoding == "raw"
+    # The leeway is capped at a tenth of the lifetime so 60 s sandbox tokens behave.
+    assert s.leeway_for(43200) == 300
+    assert s.leeway_for(60) == 6
+
+
+def test_token_url_follows_base_url_and_trailing_slash_is_dropped() -> None:
+    s = Settings(base_url="http://127.0.0.1:8765/v3/")
+    assert s.base_url == "http://127.0.0.1:8765/v3"
+    assert s.token_url == "http://127.0.0.1:8765/v3/oauth/Token"
+    assert s.is_loopback
+    moved = s.replace(base_url="http://localhost:9/v3")
+    assert moved.token_url == "http://localhost:9/v3/oauth/Token"
+    custom = Settings(token_url="https://auth.example.com/oauth/Token")
+    assert custom.replace(timeout_s=3).token_url == "https://auth.example.com/oauth/Token"
+
+
+def test_f13_plain_http_to_a_remote_host_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="https"):
+        Settings(base_url="http://api.cerkl.com/v3")
+    with pytest.raises(ConfigurationError, match="https"):
+        Settings(token_url="http://evil.example/oauth/Token")
+    for ok in ("http://127.0.0.1:1/v3", "http://localhost:1/v3", "http://[::1]:1/v3"):
+        assert Settings(base_url=ok).is_loopback
+    with pytest.warns(UserWarning, match="unencrypted"):
+        Settings(base_url="http://test.internal/v3", allow_insecure=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [" https://api.cerkl.com/v3", "https://api.cerkl.com/v3\n", "api.cerkl.com/v3", "ftp://x/"],
+)
+def test_bad_urls_get_clear_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        Settings(base_url=url)
+
+
+def test_unknown_setting_is_rejected_with_a_suggestion() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean 'timeout_s'"):
+        Settings().replace(timeot_s=3)
+    with pytest.raises(ConfigurationError, match="basic_auth_encoding"):
+        Settings(basic_auth_encoding="latin1")  # type: ignore[arg-type]
+
+
+def test_credentials_mask_the_secret_everywhere() -> None:
+    c = Credentials("my-client", SECRET)
+    assert isinstance(c.client_secret, Secret)
+    for text in (repr(c), str(c), f"{c}", c._repr_html_(), str(c._repr_mimebundle_())):
+        assert SECRET not in text
+        assert "my-client" in text
+    assert c.client_secret.get_secret_value() == SECRET
+    assert SECRET not in repr(c.client_secret) and SECRET not in f"{c.client_secret:>40}"
+
+
+@pytest.mark.parametrize("bad", [" " + SECRET, SECRET + "\n", SECRET + " ", "ab\tcd-efgh"])
+def test_stray_whitespace_is_rejected_without_echoing_the_secret(bad: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Credentials("id", bad)
+    assert bad.strip() not in str(info.value)
+    assert "whitespace" in str(info.value) or "control" in str(info.value)
+
+
+def test_inner_spaces_and_symbols_are_allowed() -> None:
+    # Checklist T5: secrets may contain + / = : % space £ €.
+    c = Credentials("id", "a+b/c=d:e%f g£h€")
+    assert not c.secret_is_unreserved
+
+
+def test_missing_values_raise_missing_credentials() -> None:
+    with pytest.raises(MissingCredentials, match="client secret"):
+        Credentials("id", "")
+    with pytest.raises(MissingCredentials, match="client ID"):
+        Credentials("", "x" * 10)
+    with pytest.raises(MissingCredentials, match="no client secret"):
+        load_config(env={"CERKL_CLIENT_ID": "abc"}, dotenv_path=False)
+    with pytest.raises(MissingCredentials, match="no client ID"):
+        load_config(env={"CERKL_CLIENT_SECRET": "abcdefgh"}, dotenv_path=False)
+    with pytest.raises(MissingCredentials):
+        Credentials.from_env(env={}, dotenv_path=False)
+
+
+def test_nothing_configured_gives_none() -> None:
+    settings, creds = load_config(env={}, dotenv_path=False)
+    assert creds is None and settings.base_url == DEFAULT_BASE_URL
+
+
+def test_precedence_arguments_then_environment_then_dotenv(tmp_path, monkeypatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "CERKL_CLIENT_ID=from-file\nCERKL_CLIENT_SECRET=file-secret-1\n"
+        "CERKL_BASE_URL=http://127.0.0.1:1111/v3\n"
+    )
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)  # found by walking up from the working directory
+    s, c = load_config(env={})
+    assert (c.client_id, s.base_url) == ("from-file", "http://127.0.0.1:1111/v3")
+    assert c.client_secret.get_secret_value() == "file-secret-1"
+    s, c = load_config(env={"CERKL_CLIENT_ID": "from-env", "CERKL_CLIENT_SECRET": "env-secret-1"})
+    assert c.client_id == "from-env" and s.base_url == "http://127.0.0.1:1111/v3"
+    s, c = load_config(
+        "from-arg",
+        "arg-secret-1",
+        base_url="http://127.0.0.1:2222/v3",
+        env={"CERKL_CLIENT_ID": "from-env", "CERKL_TOKEN_URL": "http://127.0.0.1:3/t"},
+    )
+    assert c.client_id == "from-arg" and c.client_secret.get_secret_value() == "arg-secret-1"
+    # An explicit base URL moves the token URL with it.
+    assert s.token_url == "http://127.0.0.1:2222/v3/oauth/Token"
+    s, _ = load_config(env={"CERKL_TOKEN_URL": "http://127.0.0.1:3/t"}, dotenv_path=False)
+    assert s.token_url == "http://127.0.0.1:3/t"
+    assert Settings.from_env(env={}, dotenv_path=env_file).base_url.endswith(":1111/v3")
+
+
+def test_save_dotenv_writes_0600_and_round_trips_odd_secrets(tmp_path) -> None:
+    secret = "a+b/c=d:e%f g£h€'\"\\x"
+    creds = Credentials("cid", secret)
+    path = tmp_path / ".env"
+    path.write_text("# keep me\nOTHER=1\nCERKL_CLIENT_ID=old\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not in a git repo: no warning
+        written = save_dotenv(creds, Settings(base_url="http://127.0.0.1:5/v3"), path)
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    text = written.read_text()
+    assert "OTHER=1" in text and "# keep me" in text and "CERKL_CLIENT_ID=old" not in text
+    s, c = load_config(env={}, dotenv_path=written)
+    assert c.client_secret.get_secret_value() == secret
+    assert s.base_url == "http://127.0.0.1:5/v3"
+
+
+def test_save_dotenv_warns_when_not_git_ignored(tmp_path) -> None:
+    (tmp_path / ".git").mkdir()
+    creds = Credentials("cid", SECRET)
+    with pytest.warns(UserWarning, match="not git-ignored"):
+        save_dotenv(creds, path=tmp_path / ".env")
+    (tmp_path / ".gitignore").write_text("# secrets\n.env\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_dotenv(creds, path=tmp_path / ".env")
+    assert is_git_ignored(tmp_path / ".env") is True
+    (tmp_path / ".gitignore").write_text(".env*\n!.env\n")
+    assert is_git_ignored(tmp_path / ".env") is False
+    (tmp_path / ".gitignore").write_text("**/.env\n")
+    assert is_git_ignored(tmp_path / ".env") is True
+    (tmp_path / ".gitignore").write_text("/sub/.env\n")
+    (tmp_path / "sub").mkdir()
+    assert is_git_ignored(tmp_path / "sub" / ".env") is True
+    assert is_git_ignored(tmp_path / ".env") is False
+
+
+def test_repository_dotenv_is_ignored_by_our_own_checker() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert is_git_ignored(root / ".env") is True

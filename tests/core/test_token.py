@@ -1,0 +1,114 @@
+"""Token parsing and ageing against a fake clock (T17, E1, E2, E5, H1)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from cerkl_nb import BadResponse, FakeClock, Token, TokenEndpointError, TokenState
+
+ACCESS = "e37b98a75db58f83edaaccdb75d15c3a38ae5e38"
+REFRESH = "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d"
+
+
+def make(clock: FakeClock, **body) -> Token:
+    base = {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 43200}
+    base.update(body)
+    return Token.from_response(
+        base, sent_at=clock.time(), sent_monotonic=clock.monotonic(), default_lifetime_s=43200
+    )
+
+
+@pytest.mark.parametrize("tt", ["Bearer", "bearer", "BEARER", "BeArEr"])
+def test_t17_token_type_in_any_case(clock: FakeClock, tt: str) -> None:
+    tok = make(clock, token_type=tt)
+    assert tok.token_type == tt
+    assert tok.authorization == "Bearer " + ACCESS
+
+
+def test_t17_extra_fields_and_missing_refresh_token_are_fine(clock: FakeClock) -> None:
+    tok = make(clock, scope=None, foo="bar", id_token_hint=1)
+    assert tok.refresh_token is None and not tok.has_refresh_token and tok.scope is None
+    tok = make(clock, refresh_token=REFRESH, scope=["a", "b"])
+    assert tok.has_refresh_token and tok.scope == "a b"
+
+
+def test_t17_missing_expires_in_uses_the_default_and_warns(clock: FakeClock) -> None:
+    body = {"access_token": ACCESS, "token_type": "bearer"}
+    with pytest.warns(UserWarning, match="no expires_in"):
+        tok = Token.from_response(
+            body, sent_at=clock.time(), sent_monotonic=clock.monotonic(), default_lifetime_s=600
+        )
+    assert tok.lifetime_s == 600
+
+
+def test_string_expires_in_and_bad_bodies(clock: FakeClock) -> None:
+    assert make(clock, expires_in="3600").lifetime_s == 3600
+    with pytest.raises(BadResponse):
+        make(clock, expires_in="soon")
+    with pytest.raises(BadResponse, match="no access_token"):
+        Token.from_response({"token_type": "Bearer"}, sent_at=0, sent_monotonic=0)
+    with pytest.raises(TokenEndpointError, match="only Bearer"):
+        make(clock, token_type="mac")
+
+
+def test_expiry_counts_from_the_send_time(clock: FakeClock) -> None:
+    sent_wall, sent_mono = clock.time(), clock.monotonic()
+    clock.advance(5)  # the server took 5 s to answer
+    tok = Token.from_response(
+        {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 100},
+        sent_at=sent_wall,
+        sent_monotonic=sent_mono,
+    )
+    assert tok.issued_at == sent_wall and tok.expires_at == sent_wall + 100
+    assert tok.remaining_s(clock) == pytest.approx(95)
+
+
+def test_e1_e2_state_boundaries(clock: FakeClock) -> None:
+    tok = make(clock)
+    leeway = 300
+    assert tok.state(clock, leeway) is TokenState.FRESH
+    clock.advance(43200 - leeway - 1)  # E1
+    assert tok.state(clock, leeway) is TokenState.FRESH
+    clock.advance(2)  # E2: one second inside the leeway
+    assert tok.state(clock, leeway) is TokenState.STALE
+    clock.advance(leeway)
+    assert tok.state(clock, leeway) is TokenState.EXPIRED
+    assert tok.remaining_s(clock) == 0  # never negative
+
+
+def test_leeway_is_capped_at_a_tenth_of_the_lifetime(clock: FakeClock) -> None:
+    tok = make(clock, expires_in=60)
+    clock.advance(53)
+    assert tok.state(clock, 300) is TokenState.FRESH  # not stale from birth
+    clock.advance(2)
+    assert tok.state(clock, 300) is TokenState.STALE
+
+
+def test_e5_wall_clock_jumps_do_not_change_state(clock: FakeClock) -> None:
+    tok = make(clock, expires_in=3600)
+    clock.jump_wall(+86400)
+    assert tok.state(clock, 300) is TokenState.FRESH
+    clock.jump_wall(-2 * 86400)
+    assert tok.state(clock, 300) is TokenState.FRESH
+    assert 0 < tok.remaining_s(clock) <= 3600
+
+
+def test_h1_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
+    tok = make(clock, refresh_token=REFRESH)
+    texts = [repr(tok), str(tok), tok.masked(), tok._repr_html_(), str(tok._repr_mimebundle_())]
+    for text in texts:
+        for secret in (ACCESS, REFRESH):
+            for i in range(0, 40 - 6):
+                assert secret[i : i + 6] not in text, text
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(tok)
+
+
+def test_no_warning_for_complete_responses(clock: FakeClock) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(clock)
