@@ -3,7 +3,7 @@
 Subcommands:
 
 * ``cerkl-nb sandbox``: run the local Cerkl API v3 sandbox in the foreground.
-* ``cerkl-nb lab``: reserved; added by the notebooks/Binder work (see below).
+* ``cerkl-nb lab``: the sandbox plus JupyterLab on the tutorials (see :mod:`cerkl_nb.lab`).
 """
 
 from __future__ import annotations
@@ -105,15 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
-    # --- `lab` subcommand -----------------------------------------------------------
-    # Reserved for the notebooks/Binder engineer: add `_add_lab(sub)` here (a function
-    # defined above in the same style as `_add_sandbox`). Not implemented in this file.
-    # ---------------------------------------------------------------------------------
+    # `lab` is parsed by cerkl_nb.lab itself (unknown arguments go on to jupyter lab), so
+    # main() hands it over before argparse sees it; this entry only lists it in --help.
+    sub.add_parser(
+        "lab",
+        help="start the sandbox and JupyterLab on the tutorial notebooks",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cerkl-nb`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:
+        from .lab import run_lab
+
+        return int(run_lab(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

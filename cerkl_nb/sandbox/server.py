@@ -155,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append(f"Content-Length: {len(resp.body)}")
         if resp.close or self.close_connection:
             lines.append("Connection: close")
+        elif getattr(self, "request_version", "") == "HTTP/1.0":
+            lines.append("Connection: keep-alive")  # HTTP/1.0 keep-alive must be confirmed
         head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         payload = head_bytes if (head or resp.status == 204) else head_bytes + resp.body
         try:

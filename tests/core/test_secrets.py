@@ -68,6 +68,8 @@ def test_h1_reprs_hold_no_secret(sandbox, make_client) -> None:
 def test_h2_debug_logging_and_http_client_prints_leak_nothing(
     fresh_sandbox, make_client, caplog, capfd
 ) -> None:
+    saved = {n: logging.getLogger(n).level for n in list(logging.root.manager.loggerDict)}
+    root_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
     old_level = http.client.HTTPConnection.debuglevel
     http.client.HTTPConnection.debuglevel = 1
@@ -89,7 +91,9 @@ def test_h2_debug_logging_and_http_client_prints_leak_nothing(
             secrets = _collect_secrets(client) + ["wrong-secret-xyz"]
     finally:
         http.client.HTTPConnection.debuglevel = old_level
-        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger().setLevel(root_level)
+        for name in list(logging.root.manager.loggerDict):
+            logging.getLogger(name).setLevel(saved.get(name, logging.NOTSET))
     out, err = capfd.readouterr()
     assert "send:" in out or "send:" in err, "http.client debug output was expected"
     records = [r.getMessage() for r in caplog.records] + [caplog.text]

@@ -1,0 +1,771 @@
+"""The endpoint catalogue: which requests the API offers, grouped like a Postman collection.
+
+The catalogue is built from a machine-readable API description (the sandbox serves an
+OpenAPI 3 document) or, when none is available (Cerkl production publishes none we can
+read), from a built-in list that follows Cerkl's public documentation. It is UI-free: the
+:class:`~cerkl_nb.widgets.ApiExplorer` draws it, and scripts can use it too.
+
+It also turns a request into code: ``curl``, plain ``requests``, and the equivalent
+``cerkl_nb`` call. Snippets never contain a token or a secret: they read
+``$CERKL_ACCESS_TOKEN`` from the environment.
+
+Examples
+--------
+>>> cat = Catalog.builtin()
+>>> cat.find("GET", "/subscriber").summary
+'List subscribers'
+>>> RequestSpec("GET", "/subscriber", params={"page": 1}).to_cerkl_nb()
+'page = client.list("subscriber", page=1)\\npage.items'
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+__all__ = [
+    "Param",
+    "Endpoint",
+    "Catalog",
+    "RequestSpec",
+    "load_catalog",
+    "fill_path",
+    "template_envelope",
+    "FILTER_OPERATORS",
+]
+
+#: Operators understood in ``filters_json`` (only ``gt`` is in Cerkl's docs; the rest are
+#: the sandbox's documented choice).
+FILTER_OPERATORS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+
+_METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+_PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
+
+
+def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
+    """Wrap items in Cerkl's envelope: ``{"template": {"version": "3.0", "data": [...]}}``.
+
+    With no items the data holds one empty object, ready to fill in.
+    """
+    return {"template": {"version": "3.0", "data": [dict(i) for i in items] or [{}]}}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One path or query parameter of an endpoint.
+
+    Attributes
+    ----------
+    name
+        The parameter's name.
+    location
+        ``"path"`` or ``"query"``.
+    required
+        Whether the server insists on it.
+    description
+        One line of help for the form.
+    type
+        The JSON-schema type (``"integer"``, ``"string"`` ...), if known.
+    default
+        The server's default, if known.
+    """
+
+    name: str
+    location: str
+    required: bool = False
+    description: str = ""
+    type: str = "string"
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation: a method on a path, in a resource folder.
+
+    Attributes
+    ----------
+    method
+        Upper-case HTTP method.
+    path
+        The path template relative to the API base, such as ``/subscriber/{id}``.
+    resource
+        The folder it belongs in (``subscriber``, ``segment`` ...).
+    summary
+        A short human title.
+    params
+        Path and query parameters.
+    body_template
+        A ready-to-edit request body (the resource's template envelope), or ``None`` for
+        requests without a body.
+    fields
+        Field names of the resource, used to suggest ``filters_json`` properties.
+    """
+
+    method: str
+    path: str
+    resource: str
+    summary: str = ""
+    params: tuple[Param, ...] = ()
+    body_template: Any = None
+    fields: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """``"GET /subscriber"``: unique within a catalogue."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def label(self) -> str:
+        """A menu label such as ``"GET /subscriber: List subscribers"``."""
+        return f"{self.method} {self.path}" + (f": {self.summary}" if self.summary else "")
+
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        """Parameters that fill ``{placeholders}`` in the path, in path order."""
+        declared = {p.name: p for p in self.params if p.location == "path"}
+        names = _PATH_PARAM.findall(self.path)
+        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
+
+    @property
+    def query_params(self) -> tuple[Param, ...]:
+        """Query-string parameters."""
+        return tuple(p for p in self.params if p.location == "query")
+
+    @property
+    def is_list(self) -> bool:
+        """True for a paged "GET all" collection endpoint."""
+        names = {p.name for p in self.query_params}
+        return self.method == "GET" and ("page" in names or "page_size" in names)
+
+    @property
+    def has_body(self) -> bool:
+        """True when the method carries a JSON body."""
+        return self.method in ("POST", "PUT", "PATCH")
+
+
+class Catalog:
+    """An ordered, grouped collection of :class:`Endpoint` objects.
+
+    Parameters
+    ----------
+    endpoints
+        The operations; duplicates (same method and path) keep the first.
+    source
+        Where the catalogue came from (a URL or ``"built-in"``), for display.
+    """
+
+    def __init__(self, endpoints: Iterable[Endpoint], *, source: str = "built-in") -> None:
+        seen: dict[str, Endpoint] = {}
+        for ep in endpoints:
+            seen.setdefault(ep.key, ep)
+        self._endpoints = tuple(
+            sorted(
+                seen.values(),
+                key=lambda e: (
+                    e.resource,
+                    e.path.count("/"),
+                    e.path,
+                    _METHOD_ORDER.get(e.method, 9),
+                ),
+            )
+        )
+        self.source = source
+
+    # -- access ---------------------------------------------------------------------------
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """All endpoints, grouped by resource."""
+        return self._endpoints
+
+    def __len__(self) -> int:
+        return len(self._endpoints)
+
+    def __iter__(self):
+        return iter(self._endpoints)
+
+    def __repr__(self) -> str:
+        folders = len(self.resources())
+        return f"Catalog({len(self)} endpoints in {folders} folders, source={self.source!r})"
+
+    def resources(self) -> list[str]:
+        """Folder names in display order (``subscriber`` first: it is where people start)."""
+        names = sorted({e.resource for e in self._endpoints})
+        if "subscriber" in names:
+            names.remove("subscriber")
+            names.insert(0, "subscriber")
+        return names
+
+    def by_resource(self, resource: str) -> list[Endpoint]:
+        """The endpoints in one folder."""
+        return [e for e in self._endpoints if e.resource == resource]
+
+    def find(self, method: str, path: str) -> Endpoint | None:
+        """Find an endpoint by method and path template, or by a concrete path.
+
+        ``find("GET", "/subscriber/42")`` matches ``GET /subscriber/{id}``.
+        """
+        method = method.upper()
+        path = "/" + path.lstrip("/")
+        for e in self._endpoints:
+            if e.method == method and e.path == path:
+                return e
+        for e in self._endpoints:
+            if e.method == method and _template_regex(e.path).fullmatch(path):
+                return e
+        return None
+
+    def default(self) -> Endpoint | None:
+        """The endpoint a newcomer should try first: ``GET /subscriber``."""
+        return self.find("GET", "/subscriber") or (self._endpoints[0] if self._endpoints else None)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_openapi(cls, doc: Mapping[str, Any], *, source: str = "openapi") -> Catalog:
+        """Build a catalogue from an OpenAPI 3 document.
+
+        Parameters
+        ----------
+        doc
+            The parsed document. Paths may include the server's base path (``/v3/...``);
+            it is stripped using the first ``servers`` entry.
+        source
+            A label for display.
+
+        Returns
+        -------
+        Catalog
+        """
+        base_path = ""
+        servers = doc.get("servers") or []
+        if servers and isinstance(servers[0], Mapping):
+            base_path = urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+        schemas = ((doc.get("components") or {}).get("schemas")) or {}
+        endpoints: list[Endpoint] = []
+        for raw_path, item in (doc.get("paths") or {}).items():
+            if not isinstance(item, Mapping):
+                continue
+            path = raw_path
+            if base_path and path.startswith(base_path + "/"):
+                path = path[len(base_path) :]
+            if path.startswith("/_sandbox") or path.startswith("/oauth"):
+                continue  # admin and token endpoints are not API calls for the explorer
+            shared = list(item.get("parameters") or [])
+            for method, op in item.items():
+                if method.upper() not in _METHOD_ORDER or not isinstance(op, Mapping):
+                    continue
+                params = tuple(
+                    _param_from_openapi(p, doc)
+                    for p in [*shared, *(op.get("parameters") or [])]
+                    if isinstance(p, Mapping)
+                )
+                params = tuple(
+                    p for p in params if p is not None and p.location in ("path", "query")
+                )
+                tags = op.get("tags") or []
+                resource = str(tags[0]) if tags else _resource_of(path)
+                body, fields = _body_from_openapi(op, doc, schemas)
+                if not fields:
+                    fields = _fields_for(resource, schemas)
+                endpoints.append(
+                    Endpoint(
+                        method=method.upper(),
+                        path=path,
+                        resource=resource,
+                        summary=str(op.get("summary") or op.get("operationId") or ""),
+                        params=params,
+                        body_template=body if method.upper() in ("POST", "PUT", "PATCH") else None,
+                        fields=fields,
+                    )
+                )
+        return cls(endpoints, source=source)
+
+    @classmethod
+    def builtin(cls) -> Catalog:
+        """The catalogue of Cerkl's documented endpoints, for when no description is served."""
+        return cls(_builtin_endpoints(), source="built-in")
+
+
+def _template_regex(path: str) -> re.Pattern[str]:
+    pattern = re.escape(path)
+    pattern = re.sub(r"\\\{[^{}/]+\\\}", r"[^/]+", pattern)
+    return re.compile(pattern)
+
+
+def _resource_of(path: str) -> str:
+    parts = [p for p in path.split("/") if p and not p.startswith("{")]
+    return parts[0] if parts else "api"
+
+
+def _deref(node: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
+    """Follow a local ``$ref`` (``#/components/...``); bounded to stop cycles."""
+    while isinstance(node, Mapping) and "$ref" in node and depth < 20:
+        ref = str(node["$ref"])
+        if not ref.startswith("#/"):
+            return {}
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        node = target
+        depth += 1
+    return node
+
+
+def _param_from_openapi(raw: Mapping[str, Any], doc: Mapping[str, Any]) -> Param | None:
+    p = _deref(raw, doc)
+    if not isinstance(p, Mapping) or "name" not in p:
+        return None
+    schema = _deref(p.get("schema") or {}, doc)
+    return Param(
+        name=str(p["name"]),
+        location=str(p.get("in", "query")),
+        required=bool(p.get("required", p.get("in") == "path")),
+        description=str(p.get("description") or ""),
+        type=str(schema.get("type") or "string") if isinstance(schema, Mapping) else "string",
+        default=schema.get("default") if isinstance(schema, Mapping) else None,
+    )
+
+
+def _example_from_schema(schema: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
+    """A plausible example value for a JSON schema (examples win over synthesis)."""
+    schema = _deref(schema, doc)
+    if not isinstance(schema, Mapping) or depth > 8:
+        return None
+    if "example" in schema:
+        return copy.deepcopy(schema["example"])
+    if "default" in schema:
+        return copy.deepcopy(schema["default"])
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("allOf", "oneOf", "anyOf"):
+        if schema.get(key):
+            if key == "allOf":
+                merged: dict[str, Any] = {}
+                for sub in schema[key]:
+                    value = _example_from_schema(sub, doc, depth + 1)
+                    if isinstance(value, dict):
+                        merged.update(value)
+                return merged
+            return _example_from_schema(schema[key][0], doc, depth + 1)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        read_only = {
+            k
+            for k, v in props.items()
+            if isinstance(_deref(v, doc), Mapping) and _deref(v, doc).get("readOnly")
+        }
+        return {
+            k: _example_from_schema(v, doc, depth + 1)
+            for k, v in props.items()
+            if k not in read_only
+        }
+    if kind == "array":
+        return [_example_from_schema(schema.get("items") or {}, doc, depth + 1)]
+    return {"integer": 0, "number": 0, "boolean": False, "string": ""}.get(str(kind), None)
+
+
+def _body_from_openapi(
+    op: Mapping[str, Any], doc: Mapping[str, Any], schemas: Mapping[str, Any]
+) -> tuple[Any, tuple[str, ...]]:
+    body = _deref(op.get("requestBody") or {}, doc)
+    content = (body.get("content") or {}) if isinstance(body, Mapping) else {}
+    media = content.get("application/json") or (next(iter(content.values())) if content else None)
+    if not isinstance(media, Mapping):
+        return None, ()
+    example: Any = None
+    if "example" in media:
+        example = copy.deepcopy(media["example"])
+    elif isinstance(media.get("examples"), Mapping) and media["examples"]:
+        first = _deref(next(iter(media["examples"].values())), doc)
+        if isinstance(first, Mapping):
+            example = copy.deepcopy(first.get("value"))
+    if example is None and media.get("schema"):
+        example = _example_from_schema(media["schema"], doc)
+    fields: tuple[str, ...] = ()
+    try:
+        data = example["template"]["data"]
+        if isinstance(data, list) and data and isinstance(data[0], Mapping):
+            fields = tuple(data[0])
+    except (KeyError, TypeError, IndexError):
+        pass
+    return example, fields
+
+
+def _fields_for(resource: str, schemas: Mapping[str, Any]) -> tuple[str, ...]:
+    for name, schema in schemas.items():
+        if str(name).lower() == resource.lower() and isinstance(schema, Mapping):
+            return tuple((schema.get("properties") or {}).keys())
+    return tuple(_BUILTIN_FIELDS.get(resource, ()))
+
+
+# -- built-in catalogue ------------------------------------------------------------------
+
+_PAGING = (
+    Param("page", "query", description="Page number, starting at 1", type="integer", default=1),
+    Param("page_size", "query", description="Items per page", type="integer", default=100),
+    Param(
+        "filters_json",
+        "query",
+        description='JSON such as {"date_modified_utc": {"gt": "2020-07-16 00:00:00"}}',
+    ),
+)
+
+_BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {
+    "subscriber": (
+        "first_name",
+        "last_name",
+        "email",
+        "external_id",
+        "subscriber_privacy_level",
+        "subscriber_status",
+        "date_subscribed_utc",
+        "date_modified_utc",
+    ),
+    "segment": ("description", "external_id", "date_modified_utc"),
+    "category": ("description", "external_id", "date_modified_utc"),
+    "blast": ("name", "subject", "status", "blast_template", "date_scheduled_utc"),
+    "story": ("title", "summary", "url", "categories", "status", "priority"),
+    "event": ("title", "summary", "event_start_utc", "event_end_utc", "event_time_zone"),
+    "need": ("title", "summary"),
+    "link": ("title", "url"),
+    "content": ("title", "content_type", "date_modified_utc"),
+    "unsubscribe": ("first_name", "last_name", "email", "date_unsubscribed_utc"),
+}
+
+_BUILTIN_BODIES: dict[str, dict[str, Any]] = {
+    "subscriber": {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "subscriber_privacy_level": {"id": 1},
+        "subscriber_status": {"id": 1},
+    },
+    "segment": {"description": "Engineers", "external_id": "12345"},
+    "category": {"description": "Engineering"},
+    "blast": {"name": "Welcome", "subject": "Hello", "status": {"id": 1}},
+    "story": {"title": "A story", "summary": "Short summary"},
+    "event": {"title": "An event", "summary": "Short summary"},
+    "need": {"title": "A need", "summary": "Short summary"},
+    "link": {"title": "A link", "url": "https://example.com"},
+}
+
+
+def _builtin_endpoints() -> list[Endpoint]:
+    eps: list[Endpoint] = []
+
+    def add(method: str, path: str, summary: str, resource: str | None = None, **kw: Any) -> None:
+        res = resource or _resource_of(path)
+        params = tuple(kw.pop("params", ()))
+        body = kw.pop("body", None)
+        if body is None and method in ("POST", "PUT"):
+            body = template_envelope(_BUILTIN_BODIES.get(res, {}))
+        eps.append(
+            Endpoint(method, path, res, summary, params, body, _BUILTIN_FIELDS.get(res, ()), **kw)
+        )
+
+    id_param = (Param("id", "path", required=True, type="integer"),)
+    for res, plural, writable in (
+        ("subscriber", "subscribers", ("POST", "PUT", "DELETE")),
+        ("segment", "segments", ("POST", "PUT", "DELETE")),
+        ("category", "categories", ("POST", "PUT", "DELETE")),
+        ("blast", "blasts", ("POST", "PUT", "DELETE")),
+        ("content", "content", ()),
+        ("unsubscribe", "unsubscribes", ()),
+    ):
+        add("GET", f"/{res}", f"List {plural}", params=_PAGING)
+        add("GET", f"/{res}/{{id}}", f"Get one {res}", params=id_param)
+        if "POST" in writable:
+            add("POST", f"/{res}", f"Create a {res}")
+        if "PUT" in writable:
+            add("PUT", f"/{res}/{{id}}", f"Update a {res}", params=id_param)
+        if "DELETE" in writable:
+            add("DELETE", f"/{res}/{{id}}", f"Delete a {res}", params=id_param)
+    for res in ("story", "event", "need", "link"):
+        add("POST", f"/{res}", f"Create a {res}")
+        add("PUT", f"/{res}/{{id}}", f"Update a {res}", params=id_param)
+        add("DELETE", f"/{res}/{{id}}", f"Delete a {res}", params=id_param)
+    add(
+        "GET",
+        "/subscriber/{subscriber_id}/subscriber_interest",
+        "A subscriber's interests",
+        resource="subscriber",
+        params=(Param("subscriber_id", "path", required=True, type="integer"),),
+    )
+    add(
+        "GET",
+        "/segment/{id}/subscriber",
+        "List a segment's subscribers",
+        resource="segment",
+        params=(*id_param, *_PAGING[:2]),
+    )
+    add(
+        "POST",
+        "/segment/{id}/subscriber",
+        "Add one subscriber to a segment",
+        resource="segment",
+        params=id_param,
+        body=template_envelope({"id": 98765}),
+    )
+    for path, summary in (
+        ("/subscriber_privacy_level", "Privacy levels"),
+        ("/subscriber_status", "Subscriber statuses"),
+        ("/blast_status", "Blast statuses"),
+        ("/content_insights", "Content insights"),
+        ("/subscriber_insights", "Subscriber insights"),
+    ):
+        add("GET", path, summary, resource="lookups" if "insights" not in path else "insights")
+    return eps
+
+
+# -- fetching ----------------------------------------------------------------------------
+
+
+def load_catalog(
+    client: Any = None,
+    *,
+    openapi: Mapping[str, Any] | str | None = None,
+    timeout_s: float = 5.0,
+) -> Catalog:
+    """Return the best catalogue available for ``client``.
+
+    Parameters
+    ----------
+    client
+        A :class:`~cerkl_nb.client.CerklClient` (or anything with ``.settings.base_url``).
+        When its base URL is on this machine (the sandbox), its OpenAPI description is
+        fetched. Production is never probed: the built-in catalogue is used.
+    openapi
+        An OpenAPI document (dict) or its URL; takes precedence over ``client``.
+    timeout_s
+        Timeout for fetching the description.
+
+    Returns
+    -------
+    Catalog
+        The served description when one could be read, else :meth:`Catalog.builtin`.
+    """
+    if isinstance(openapi, Mapping):
+        return Catalog.from_openapi(openapi)
+    urls: list[str] = []
+    if isinstance(openapi, str):
+        urls.append(openapi)
+    elif client is not None:
+        settings = getattr(client, "settings", None)
+        if settings is not None and getattr(settings, "is_loopback", False):
+            urls.extend(_openapi_candidates(settings.base_url))
+    if not urls:
+        return Catalog.builtin()
+    import requests
+
+    for url in urls:
+        try:
+            resp = requests.get(url, timeout=timeout_s, headers={"Accept": "application/json"})
+            if resp.status_code == 200:
+                doc = resp.json()
+                if isinstance(doc, Mapping) and doc.get("paths"):
+                    catalog = Catalog.from_openapi(doc, source=url)
+                    if len(catalog):
+                        return catalog
+        except (requests.RequestException, ValueError):
+            continue
+    return Catalog.builtin()
+
+
+def _openapi_candidates(base_url: str) -> list[str]:
+    """Where a sandbox at ``base_url`` may serve its OpenAPI document."""
+    parts = urlsplit(base_url)
+    root = f"{parts.scheme}://{parts.netloc}"
+    base = base_url.rstrip("/")
+    return [
+        f"{base}/openapi.json",
+        f"{root}/openapi.json",
+        f"{root}/_sandbox/openapi.json",
+    ]
+
+
+# -- requests and snippets -----------------------------------------------------------------
+
+
+def fill_path(template: str, values: Mapping[str, Any]) -> str:
+    """Replace ``{name}`` placeholders with URL-quoted values.
+
+    Raises
+    ------
+    ValueError
+        When a placeholder has no (non-empty) value, naming it.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        value = values.get(name)
+        if value is None or str(value).strip() == "":
+            raise ValueError(f"path parameter {{{name}}} is empty: fill it in")
+        return quote(str(value).strip(), safe="")
+
+    return _PATH_PARAM.sub(sub, template)
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """A request ready to send or to turn into code.
+
+    Attributes
+    ----------
+    method
+        HTTP method.
+    path
+        Concrete path relative to the API base (placeholders filled).
+    params
+        Query parameters (values already strings or numbers).
+    body
+        JSON body, or ``None``.
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+    def url(self, base_url: str) -> str:
+        """The absolute URL, without the query string."""
+        return base_url.rstrip("/") + "/" + self.path.lstrip("/")
+
+    def to_curl(self, base_url: str) -> str:
+        """A ``curl`` command; the token comes from ``$CERKL_ACCESS_TOKEN``."""
+        method = self.method.upper()
+        url = self.url(base_url)
+        lines: list[str] = []
+        if method == "GET" and self.params:
+            lines.append(f"curl -G {shlex.quote(url)}")
+        else:
+            if self.params:
+                url = url + "?" + urlencode({k: _param_text(v) for k, v in self.params.items()})
+            flag = "" if method == "GET" else f"-X {method} "
+            lines.append(f"curl {flag}{shlex.quote(url)}")
+        lines.append('-H "Authorization: Bearer $CERKL_ACCESS_TOKEN"')
+        lines.append("-H 'Accept: application/json'")
+        if method == "GET":
+            for k, v in self.params.items():
+                lines.append("--data-urlencode " + shlex.quote(f"{k}={_param_text(v)}"))
+        if self.body is not None:
+            lines.append("-H 'Content-Type: application/json'")
+            lines.append("--data-raw " + shlex.quote(json.dumps(self.body, ensure_ascii=False)))
+        return " \\\n  ".join(lines)
+
+    def to_python(self, base_url: str) -> str:
+        """Plain ``requests`` code; the token comes from ``os.environ["CERKL_ACCESS_TOKEN"]``."""
+        args = [f"    {self.url(base_url)!r},"]
+        args.append(
+            '    headers={"Authorization": f"Bearer {os.environ[\'CERKL_ACCESS_TOKEN\']}", '
+            '"Accept": "application/json"},'
+        )
+        if self.params:
+            args.append(f"    params={_py(dict(self.params))},")
+        if self.body is not None:
+            args.append(f"    json={_py(self.body)},")
+        args.append("    timeout=30,")
+        method = self.method.lower()
+        call = (
+            f"requests.{method}("
+            if method in ("get", "post", "put", "patch", "delete")
+            else (f"requests.request({self.method.upper()!r}, ")
+        )
+        return "\n".join(
+            [
+                "import os",
+                "",
+                "import requests",
+                "",
+                f"response = {call}",
+                *args,
+                ")",
+                "response.raise_for_status()",
+                "print(response.status_code, response.text[:500])",
+            ]
+        )
+
+    def to_cerkl_nb(self, client_name: str = "client") -> str:
+        """The equivalent ``cerkl_nb`` call, idiomatic where one fits.
+
+        Parameters
+        ----------
+        client_name
+            The variable holding a :class:`~cerkl_nb.client.CerklClient`.
+        """
+        c = client_name
+        method = self.method.upper()
+        parts = [p for p in self.path.strip("/").split("/") if p]
+        params = dict(self.params)
+        items = _envelope_items(self.body)
+        if (
+            method == "GET"
+            and len(parts) == 1
+            and set(params) <= {"page", "page_size", "filters_json"}
+        ):
+            args = [repr(parts[0])]
+            for key in ("page", "page_size"):
+                if key in params:
+                    args.append(f"{key}={_py(_num(params[key]))}")
+            if params.get("filters_json"):
+                try:
+                    args.append(f"filters={_py(json.loads(params['filters_json']))}")
+                except (TypeError, ValueError):
+                    args.append(f"filters_json={params['filters_json']!r}")
+            return f"page = {c}.list({', '.join(args)})\npage.items"
+        if len(parts) == 2 and not params:
+            res, ident = parts[0], _py(_num(parts[1]))
+            if method == "GET":
+                return f"item = {c}.get({res!r}, {ident})\nitem"
+            if method == "DELETE":
+                return f"{c}.delete({res!r}, {ident})"
+            if method == "PUT" and items is not None and len(items) == 1:
+                return f"item = {c}.update({res!r}, {ident}, {_py(items[0])})\nitem"
+        if method == "POST" and len(parts) == 1 and not params and items:
+            if len(items) == 1:
+                return f"item = {c}.create({parts[0]!r}, {_py(items[0])})\nitem"
+            return f"items = {c}.create_many({parts[0]!r}, {_py(items)})\nitems"
+        kwargs = ""
+        if params:
+            kwargs += f", params={_py(params)}"
+        if self.body is not None:
+            kwargs += f", json={_py(self.body)}"
+        return (
+            f"response = {c}.request({method!r}, {'/' + '/'.join(parts)!r}{kwargs})\n"
+            "response.status, response.body"
+        )
+
+
+def _envelope_items(body: Any) -> list[Any] | None:
+    try:
+        data = body["template"]["data"]
+    except (KeyError, TypeError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    return value
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _py(value: Any) -> str:
+    """A Python literal for JSON-like data (``true`` → ``True``), compact when short."""
+    text = repr(value)
+    if len(text) <= 70:
+        return text
+    import pprint
+
+    return pprint.pformat(value, indent=1, width=88, sort_dicts=False)

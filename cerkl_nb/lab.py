@@ -1,0 +1,272 @@
+"""``cerkl-nb lab``: JupyterLab on the tutorials, with the sandbox already running.
+
+:func:`run_lab` starts a sandbox in a background thread of this process (or reuses the
+one ``$CERKL_SANDBOX_URL`` points at), exports ``CERKL_SANDBOX_URL`` to the environment
+JupyterLab and its kernels inherit, so every notebook's ``cerkl_nb.connect()`` finds the
+same sandbox, then runs ``jupyter lab`` on the notebooks folder opened at notebook 0. When
+JupyterLab exits, the sandbox stops.
+
+The notebooks folder is found, in order: ``--notebooks DIR``; ``./notebooks`` or ``.``
+when it holds ``00-start-here.ipynb``; the ``notebooks/`` folder of a source checkout
+(next to the ``cerkl_nb`` package).
+
+Options (anything else is passed on to ``jupyter lab``)::
+
+    cerkl-nb lab [--port P] [--no-browser] [--sandbox-port S] [--notebooks DIR] [-- ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_SANDBOX_PORT",
+    "FIRST_NOTEBOOK",
+    "LabOptions",
+    "build_parser",
+    "find_notebooks",
+    "lab_command",
+    "parse_options",
+    "run_lab",
+]
+
+#: The tutorial JupyterLab opens first.
+FIRST_NOTEBOOK = "00-start-here.ipynb"
+#: The sandbox's port when it is free (the same one ``binder/start`` uses).
+DEFAULT_SANDBOX_PORT = 8765
+
+
+@dataclass
+class LabOptions:
+    """What :func:`run_lab` should do.
+
+    Attributes
+    ----------
+    port
+        JupyterLab's port (``None``: JupyterLab's default, 8888 or the next free one).
+    no_browser
+        Do not open a browser tab.
+    sandbox_port
+        The sandbox's port; ``0`` picks a free one. When the default port is taken, a free
+        one is used instead.
+    notebooks
+        The notebooks folder (``None``: search for it, see :func:`find_notebooks`).
+    extra
+        Further arguments for ``jupyter lab``.
+    """
+
+    port: int | None = None
+    no_browser: bool = False
+    sandbox_port: int = DEFAULT_SANDBOX_PORT
+    notebooks: Path | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cerkl-nb lab`` (unknown arguments go to ``jupyter lab``)."""
+    parser = argparse.ArgumentParser(
+        prog="cerkl-nb lab",
+        description="Start the local Cerkl sandbox and JupyterLab on the tutorial notebooks. "
+        "Arguments not listed here are passed on to jupyter lab.",
+    )
+    parser.add_argument("--port", type=int, default=None, help="JupyterLab's port")
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser tab (print the URL)"
+    )
+    parser.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=DEFAULT_SANDBOX_PORT,
+        help=f"the sandbox's port (default {DEFAULT_SANDBOX_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the tutorials folder (default: ./notebooks, or the source checkout's)",
+    )
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> LabOptions:
+    """Parse ``cerkl-nb lab`` arguments; everything unknown (and all after ``--``) is extra."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in args:
+        cut = args.index("--")
+        args, passthrough = args[:cut], args[cut + 1 :]
+    ns, unknown = build_parser().parse_known_args(args)
+    for name in ("port", "sandbox_port"):
+        value = getattr(ns, name)
+        if value is not None and not 0 <= value <= 65535:
+            build_parser().error(f"--{name.replace('_', '-')} must be between 0 and 65535")
+    return LabOptions(
+        port=ns.port,
+        no_browser=ns.no_browser,
+        sandbox_port=ns.sandbox_port,
+        notebooks=ns.notebooks,
+        extra=[*unknown, *passthrough],
+    )
+
+
+def _has_tutorials(folder: Path) -> bool:
+    return (folder / FIRST_NOTEBOOK).is_file()
+
+
+def find_notebooks(explicit: Path | None = None, *, cwd: Path | None = None) -> Path:
+    """Locate the tutorials folder.
+
+    Parameters
+    ----------
+    explicit
+        A folder the user named; it must hold ``00-start-here.ipynb``.
+    cwd
+        The directory to search from (the current one by default).
+
+    Raises
+    ------
+    FileNotFoundError
+        With what to do, when no folder with the tutorials is found.
+    """
+    if explicit is not None:
+        folder = Path(explicit).expanduser().resolve()
+        if not _has_tutorials(folder):
+            raise FileNotFoundError(f"{folder} does not contain {FIRST_NOTEBOOK}")
+        return folder
+    here = (cwd or Path.cwd()).resolve()
+    checkout = Path(__file__).resolve().parent.parent / "notebooks"
+    for folder in (here / "notebooks", here, checkout):
+        if _has_tutorials(folder):
+            return folder
+    raise FileNotFoundError(
+        f"could not find the tutorial notebooks ({FIRST_NOTEBOOK}) in {here / 'notebooks'}, "
+        f"{here} or {checkout}. Run cerkl-nb lab from the project folder (a clone of the "
+        "repository), or pass --notebooks DIR."
+    )
+
+
+def _is_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    return bool(geteuid and geteuid() == 0)
+
+
+def lab_command(
+    options: LabOptions,
+    notebooks: Path,
+    *,
+    python: str | None = None,
+    is_root: bool | None = None,
+) -> list[str]:
+    """The ``jupyter lab`` command line :func:`run_lab` runs (JupyterLab opens notebook 0)."""
+    cmd = [
+        python or sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}",
+    ]
+    if options.port is not None:
+        cmd.append(f"--ServerApp.port={options.port}")
+    if options.no_browser:
+        cmd.append("--no-browser")
+    if (_is_root() if is_root is None else is_root) and "--allow-root" not in options.extra:
+        # Jupyter refuses to run as root without it (containers, CI, Binder-like setups).
+        cmd.append("--allow-root")
+    cmd.extend(options.extra)
+    return cmd
+
+
+def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
+    """Return (sandbox, owned): reuse a live ``$CERKL_SANDBOX_URL``, else start one."""
+    from . import sandbox as sandbox_mod
+
+    url = env.get("CERKL_SANDBOX_URL")
+    if url:
+        try:
+            return sandbox_mod.attach(url, timeout_s=1.0), False
+        except sandbox_mod.SandboxError:
+            pass
+    try:
+        return sandbox_mod.start(port=port), True
+    except OSError:
+        if port == 0:
+            raise
+        print(
+            f"cerkl-nb lab: port {port} is taken; starting the sandbox on a free port instead.",
+            file=sys.stderr,
+        )
+        return sandbox_mod.start(port=0), True
+
+
+def run_lab(argv_or_options: Sequence[str] | LabOptions | None = None) -> int:
+    """Start the sandbox and JupyterLab on the tutorials; return JupyterLab's exit code.
+
+    Parameters
+    ----------
+    argv_or_options
+        ``cerkl-nb lab`` arguments (``["--port", "8889", "--no-browser"]``), a
+        :class:`LabOptions`, or ``None`` for ``sys.argv[1:]``.
+    """
+    options = (
+        argv_or_options
+        if isinstance(argv_or_options, LabOptions)
+        else parse_options(argv_or_options)
+    )
+    try:
+        notebooks = find_notebooks(options.notebooks)
+    except FileNotFoundError as err:
+        print(f"cerkl-nb lab: {err}", file=sys.stderr)
+        return 2
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        print(
+            "cerkl-nb lab: JupyterLab is not installed: pip install 'cerkl-nb[lab]'",
+            file=sys.stderr,
+        )
+        return 2
+
+    env = dict(os.environ)
+    sb, owned = _start_sandbox(options.sandbox_port, env)
+    env["CERKL_SANDBOX_URL"] = sb.root_url
+    print(
+        f"cerkl-nb lab: Cerkl sandbox at {sb.url} "
+        f"({'started' if owned else 'already running'}); notebooks in {notebooks}",
+        file=sys.stderr,
+    )
+    cmd = lab_command(options, notebooks)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        proc = subprocess.Popen(cmd, cwd=notebooks, env=env)
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                # JupyterLab got the same Ctrl-C and asks or shuts down by itself; a
+                # second Ctrl-C ends it for good.
+                try:
+                    return proc.wait(timeout=10)
+                except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                    proc.terminate()
+                    return proc.wait(timeout=30)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if owned:
+            sb.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - convenience: python -m cerkl_nb.lab
+    raise SystemExit(run_lab())

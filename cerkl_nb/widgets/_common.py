@@ -1,0 +1,191 @@
+"""Helpers shared by the widgets: status lines, error handling, threads, Binder detection.
+
+Threading choice
+----------------
+Core objects call their listeners in whatever thread caused the event (a request made
+from a thread pool, for instance). Widgets must not be updated from a non-main thread:
+ipykernel 7 sends comm messages from the main thread only, and updates from elsewhere
+are lost or raise. :class:`MainThreadRelay` therefore applies work immediately when it
+is already on the main thread, and otherwise hands it to the kernel's event loop with
+``call_soon_threadsafe`` (the loop runs on the main thread, so the update happens as
+soon as the kernel is idle or yields). Without a running loop (plain Python, tests) the
+work is queued and applied on the next main-thread interaction (:meth:`drain`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ..errors import CerklError
+from ..redact import redact
+
+__all__ = [
+    "log",
+    "is_binder",
+    "is_main_thread",
+    "MainThreadRelay",
+    "status_html",
+    "esc",
+    "describe_error",
+    "guarded",
+]
+
+log = logging.getLogger("cerkl_nb.widgets")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_BINDER_VARS = ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REF_URL")
+
+
+def is_binder(env: Mapping[str, str] | None = None) -> bool:
+    """True when running on mybinder.org (its launcher sets ``BINDER_*`` variables).
+
+    Parameters
+    ----------
+    env
+        The environment to inspect; ``os.environ`` by default.
+    """
+    env = os.environ if env is None else env
+    return any(env.get(name) for name in _BINDER_VARS)
+
+
+def is_main_thread() -> bool:
+    """True on the interpreter's main thread (where the kernel handles widget messages)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+class MainThreadRelay:
+    """Run callables on the main thread: now if possible, else via the kernel's loop.
+
+    Parameters
+    ----------
+    on_error
+        Called with an exception raised by relayed work (the widgets show it).
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
+        try:
+            # Inside a kernel the cell runs within the shell's event loop on the main
+            # thread; remember it so other threads can hand work back to it.
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._pending: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._on_error = on_error
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the main thread as soon as possible."""
+        if is_main_thread():
+            self.drain()
+            self._run(fn)
+            return
+        with self._lock:
+            self._pending.append(fn)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.drain)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    def drain(self) -> None:
+        """Apply queued work (main thread only; a no-op elsewhere)."""
+        if not is_main_thread():
+            return
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for fn in pending:
+            self._run(fn)
+
+    @property
+    def pending(self) -> int:
+        """How many updates wait for the main thread."""
+        with self._lock:
+            return len(self._pending)
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as err:  # a UI update must never break the core's request
+            log.exception("widget update failed")
+            if self._on_error is not None:
+                self._on_error(err)
+
+
+def esc(text: object) -> str:
+    """Redact, then HTML-escape, any text that goes into an HTML widget."""
+    return html.escape(redact(text))
+
+
+_STATUS_STYLE = {
+    "info": ("#0969da", "ℹ"),
+    "ok": ("#1a7f37", "✔"),
+    "warn": ("#9a6700", "⚠"),
+    "error": ("#cf222e", "✖"),
+    "busy": ("#6e7781", "…"),
+}
+
+
+def status_html(kind: str, text: str) -> str:
+    """A status line: coloured bar, icon and text (redacted and escaped; newlines kept).
+
+    ``role="status"`` makes screen readers announce changes politely; errors use
+    ``role="alert"``.
+    """
+    colour, icon = _STATUS_STYLE.get(kind, _STATUS_STYLE["info"])
+    role = "alert" if kind == "error" else "status"
+    body = esc(text).replace("\n", "<br>")
+    if not text:
+        return f'<div role="{role}" aria-live="polite" class="cerkl-status"></div>'
+    return (
+        f'<div role="{role}" aria-live="polite" class="cerkl-status cerkl-status-{kind}" '
+        f'style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0;'
+        f'white-space:normal;line-height:1.4">'
+        f'<span aria-hidden="true" style="color:{colour};font-weight:bold">{icon}</span> '
+        f"{body}</div>"
+    )
+
+
+def describe_error(err: BaseException) -> str:
+    """Plain words for an error: the core's message (already redacted) or a generic one."""
+    if isinstance(err, CerklError):
+        return str(err)
+    if isinstance(err, ValueError):
+        return redact(str(err))
+    return redact(f"Unexpected error ({type(err).__name__}): {err}. See the log for details.")
+
+
+def guarded(report: Callable[[Any, BaseException], None]) -> Callable[[F], F]:
+    """Decorate a widget event handler so that no exception escapes into ipywidgets.
+
+    ipywidgets only logs exceptions raised by callbacks, where a newcomer never looks.
+    Expected errors (:class:`CerklError`, :class:`ValueError` from bad input) are shown
+    with ``report(self, err)``; anything else is shown the same way *and* logged at
+    ERROR with its traceback (the test suite fails on such records).
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except (CerklError, ValueError) as err:
+                report(self, err)
+            except Exception as err:
+                log.error(
+                    "widget handler %s failed: %s", fn.__qualname__, redact(err), exc_info=True
+                )
+                report(self, err)
+            return None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,523 @@
+"""CredentialsForm: client ID, client secret, environment, and "Get New Access Token".
+
+Where the secret lives
+----------------------
+The secret never stays in a synced trait. The Password field syncs only when it loses
+focus or Enter is pressed (``continuous_update=False``); the moment its value reaches
+the kernel, the form copies it into a private :class:`~cerkl_nb.redact.Secret` and sets
+the field back to ``""``. So saved widget state, ``embed_data`` and ``get_state()`` hold
+an empty password; a placeholder says a secret is held. Secrets loaded from ``.env`` or
+taken from an existing client never touch a widget at all.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..config import DEFAULT_BASE_URL, Credentials, Settings, find_dotenv, save_dotenv
+from ..errors import CerklError, ConfigurationError, MissingCredentials
+from ..redact import Secret
+from ..token import Token
+from ._common import describe_error, guarded, is_binder, log, status_html
+
+__all__ = ["CredentialsForm", "ENVIRONMENTS"]
+
+#: Environment choices: (label, value).
+ENVIRONMENTS: list[tuple[str, str]] = [
+    ("Sandbox (local, fake data)", "sandbox"),
+    ("Cerkl production (api.cerkl.com)", "production"),
+    ("Custom URL", "custom"),
+]
+
+_SECRET_EMPTY = "Paste the client secret (hidden once read)"
+_SECRET_HELD = "•••••••• secret held in memory (type to replace)"
+
+_PRODUCTION_BANNER = (
+    '<div role="note" style="background:#ffebe9;border:1px solid #cf222e;color:#82071e;'
+    'padding:6px 10px;border-radius:4px;font-weight:600">'
+    "PRODUCTION: requests go to api.cerkl.com and read or change your organisation's real "
+    "data (subscribers, segments, blasts). Check every write before you send it.</div>"
+)
+_BINDER_BANNER = (
+    '<div role="note" style="background:#fff8c5;border:1px solid #9a6700;color:#4d2d00;'
+    'padding:6px 10px;border-radius:4px">'
+    "<b>You are on Binder:</b> a public, shared, short-lived machine. Never paste real Cerkl "
+    "credentials here; use the sandbox (its demo client is filled in for you).</div>"
+)
+
+
+class CredentialsForm(widgets.VBox):
+    """A form that turns a client ID and secret into a token.
+
+    Parameters
+    ----------
+    client
+        An existing :class:`~cerkl_nb.client.CerklClient` (for example from
+        :func:`cerkl_nb.connect`). Its client ID and environment pre-fill the form; its
+        secret is kept privately and never shown.
+    sandbox_url
+        The sandbox's API base URL, when known (``Sandbox.url``). Otherwise it is taken
+        from a loopback ``client``, or the sandbox is started on demand.
+    env
+        The environment used for Binder detection (``os.environ`` by default).
+
+    Notes
+    -----
+    Public methods mirror the buttons: :meth:`submit` ("Get New Access Token"),
+    :meth:`load_env`, :meth:`save_env`. Register callbacks with :meth:`on_token` and
+    :meth:`on_client`.
+    """
+
+    #: Clicks of "Get New Access Token" arriving this soon after the previous request
+    #: finished are the second half of a double click, queued while the first ran: ignored.
+    double_click_s: float = 0.5
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        sandbox_url: str | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._client: Any = None
+        self._secret: Secret | None = None
+        self._sandbox_url = sandbox_url
+        self._busy = False
+        self._last_done = -1e9
+        self._status_kind = "info"
+        self._status_text = ""
+        self._token_callbacks = widgets.CallbackDispatcher()
+        self._client_callbacks = widgets.CallbackDispatcher()
+
+        self.environment = widgets.Dropdown(
+            options=ENVIRONMENTS,
+            value="sandbox",
+            description="Environment",
+            tooltip="Where requests go: the local sandbox, Cerkl production, or a URL of yours",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="420px"),
+        )
+        self.base_url = widgets.Text(
+            value="",
+            placeholder="https://api.example.com/v3",
+            description="Base URL",
+            tooltip="The API base URL (editable for a custom environment)",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="420px"),
+        )
+        self.client_id = widgets.Text(
+            value="",
+            placeholder="Client ID from Settings → Integrations & Plugins → Cerkl API v3",
+            description="Client ID",
+            tooltip="The OAuth 2.0 client ID",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="420px"),
+        )
+        self.client_secret = widgets.Password(
+            value="",
+            placeholder=_SECRET_EMPTY,
+            description="Client secret",
+            tooltip="The OAuth 2.0 client secret; it is read once and then cleared from this field",
+            continuous_update=False,  # sync once (on blur/Enter), then we clear it at once
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="420px"),
+        )
+        self.get_token_button = widgets.Button(
+            description="Get New Access Token",
+            button_style="primary",
+            icon="key",
+            tooltip="Request a token with the client-credentials grant",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.load_button = widgets.Button(
+            description="Load from .env",
+            icon="folder-open",
+            tooltip="Read CERKL_CLIENT_ID, CERKL_CLIENT_SECRET and CERKL_BASE_URL from .env",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.save_button = widgets.Button(
+            description="Save to .env",
+            icon="save",
+            tooltip="Write the credentials to .env (mode 0600); make sure .env is git-ignored",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.status = widgets.HTML(value="")
+        self.production_banner = widgets.HTML(
+            value=_PRODUCTION_BANNER, layout=widgets.Layout(display="none")
+        )
+        self.binder_banner = widgets.HTML(
+            value=_BINDER_BANNER,
+            layout=widgets.Layout(display=None if is_binder(env) else "none"),
+        )
+
+        self.client_secret.observe(self._on_secret_typed, names="value")
+        self.environment.observe(self._on_environment, names="value")
+        self.base_url.observe(self._on_base_url, names="value")
+        self.get_token_button.on_click(self._on_get_token_click)
+        self.load_button.on_click(self._on_load_click)
+        self.save_button.on_click(self._on_save_click)
+
+        buttons = widgets.HBox(
+            [self.get_token_button, self.load_button, self.save_button],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
+        kwargs.setdefault(
+            "children",
+            [
+                self.binder_banner,
+                self.production_banner,
+                self.environment,
+                self.base_url,
+                self.client_id,
+                self.client_secret,
+                buttons,
+                self.status,
+            ],
+        )
+        super().__init__(**kwargs)
+        self.add_class("cerkl-credentials-form")
+        if client is not None:
+            self.set_client(client)
+        else:
+            self._on_environment({"new": self.environment.value})
+            self._set_status("info", "Enter a client ID and secret, or load them from .env.")
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The :class:`~cerkl_nb.client.CerklClient` built from the form (``None`` before)."""
+        return self._client
+
+    @property
+    def has_secret(self) -> bool:
+        """True when a client secret is held (privately, never in a trait)."""
+        return bool(self._secret)
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text (for tests and scripts)."""
+        return self._status_text
+
+    @property
+    def status_kind(self) -> str:
+        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
+        return self._status_kind
+
+    @property
+    def busy(self) -> bool:
+        """True while a token request started by this form is in flight."""
+        return self._busy
+
+    def set_client(self, client: Any) -> None:
+        """Adopt an existing client: pre-fill ID and environment, hold its secret privately."""
+        self._client = client
+        settings = client.settings
+        creds = client.token_manager.credentials
+        self._secret = creds.client_secret
+        if settings.is_loopback and self._sandbox_url is None:
+            self._sandbox_url = settings.base_url
+        self._show_environment_for(settings.base_url)
+        self.client_id.value = creds.client_id
+        self.client_secret.placeholder = _SECRET_HELD
+        where = "the local sandbox (demo client)" if settings.is_loopback else settings.base_url
+        self._set_status(
+            "info", f"Ready: credentials for {where} are loaded. Click Get New Access Token."
+        )
+
+    def set_secret(self, secret: str | Secret) -> None:
+        """Hold ``secret`` privately (what typing into the Password field does)."""
+        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
+        self.client_secret.placeholder = _SECRET_HELD if self._secret else _SECRET_EMPTY
+
+    def credentials(self) -> Credentials:
+        """The credentials the form would use now.
+
+        Raises
+        ------
+        MissingCredentials, ConfigurationError
+            When the ID or secret is missing or malformed.
+        """
+        cid = self.client_id.value
+        if not cid and not self._secret and self.environment.value == "sandbox":
+            return self._sandbox().credentials
+        if not self._secret:
+            raise MissingCredentials(
+                "No client secret given: paste it into the Client secret field, or click "
+                "Load from .env."
+            )
+        return Credentials(cid, self._secret)
+
+    def settings(self) -> Settings:
+        """The settings for the chosen environment (timeouts etc. kept from the client)."""
+        env = self.environment.value
+        if env == "sandbox":
+            url = self._sandbox_url or self._sandbox().url
+        elif env == "production":
+            url = DEFAULT_BASE_URL
+        else:
+            url = self.base_url.value.strip()
+            if not url:
+                raise ConfigurationError("Enter the custom base URL, such as https://host/v3.")
+        if self._client is not None:
+            return self._client.settings.replace(base_url=url)
+        return Settings(base_url=url)
+
+    def submit(self, *, raise_errors: bool = False) -> Token | None:
+        """Get a new access token with the form's credentials ("Get New Access Token").
+
+        Builds a client when the credentials or environment changed (notifying
+        :meth:`on_client` callbacks), then always requests a *new* client-credentials
+        token and notifies :meth:`on_token` callbacks.
+
+        Parameters
+        ----------
+        raise_errors
+            Re-raise failures after showing them (scripts); by default they are only
+            shown in the status line.
+
+        Returns
+        -------
+        Token | None
+            The new token, or ``None`` when the request failed or one was in flight.
+        """
+        if self._busy:
+            self._set_status("busy", "A token request is already in flight; wait for it.")
+            return None
+        self._set_busy(True)
+        try:
+            client = self._client_for_form()
+            self._set_status("busy", f"Requesting a token from {client.settings.token_url} …")
+            token = client.token_manager.fetch()
+        except Exception as err:
+            self._show_error(err, "Could not get a token")
+            if not isinstance(err, (CerklError, ValueError)):
+                log.error("token request failed unexpectedly", exc_info=True)
+            if raise_errors:
+                raise
+            return None
+        finally:
+            self._set_busy(False)
+            self._last_done = time.monotonic()
+        expires = time.strftime("%H:%M:%S", time.localtime(token.expires_at))
+        hours = token.lifetime_s / 3600
+        life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
+        self._set_status(
+            "ok",
+            f"Got a new access token ({token.token_type}, valid {life}, until {expires} local "
+            f"time). {'A refresh token came with it. ' if token.has_refresh_token else ''}"
+            "The token panel shows its countdown.",
+        )
+        self._token_callbacks(self._client)
+        return token
+
+    def load_env(self, path: str | Path | None = None) -> Credentials | None:
+        """Load credentials (and the base URL) from a ``.env`` file ("Load from .env").
+
+        Parameters
+        ----------
+        path
+            The file; by default the nearest ``.env`` from the working directory up. When
+            no file holds credentials, the process environment is tried.
+
+        Returns
+        -------
+        Credentials | None
+            What was loaded (the secret stays masked), or ``None`` on failure (see status).
+        """
+        try:
+            found = Path(path) if path is not None else find_dotenv()
+            source = ""
+            creds: Credentials | None = None
+            settings: Settings | None = None
+            if found is not None and Path(found).is_file():
+                try:
+                    creds = Credentials.from_env(env={}, dotenv_path=found)
+                    settings = Settings.from_env(env={}, dotenv_path=found)
+                    source = str(Path(found).resolve())
+                except MissingCredentials:
+                    creds = None
+            elif path is not None:
+                raise ConfigurationError(f"{path} does not exist.")
+            if creds is None:
+                try:
+                    creds = Credentials.from_env(dotenv_path=False)
+                    settings = Settings.from_env(dotenv_path=False)
+                    source = "the environment variables"
+                except MissingCredentials:
+                    where = f"{found}" if found else "no .env file was found from this folder up"
+                    raise MissingCredentials(
+                        f"No CERKL_CLIENT_ID / CERKL_CLIENT_SECRET found ({where}). Copy "
+                        ".env.example to .env and fill it in, or type them here."
+                    ) from None
+        except Exception as err:
+            self._show_error(err, "Could not load credentials")
+            return None
+        self._secret = creds.client_secret
+        self.client_secret.value = ""
+        self.client_secret.placeholder = _SECRET_HELD
+        self.client_id.value = creds.client_id
+        if settings is not None:
+            self._show_environment_for(settings.base_url)
+        self._set_status(
+            "ok",
+            f"Loaded the client ID and secret (hidden) from {source}. Click Get New Access Token.",
+        )
+        return creds
+
+    def save_env(self, path: str | Path = ".env") -> Path | None:
+        """Save the credentials to ``path`` with mode 0600 ("Save to .env").
+
+        Warns in the status line when the file is not git-ignored.
+
+        Returns
+        -------
+        pathlib.Path | None
+            The file written, or ``None`` on failure.
+        """
+        try:
+            creds = self.credentials()
+            settings = self.settings()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                written = save_dotenv(creds, settings, path)
+        except Exception as err:
+            self._show_error(err, "Could not save .env")
+            return None
+        notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        if notes:
+            self._set_status(
+                "warn",
+                f"Saved to {written} (mode 0600), but: "
+                + " ".join(notes)
+                + " Add .env to .gitignore so the secret is never committed.",
+            )
+        else:
+            self._set_status("ok", f"Saved to {written} (mode 0600, readable by you only).")
+        return written
+
+    def on_token(self, callback: Callable[[Any], None], remove: bool = False) -> None:
+        """Call ``callback(client)`` after each new token obtained with the form."""
+        self._token_callbacks.register_callback(callback, remove=remove)
+
+    def on_client(self, callback: Callable[[Any], None], remove: bool = False) -> None:
+        """Call ``callback(client)`` when the form builds a new client (new credentials)."""
+        self._client_callbacks.register_callback(callback, remove=remove)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _sandbox(self) -> Any:
+        """The sandbox this form targets: the known one, else attach-or-start (ensure)."""
+        from ..sandbox import attach, ensure
+
+        if self._sandbox_url:
+            return attach(self._sandbox_url)
+        sb = ensure()
+        self._sandbox_url = sb.url
+        return sb
+
+    def _client_for_form(self) -> Any:
+        creds = self.credentials()
+        settings = self.settings()
+        current = self._client
+        if current is not None:
+            same_creds = current.token_manager.credentials == creds
+            if same_creds and current.settings.base_url == settings.base_url:
+                return current
+        from ..client import CerklClient
+
+        client = CerklClient(credentials=creds, settings=settings)
+        self._client = client
+        self._secret = creds.client_secret
+        self._client_callbacks(client)
+        return client
+
+    def _show_environment_for(self, base_url: str) -> None:
+        if base_url.rstrip("/") == DEFAULT_BASE_URL:
+            self.environment.value = "production"
+        elif self._sandbox_url and base_url.rstrip("/") == self._sandbox_url.rstrip("/"):
+            self.environment.value = "sandbox"
+        else:
+            self.environment.value = "custom"
+            self.base_url.value = base_url
+        self._on_environment({"new": self.environment.value})
+
+    def _on_secret_typed(self, change: dict[str, Any]) -> None:
+        value = change["new"]
+        if not value:
+            return
+        self._secret = Secret(value)
+        # Clear at once: the value must not linger in a synced trait (saved widget state).
+        self.client_secret.value = ""
+        self.client_secret.placeholder = _SECRET_HELD
+        self._set_status("info", "Client secret received and hidden. Click Get New Access Token.")
+
+    def _on_environment(self, change: dict[str, Any]) -> None:
+        env = change["new"]
+        if env == "sandbox":
+            self.base_url.value = self._sandbox_url or "(the local sandbox; started on demand)"
+            self.base_url.disabled = True
+        elif env == "production":
+            self.base_url.value = DEFAULT_BASE_URL
+            self.base_url.disabled = True
+        else:
+            if self.base_url.value.startswith("("):
+                self.base_url.value = ""
+            self.base_url.disabled = False
+        self._update_production_banner()
+
+    def _on_base_url(self, change: dict[str, Any]) -> None:
+        self._update_production_banner()
+
+    def _update_production_banner(self) -> None:
+        from urllib.parse import urlsplit
+
+        url = self.base_url.value.strip()
+        host = (urlsplit(url).hostname or "").lower() if "://" in url else ""
+        production = self.environment.value == "production" or host == "api.cerkl.com"
+        self.production_banner.layout.display = None if production else "none"
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.get_token_button.disabled = busy
+        self.load_button.disabled = busy
+        self.save_button.disabled = busy
+
+    def _set_status(self, kind: str, text: str) -> None:
+        self._status_kind = kind
+        from ..redact import redact
+
+        self._status_text = redact(text)
+        self.status.value = status_html(kind, text)
+
+    def _show_error(self, err: BaseException, what: str) -> None:
+        self._set_status("error", f"{what}: {describe_error(err)}")
+
+    def _report(self, err: BaseException) -> None:
+        self._show_error(err, "Error")
+
+    @guarded(_report)
+    def _on_get_token_click(self, _button: Any = None) -> None:
+        if self._busy or time.monotonic() - self._last_done < self.double_click_s:
+            return  # a second click queued behind the first: one request is enough
+        self.submit()
+
+    @guarded(_report)
+    def _on_load_click(self, _button: Any = None) -> None:
+        self.load_env()
+
+    @guarded(_report)
+    def _on_save_click(self, _button: Any = None) -> None:
+        self.save_env()
+
+    def __repr__(self) -> str:
+        held = "held" if self._secret else "missing"
+        return (
+            f"CredentialsForm(environment={self.environment.value!r}, "
+            f"client_id={self.client_id.value!r}, client_secret={held})"
+        )

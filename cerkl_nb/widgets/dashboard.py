@@ -1,0 +1,117 @@
+"""The quick-start dashboard: credentials form, token panel and API explorer in one call.
+
+>>> import cerkl_nb
+>>> cerkl_nb.dashboard()          # doctest: +SKIP
+
+With no credentials configured, :func:`cerkl_nb.connect` attaches to (or starts) the
+local sandbox and the form is pre-filled with its demo client: click **Get New Access
+Token**, then **Send** (``GET /subscriber`` is preselected) for a first 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from .credentials import CredentialsForm
+from .explorer import ApiExplorer
+from .token_panel import TokenPanel
+
+__all__ = ["Dashboard", "dashboard"]
+
+
+def _heading(text: str, level: int = 3) -> widgets.HTML:
+    return widgets.HTML(f"<h{level} style='margin:10px 0 4px'>{text}</h{level}>")
+
+
+class Dashboard(widgets.VBox):
+    """The three widgets, wired together.
+
+    Parameters
+    ----------
+    client
+        The :class:`~cerkl_nb.client.CerklClient` to start with (``None``: the form
+        builds one when the user submits credentials).
+
+    Attributes
+    ----------
+    form : CredentialsForm
+    panel : TokenPanel
+    explorer : ApiExplorer
+    """
+
+    def __init__(self, client: Any = None, **kwargs: Any) -> None:
+        self.form = CredentialsForm(client)
+        self.panel = TokenPanel(client)
+        self.explorer = ApiExplorer(client)
+        # A new client (other credentials / environment) replaces the one shown below.
+        self.form.on_client(self._use_client)
+        self.form.on_token(self._use_client)
+        kwargs.setdefault(
+            "children",
+            [
+                _heading("1 · Credentials"),
+                self.form,
+                _heading("2 · Access token"),
+                self.panel,
+                _heading("3 · API explorer"),
+                self.explorer,
+            ],
+        )
+        super().__init__(**kwargs)
+        self.add_class("cerkl-dashboard")
+        self.explorer.set_anchor(self.model_id)
+
+    @property
+    def client(self) -> Any:
+        """The client the widgets use now."""
+        return self.form.client
+
+    def _use_client(self, client: Any) -> None:
+        if self.panel.token_manager is not client.token_manager:
+            self.panel.set_client(client)
+        else:
+            self.panel.sync()
+        if self.explorer.client is not client:
+            self.explorer.set_client(client)
+
+    def close(self) -> None:
+        """Close the dashboard and every widget in it."""
+        for name in ("form", "panel", "explorer"):
+            w = getattr(self, name, None)  # absent when __init__ failed part-way
+            if w is not None:
+                w.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"Dashboard(form={self.form!r}, panel={self.panel!r}, explorer={self.explorer!r})"
+
+
+def dashboard(client: Any = None, **connect_kwargs: Any) -> Dashboard:
+    """Build the quick-start dashboard.
+
+    Parameters
+    ----------
+    client
+        A client to use. By default :func:`cerkl_nb.connect` picks real credentials when
+        they are configured (arguments, environment, ``.env``) and the local sandbox
+        otherwise.
+    **connect_kwargs
+        Passed to :func:`cerkl_nb.connect` when ``client`` is ``None``.
+
+    Returns
+    -------
+    Dashboard
+        Display it (it is the last expression of the cell) to use it.
+    """
+    if client is None:
+        from ..client import connect
+
+        client = connect(**connect_kwargs)
+    elif connect_kwargs:
+        raise TypeError(
+            "dashboard() takes either a client or connect() arguments, not both: "
+            + ", ".join(sorted(connect_kwargs))
+        )
+    return Dashboard(client)

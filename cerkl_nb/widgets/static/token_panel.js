@@ -1,0 +1,273 @@
+// TokenPanel front end (anywidget ESM).
+//
+// The countdown is computed here from the absolute `expires_at` (epoch ms) against
+// Date.now(): a setInterval updates the text and the bar, with no message to the kernel,
+// so it keeps ticking while the kernel is busy. Buttons send one-off {kind: ...}
+// messages to Python; the token itself only ever arrives in a one-off {kind: "copy"}
+// message and goes straight to the clipboard.
+
+const FIVE_MIN_MS = 5 * 60 * 1000;
+const handledNonces = new Set();
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+export function formatHMS(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return `${pad(h)}:${pad(m)}:${pad(s)}`;
+}
+
+function spoken(ms) {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const parts = [];
+  if (h) parts.push(`${h} hour${h === 1 ? "" : "s"}`);
+  if (m || !h) parts.push(`${m} minute${m === 1 ? "" : "s"}`);
+  return parts.join(" ");
+}
+
+function localTime(ms) {
+  if (!ms) return "—";
+  return new Date(ms).toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    timeZoneName: "short",
+  });
+}
+
+async function writeClipboard(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return { ok: true };
+    }
+  } catch (err) {
+    // fall through to the textarea method (for example when the page lost focus)
+  }
+  const ta = document.createElement("textarea");
+  ta.value = text;
+  ta.setAttribute("readonly", "");
+  ta.style.position = "fixed";
+  ta.style.opacity = "0";
+  document.body.appendChild(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (err) {
+    ok = false;
+  }
+  ta.value = "";
+  ta.remove();
+  return ok ? { ok: true } : { ok: false, error: "The browser refused clipboard access." };
+}
+
+const TEMPLATE = `
+<section class="ctp" aria-label="Access token">
+  <header class="ctp-head">
+    <span class="ctp-title">Access token</span>
+    <span class="ctp-badge" data-f="badge">no token</span>
+    <span class="ctp-env" data-f="env"></span>
+  </header>
+  <dl class="ctp-grid">
+    <dt>Type</dt><dd data-f="type">—</dd>
+    <dt>Token</dt><dd><code data-f="masked">—</code></dd>
+    <dt>Issued at</dt><dd data-f="issued">—</dd>
+    <dt>Expires at</dt><dd data-f="expires">—</dd>
+    <dt>Expires in</dt><dd><span class="ctp-countdown" data-f="countdown" role="timer" aria-live="off">--:--:--</span></dd>
+    <dt>Refresh token</dt><dd data-f="rt">—</dd>
+    <dt>Last refresh</dt><dd data-f="last">—</dd>
+  </dl>
+  <div class="ctp-bar" role="progressbar" aria-label="Remaining token lifetime"
+       aria-valuemin="0" aria-valuemax="100" aria-valuenow="0">
+    <div class="ctp-bar-fill" data-f="fill"></div>
+  </div>
+  <div class="ctp-state" data-f="state-text">No token yet.</div>
+  <div class="ctp-error" role="alert" data-f="error" hidden></div>
+  <div class="ctp-buttons" role="group" aria-label="Token actions">
+    <button type="button" data-act="refresh" title="Use the refresh token (or get a new token if that fails)">Refresh</button>
+    <button type="button" data-act="new_token" title="Request a brand-new token with the client credentials">Get new token</button>
+    <button type="button" data-act="auto" role="switch" aria-checked="true" title="Refresh automatically before a request when the token is about to expire">Auto-refresh: on</button>
+    <button type="button" data-act="copy" title="Copy the full access token to the clipboard (it is never shown)">Copy token</button>
+  </div>
+  <div class="ctp-sr-only" aria-live="polite" aria-atomic="true" data-f="live"></div>
+</section>`;
+
+function render({ model, el }) {
+  el.classList.add("cerkl-token-panel");
+  el.innerHTML = TEMPLATE;
+  const f = (name) => el.querySelector(`[data-f="${name}"]`);
+  const btn = (act) => el.querySelector(`[data-act="${act}"]`);
+  const bar = el.querySelector(".ctp-bar");
+  const section = el.querySelector(".ctp");
+  const live = f("live");
+
+  let lastText = "";
+  let lastState = "";
+  let lastSerial = model.get("token_serial");
+  // Announce the 5-minute mark only when we cross it while watching, not on first render.
+  let wasAboveFive = null;
+
+  function announce(text) {
+    // Clear first so the same sentence is announced again.
+    live.textContent = "";
+    setTimeout(() => {
+      live.textContent = text;
+    }, 50);
+  }
+
+  function remainingMs() {
+    const exp = model.get("expires_at");
+    if (!exp) return null;
+    return exp - (Date.now() + (model.get("clock_offset_ms") || 0));
+  }
+
+  function tick() {
+    const rem = remainingMs();
+    let state = "none";
+    let text = "--:--:--";
+    let pct = 0;
+    if (rem !== null) {
+      const lifeMs = Math.max(1, model.get("lifetime_s") * 1000);
+      const leewayMs = model.get("leeway_s") * 1000;
+      text = formatHMS(rem);
+      pct = Math.max(0, Math.min(100, (rem / lifeMs) * 100));
+      state = rem <= 0 ? "expired" : rem <= leewayMs ? "soon" : "fresh";
+      const aboveFive = rem > FIVE_MIN_MS;
+      if (wasAboveFive === true && !aboveFive && rem > 0) {
+        announce("Access token expires in 5 minutes");
+      }
+      if (lastState && lastState !== "expired" && state === "expired") {
+        announce("Access token expired");
+      }
+      wasAboveFive = aboveFive;
+    }
+    if (text !== lastText) {
+      f("countdown").textContent = text;
+      lastText = text;
+      f("fill").style.width = `${pct.toFixed(2)}%`;
+      bar.setAttribute("aria-valuenow", String(Math.round(pct)));
+      bar.setAttribute(
+        "aria-valuetext",
+        rem === null ? "no token" : rem <= 0 ? "expired" : `${spoken(rem)} left`,
+      );
+    }
+    if (state !== lastState) {
+      section.dataset.state = state;
+      const badge = {
+        none: "no token",
+        fresh: "fresh",
+        soon: "refresh soon",
+        expired: "expired",
+      }[state];
+      f("badge").textContent = badge;
+      f("state-text").textContent = {
+        none: "No token yet. Click Get new token (or Get New Access Token in the form).",
+        fresh: "Fresh: the token is valid.",
+        soon: "Refresh soon: the token is inside its refresh window; the next request refreshes it (if auto-refresh is on).",
+        expired: "Expired: requests need a new token. Click Refresh.",
+      }[state];
+      lastState = state;
+    }
+  }
+
+  function update() {
+    f("env").textContent = model.get("environment") || "";
+    f("type").textContent = model.get("token_type") || "—";
+    f("masked").textContent = model.get("masked_token") || "—";
+    f("issued").textContent = localTime(model.get("issued_at"));
+    f("expires").textContent = localTime(model.get("expires_at"));
+    f("rt").textContent = model.get("expires_at")
+      ? model.get("has_refresh_token")
+        ? "held (hidden)"
+        : "none (a refresh gets a new token with the client credentials)"
+      : "—";
+    f("last").textContent = model.get("last_refresh") || "—";
+    const err = model.get("error");
+    f("error").hidden = !err;
+    f("error").textContent = err || "";
+    const busy = model.get("busy");
+    const hasClient = model.get("has_client");
+    section.setAttribute("aria-busy", busy ? "true" : "false");
+    btn("refresh").disabled = busy || !hasClient;
+    btn("new_token").disabled = busy || !hasClient;
+    btn("copy").disabled = busy || !model.get("expires_at");
+    const auto = model.get("auto_refresh");
+    btn("auto").setAttribute("aria-checked", auto ? "true" : "false");
+    btn("auto").textContent = `Auto-refresh: ${auto ? "on" : "off"}`;
+    btn("refresh").textContent = busy ? "Working…" : "Refresh";
+    lastText = ""; // force a redraw of the countdown with the new expiry
+    tick();
+  }
+
+  function onSerial() {
+    const serial = model.get("token_serial");
+    if (serial !== lastSerial) {
+      announce(lastSerial === 0 ? "New access token received" : "Access token refreshed");
+      lastSerial = serial;
+      wasAboveFive = null;
+    }
+  }
+
+  async function onMsg(msg) {
+    if (!msg || msg.kind !== "copy") return;
+    if (msg.nonce) {
+      // The same model may be shown in several views; copy once.
+      if (handledNonces.has(msg.nonce)) return;
+      handledNonces.add(msg.nonce);
+    }
+    const result = await writeClipboard(msg.text);
+    msg.text = "";
+    announce(result.ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
+    model.send({ kind: "copied", ok: result.ok, error: result.error || null });
+  }
+
+  const clicks = [
+    ["refresh", () => model.send({ kind: "refresh" })],
+    ["new_token", () => model.send({ kind: "new_token" })],
+    ["auto", () => model.send({ kind: "auto_refresh", value: !model.get("auto_refresh") })],
+    ["copy", () => model.send({ kind: "copy_token" })],
+  ];
+  for (const [act, fn] of clicks) btn(act).addEventListener("click", fn);
+
+  const traits = [
+    "environment",
+    "token_type",
+    "masked_token",
+    "issued_at",
+    "expires_at",
+    "lifetime_s",
+    "leeway_s",
+    "clock_offset_ms",
+    "has_refresh_token",
+    "last_refresh",
+    "error",
+    "auto_refresh",
+    "busy",
+    "has_client",
+  ];
+  for (const t of traits) model.on(`change:${t}`, update);
+  model.on("change:token_serial", onSerial);
+  model.on("msg:custom", onMsg);
+
+  update();
+  const timer = setInterval(tick, 250);
+
+  return () => {
+    clearInterval(timer);
+    for (const t of traits) model.off(`change:${t}`, update);
+    model.off("change:token_serial", onSerial);
+    model.off("msg:custom", onMsg);
+  };
+}
+
+export default { render };
