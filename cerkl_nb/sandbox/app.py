@@ -26,7 +26,7 @@ from .config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientSpec, SandboxConfi
 from .faults import Faults
 from .oauth import OAuthError, TokenService
 from .resources import CONTENT_TYPES, EXAMPLES, LOOKUP, LOOKUPS, RESOURCES, Resource
-from .store import Problem, Store
+from .store import Problem, Store, parse_filters
 
 __all__ = ["App", "Request", "Response", "Route", "ROUTES", "API_PREFIX", "TOKEN_PATH"]
 
@@ -786,8 +786,6 @@ class App:
         page, size = self._paging(ctx)
         preds = []
         if ctx.route.filterable:
-            from .store import parse_filters
-
             preds = parse_filters(ctx.query.get("filters_json"), res)
         start = (page - 1) * size
         with self.store.lock:
@@ -1048,6 +1046,7 @@ class App:
                 "statuses": dict(st.statuses),
                 "faults_injected": c.get("faults_injected", 0),
                 "internal_errors": c.get("internal_errors", 0),
+                "protocol_errors": c.get("protocol_errors", 0),
                 "since": st.since,
                 "recent_requests": list(st.ring)[-50:],
             }

@@ -75,6 +75,7 @@ class TokenService:
         self.now = now
         self.lock = threading.Lock()
         self.clients: dict[str, ClientSpec] = {}
+        self.registered: dict[str, ClientSpec] = {}
         self.access: dict[str, AccessToken] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.families: dict[int, _Family] = {}
@@ -88,20 +89,21 @@ class TokenService:
 
     # ------------------------------------------------------------------ clients
     def reload_clients(self) -> None:
-        keep = {cid: c for cid, c in self.clients.items() if getattr(c, "_registered", False)}
-        self.clients = {}
+        """Rebuild the client table from the configuration plus run-time registrations."""
+        clients: dict[str, ClientSpec] = {}
         if self.config.demo_clients:
             for c in DEMO_CLIENTS:
-                self.clients[c.client_id] = c
+                clients[c.client_id] = c
         for c in self.config.clients:
-            self.clients[c.client_id] = c
-        self.clients.update(keep)
+            clients[c.client_id] = c
+        clients.update(self.registered)  # registered at run time: they win
+        self.clients = clients
 
     def register(self, spec: ClientSpec) -> None:
         """Add or replace a client (replacing does not revoke its tokens: facts §4 A7)."""
-        object.__setattr__(spec, "_registered", True)
         with self.lock:
-            self.clients[spec.client_id] = spec
+            self.registered[spec.client_id] = spec
+            self.clients = {**self.clients, spec.client_id: spec}
 
     def authenticate(self, client_id: str, client_secret: str) -> ClientSpec | None:
         """Return the client if the secret matches, comparing in constant time."""

@@ -23,15 +23,16 @@ import os
 import re
 import socket
 
-import jsonschema
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sandbox_helpers import require
 
 from cerkl_nb.sandbox import SandboxConfig, start
 from cerkl_nb.sandbox.openapi import to_json_schema
 
+jsonschema = require("jsonschema")
 N = int(os.environ.get("CERKL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=N,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -189,6 +191,15 @@ def test_cli_ready_under_a_second_and_prints_everything():
             except requests.ConnectionError:
                 time.sleep(0.01)
         assert ready is not None and ready < 1.0, ready
+        if shutil.which("curl") or os.environ.get("CI") == "true":
+            # Issue #2 "done when": Cerkl's command, verbatim, against `cerkl-nb sandbox`.
+            cmd = (
+                f"curl -v http://127.0.0.1:{port}/v3/oauth/Token "
+                '-H "Accept: application/json" -H "Accept-Language: en_US" '
+                '-u "cerkl-nb-demo:sandbox-demo-secret-1234" -d "grant_type=client_credentials"'
+            )
+            out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20)
+            assert json.loads(out.stdout)["token_type"] == "Bearer", out.stderr
         r = requests.post(
             f"http://127.0.0.1:{port}/v3/oauth/Token",
             data={"grant_type": "client_credentials"},

@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 import re
 
-import jsonschema
 import pytest
 import requests
-from openapi_spec_validator import validate
+from sandbox_helpers import require
 
 from cerkl_nb.sandbox.app import ROUTES
 from cerkl_nb.sandbox.openapi import to_json_schema
+
+jsonschema = require("jsonschema")
+validate = require("openapi_spec_validator").validate
 
 
 @pytest.fixture(scope="module")

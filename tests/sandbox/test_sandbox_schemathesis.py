@@ -14,8 +14,9 @@ import os
 import pytest
 import requests
 from hypothesis import HealthCheck, settings
+from sandbox_helpers import require
 
-schemathesis = pytest.importorskip("schemathesis")
+schemathesis = require("schemathesis")
 from schemathesis import checks as sc  # noqa: E402
 
 from cerkl_nb.sandbox import SandboxConfig, start  # noqa: E402
