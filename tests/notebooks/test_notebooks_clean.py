@@ -1,0 +1,124 @@
+"""The tutorial notebooks as committed: no outputs, no widget state, the same skeleton.
+
+Notebooks are committed clean so that git never holds an output (which could hold a
+secret) and diffs stay readable. Every notebook follows the Project Pythia skeleton:
+Overview, Prerequisites with the time it takes, numbered steps with check cells, Summary,
+What's next.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+EXPECTED = [
+    "00-start-here.ipynb",
+    "01-client-credentials.ipynb",
+    "02-access-token.ipynb",
+    "03-first-api-calls.ipynb",
+    "04-writing-data.ipynb",
+    "05-token-lifetime.ipynb",
+    "06-explorer.ipynb",
+    "07-bulk-work.ipynb",
+    "08-postman-side-by-side.ipynb",
+]
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_the_series_is_complete() -> None:
+    assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+def _assert_clean(nb: nbformat.NotebookNode) -> None:
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    assert "widgets" not in nb.metadata, "widget state is saved: clear it before committing"
+    for i, cell in enumerate(nb.cells):
+        assert "widgets" not in cell.get("metadata", {}), f"cell {i} carries widget metadata"
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {i} has outputs: clear them before committing"
+            assert cell.execution_count is None, f"cell {i} has an execution count"
+            meta = cell.get("metadata", {})
+            assert not meta.get("execution"), f"cell {i} carries execution timing metadata"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_without_outputs_or_widget_state(path: Path) -> None:
+    _assert_clean(nbformat.read(path, as_version=4))
+
+
+def test_the_documented_clean_up_command_works(tmp_path: Path) -> None:
+    """docs/tutorials.md tells editors how to clean a notebook; prove the command does it."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 3
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+            cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    dirty = tmp_path / NOTEBOOKS[0].name
+    nbformat.write(nb, dirty)
+    docs = (ROOT / "docs" / "tutorials.md").read_text()
+    block = re.search(r"```\n(jupyter nbconvert --clear-output.*?)```", docs, flags=re.S)
+    assert block, "docs/tutorials.md lost its clean-up command"
+    args = block.group(1).replace("\\\n", " ").split()
+    assert args[-1] == "notebooks/*.ipynb"
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", *args[1:-1], str(dirty)],
+        check=True,
+        capture_output=True,
+    )
+    _assert_clean(nbformat.read(dirty, as_version=4))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_follows_the_tutorial_skeleton(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    headings = re.findall(r"^## (.+)$", markdown, flags=re.M)
+    assert headings[:2] == ["Overview", "Prerequisites"], headings
+    assert headings[-2:] == ["Summary", "What's next"], headings
+    steps = [h for h in headings if re.match(r"\d+\. ", h)]
+    assert len(steps) >= 3, f"expected numbered steps, found {steps}"
+    numbers = [int(h.split(".")[0]) for h in steps]
+    assert numbers == sorted(numbers), f"steps out of order: {steps}"
+    assert re.search(r"\*\*Time to learn:\*\* \d+ minutes", markdown), "Prerequisites lack the time"
+    assert code.count("check(") >= 3, "expected a check cell after each important step"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_never_prints_a_secret_directly(path: Path) -> None:
+    """A cheap static guard; the executed-notebook test is the real proof."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if "get_secret_value()" in line:
+                assert not re.search(r"\b(print|display)\(", line), line
+            assert not re.search(r"print\(.*os\.environ\[", line), line
+            assert not re.search(r"\[\s*:\s*\d+\s*\]", line) or "secret" not in line.lower(), line
+
+
+def test_links_between_notebooks_resolve() -> None:
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", cell.source):
+                assert (NOTEBOOK_DIR / target).is_file(), f"{path.name} links to missing {target}"

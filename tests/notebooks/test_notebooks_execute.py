@@ -1,0 +1,174 @@
+"""Execute every tutorial against a sandbox and prove the saved file holds no secret.
+
+Each notebook runs top to bottom in a fresh ``python3`` kernel with nbclient, keeping
+widget state (nbclient's default, and what ``nbconvert --execute`` or papermill would
+save). The kernel gets a client ID and secret of this test's own, registered on a sandbox
+that runs in this process. Every token the sandbox mints is recorded as it is minted. The
+executed file, outputs and metadata, is then searched for the secret, for the Basic header
+built from it, for every token issued during the run, and for any 40-hex token-shaped
+string at all; none may appear.
+
+The kernel's HTTP(S) proxy is a dead loopback port with only loopback exempt, so any
+request to the internet would fail the run. Executed copies are saved under
+``test-artifacts/notebooks/`` (git-ignored) for debugging, with a ``timings.json`` of
+seconds per notebook.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import cerkl_nb.sandbox
+from cerkl_nb.sandbox import oauth
+from cerkl_nb.sandbox.config import DEMO_CLIENT_SECRET, SandboxConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+HEX40 = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{40}(?![0-9a-fA-F])")
+# Cerkl's documented sample token and the reconstructed refresh token next to it may be
+# quoted in markdown; they are not secrets.
+ALLOWED_HEX = {
+    "e37b98a75db58f83edaaccdb75d15c3a38ae5e38",
+    "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d",
+}
+CELL_TIMEOUT_S = 120
+NOTEBOOK_BUDGET_S = 60
+TIMINGS: dict[str, float] = {}
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+@pytest.fixture(scope="module")
+def tutorial_sandbox():
+    """A sandbox in this process, a client of the test's own, and every token it mints."""
+    minted: list[str] = []
+    original = oauth.new_token
+
+    def recording_new_token() -> str:
+        token = original()
+        minted.append(token)
+        return token
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(oauth, "new_token", recording_new_token)
+        sb = cerkl_nb.sandbox.start(port=0, config=SandboxConfig())
+        client_id = "nb-test-" + secrets.token_hex(4)
+        # Letters and digits only; long enough that a chance match is impossible.
+        secret = "S" + secrets.token_hex(24) + "x"
+        sb.register_client(client_id, secret)
+        try:
+            yield SimpleNamespace(sb=sb, client_id=client_id, secret=secret, minted=minted)
+        finally:
+            sb.stop()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+def _kernel_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERKL_")}
+    env.pop("MPLBACKEND", None)  # let the kernel use its inline backend, as in JupyterLab
+    # No network beyond loopback: HTTP(S) anywhere else goes to a dead proxy and fails.
+    dead_proxy = "http://127.0.0.1:9"
+    loopback = "127.0.0.1,localhost,::1"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = env[name.lower()] = dead_proxy
+    env["NO_PROXY"] = env["no_proxy"] = loopback
+    env.update(extra)
+    return env
+
+
+def _execute(
+    path: Path, workdir: Path, env: dict[str, str], artifact: str | None = None
+) -> tuple[nbformat.NotebookNode, float]:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    assert client.store_widget_state, (
+        "the leak test needs widget state saved, as nbclient's default"
+    )
+    started = time.perf_counter()
+    try:
+        client.execute(env=env)
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, ARTIFACTS / (artifact or path.name))
+    return nb, time.perf_counter() - started
+
+
+def _assert_no_leak(text: str, secrets_: dict[str, str], minted: list[str]) -> None:
+    for what, value in secrets_.items():
+        assert value not in text, f"the {what} appears in the executed notebook"
+    leaked = [t for t in minted if t in text]
+    assert not leaked, f"{len(leaked)} issued token(s) appear in the executed notebook"
+    shaped = sorted(set(HEX40.findall(text)) - ALLOWED_HEX)
+    assert not shaped, f"token-shaped strings in the executed notebook: {len(shaped)} found"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path: Path) -> None:
+    ts = tutorial_sandbox
+    env = _kernel_env(
+        {
+            "CERKL_CLIENT_ID": ts.client_id,
+            "CERKL_CLIENT_SECRET": ts.secret,
+            "CERKL_BASE_URL": ts.sb.url,
+            "CERKL_SANDBOX_URL": ts.sb.url,
+        }
+    )
+    minted_before = len(ts.minted)
+    nb, elapsed = _execute(path, tmp_path, env)
+    TIMINGS[path.stem] = round(elapsed, 1)
+
+    text = nbformat.writes(nb)
+    basic = base64.b64encode(f"{ts.client_id}:{ts.secret}".encode()).decode()
+    _assert_no_leak(text, {"client secret": ts.secret, "Basic header value": basic}, ts.minted)
+    assert len(ts.minted) > minted_before, "the notebook never asked the test's sandbox for a token"
+
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("output_type") == "error"
+    ]
+    assert not errors
+    assert elapsed < NOTEBOOK_BUDGET_S, (
+        f"{path.name} took {elapsed:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["00-start-here.ipynb", "02-access-token.ipynb"],
+    ids=["00-unconfigured", "02-unconfigured"],
+)
+def test_runs_with_no_configuration_at_all(name: str, tmp_path: Path) -> None:
+    """What a newcomer does: no .env, no variables; the kernel starts its own sandbox."""
+    env = _kernel_env({})
+    nb, _ = _execute(ROOT / "notebooks" / name, tmp_path, env, "unconfigured-" + name)
+    text = nbformat.writes(nb)
+    assert DEMO_CLIENT_SECRET not in text, "the demo secret is printed (a bad habit to teach)"
+    shaped = sorted(set(HEX40.findall(text)) - ALLOWED_HEX)
+    assert not shaped, "token-shaped strings in the executed notebook"
