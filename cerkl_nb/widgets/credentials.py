@@ -89,6 +89,9 @@ class CredentialsForm(widgets.VBox):
         self._client: Any = None
         self._secret: Secret | None = None
         self._sandbox_url = sandbox_url
+        # Client IDs that only exist in the sandbox (its demo client), so switching to
+        # production does not send them there.
+        self._sandbox_ids: set[str] = set()
         self._busy = False
         self._last_done = -1e9
         self._status_kind = "info"
@@ -220,11 +223,15 @@ class CredentialsForm(widgets.VBox):
         self._client = client
         settings = client.settings
         creds = client.token_manager.credentials
-        self._secret = creds.client_secret
-        if settings.is_loopback and self._sandbox_url is None:
-            self._sandbox_url = settings.base_url
-        self._show_environment_for(settings.base_url)
+        if settings.is_loopback:
+            self._sandbox_ids.add(creds.client_id)
+            if self._sandbox_url is None:
+                self._sandbox_url = settings.base_url
+        # ID first, then environment, then secret: the environment observer drops a
+        # sandbox-only ID (and its secret) when the environment leaves the sandbox.
         self.client_id.value = creds.client_id
+        self._show_environment_for(settings.base_url)
+        self._secret = creds.client_secret
         self.client_secret.placeholder = _SECRET_HELD
         where = "the local sandbox (demo client)" if settings.is_loopback else settings.base_url
         self._set_status(
@@ -246,7 +253,9 @@ class CredentialsForm(widgets.VBox):
         """
         cid = self.client_id.value
         if not cid and not self._secret and self.environment.value == "sandbox":
-            return self._sandbox().credentials
+            creds = self._sandbox().credentials
+            self._sandbox_ids.add(creds.client_id)
+            return creds
         if not self._secret:
             raise MissingCredentials(
                 "No client secret given: paste it into the Client secret field, or click "
@@ -359,12 +368,13 @@ class CredentialsForm(widgets.VBox):
         except Exception as err:
             self._show_error(err, "Could not load credentials")
             return None
-        self._secret = creds.client_secret
-        self.client_secret.value = ""
-        self.client_secret.placeholder = _SECRET_HELD
+        # ID, environment, then secret (see set_client).
         self.client_id.value = creds.client_id
         if settings is not None:
             self._show_environment_for(settings.base_url)
+        self._secret = creds.client_secret
+        self.client_secret.value = ""
+        self.client_secret.placeholder = _SECRET_HELD
         self._set_status(
             "ok",
             f"Loaded the client ID and secret (hidden) from {source}. Click Get New Access Token.",
@@ -469,6 +479,16 @@ class CredentialsForm(widgets.VBox):
             if self.base_url.value.startswith("("):
                 self.base_url.value = ""
             self.base_url.disabled = False
+        if env != "sandbox" and self.client_id.value in self._sandbox_ids:
+            # The demo client exists only in the sandbox: don't send it elsewhere.
+            self.client_id.value = ""
+            self._secret = None
+            self.client_secret.placeholder = _SECRET_EMPTY
+            self._set_status(
+                "info",
+                "The sandbox's demo client only works with the sandbox: enter the client ID "
+                "and secret of your own Cerkl API v3 credentials, or load them from .env.",
+            )
         self._update_production_banner()
 
     def _on_base_url(self, change: dict[str, Any]) -> None:

@@ -1,0 +1,202 @@
+"""Real-browser fixtures: JupyterLab on a temporary directory, driven by headless Chromium.
+
+Follows ``/work/shared/browser-testing.md``: Debian's ``chromium`` launched through
+Playwright's ``executable_path`` (Playwright cannot download its own browsers here), a
+JupyterLab subprocess on a free loopback port with a fixed token, and the server stopped
+by its process id at the end.
+
+Without Chromium or Playwright these tests skip with the reason, except under
+``CI=true``, where a missing browser is a failure (``.ci/run`` installs chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # we run as root in containers
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the browser test cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    """The system Chromium (``$CERKL_CHROMIUM`` overrides)."""
+    explicit = os.environ.get("CERKL_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright is not installed (pip install playwright; no browser download needed)")
+    path = find_chromium()
+    if path is None:
+        _missing("Chromium is not installed (apt-get install -y chromium)")
+    return path  # type: ignore[return-value]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_settings(settings_dir: Path) -> None:
+    """User settings for a quiet, reproducible JupyterLab (no news toast, no update check)."""
+    notif = settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notif.parent.mkdir(parents=True, exist_ok=True)
+    notif.write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
+    )
+
+
+class JupyterLab:
+    """A running JupyterLab server."""
+
+    def __init__(self, proc: subprocess.Popen, url: str, token: str, root: Path, log: Path):
+        self.proc = proc
+        self.url = url
+        self.token = token
+        self.root = root
+        self.log = log
+
+    def notebook_url(self, name: str) -> str:
+        """The notebook in a workspace of its own (no tabs restored from another test)."""
+        workspace = "ws-" + secrets.token_hex(4)
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab]:
+    """JupyterLab on a temporary directory; its kernels use the test session's sandbox."""
+    import requests
+
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "notebooks"
+    root.mkdir()
+    for sub in ("settings", "workspaces", "config", "data", "runtime", "ipython"):
+        (base / sub).mkdir()
+    _write_settings(base / "settings")
+    port = _free_port()
+    token = secrets.token_hex(16)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CERKL_", "BINDER_", "JUPYTER"))
+    }
+    env.update(
+        {
+            # The kernel's cerkl_nb.connect() attaches to this sandbox (no credentials set).
+            "CERKL_SANDBOX_URL": sandbox.url,
+            "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+            "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+            "IPYTHONDIR": str(base / "ipython"),
+            "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(
+                os.pathsep
+            ),
+        }
+    )
+    log = base / "jupyterlab.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+        "--LabApp.news_url=",
+        "--ServerApp.open_browser=False",
+    ]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    lab = JupyterLab(proc, url, token, root, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited early:\n{lab.log_tail()}", pytrace=False)
+            try:
+                if requests.get(f"{url}/lab?token={token}", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start in 60 s:\n{lab.log_tail()}", pytrace=False)
+            time.sleep(0.3)
+        yield lab
+    finally:
+        # Stop the server we started (its own process group: kernels go with it).
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture()
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for stale in ARTIFACTS.glob("*-failure.png"):  # from an earlier failed run
+        stale.unlink()
+    return ARTIFACTS

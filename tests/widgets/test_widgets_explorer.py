@@ -1,0 +1,204 @@
+"""ApiExplorer: catalogue, builder, send, response view, history, snippets, code cells."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import cerkl_nb
+from cerkl_nb.catalog import Catalog
+from cerkl_nb.widgets import ApiExplorer, current_client
+
+
+@pytest.fixture()
+def explorer(client):
+    ex = ApiExplorer(client)
+    yield ex
+    ex.close()
+
+
+def test_catalog_comes_from_the_sandbox_and_get_subscriber_is_preselected(explorer):
+    assert explorer.catalog.source.endswith("/openapi.json")
+    assert explorer.folder.options[0] == "subscriber"
+    assert explorer.endpoint.value == "GET /subscriber"
+    assert explorer.method.value == "GET" and explorer.path.value == "/subscriber"
+    assert explorer.query_section.layout.display is None
+    assert explorer.body_section.layout.display == "none"
+    assert "Ready: GET /subscriber is selected" in explorer.status_text
+    assert "endpoints from the sandbox&#x27;s API description" in explorer.catalog_note.value
+
+
+def test_send_shows_status_time_size_json_table_and_headers(explorer, client):
+    explorer.send_button.click()
+    resp = explorer.last_response
+    assert resp is not None and resp.status == 200
+    assert explorer.response_status_text.startswith("200 OK · ")
+    assert " ms · " in explorer.response_status_text and "kB" in explorer.response_status_text
+    assert "<details" in explorer.response_body.value  # collapsible JSON
+    assert "<table" in explorer.response_table.value and "email" in explorer.response_table.value
+    assert "Content-Type" in explorer.response_headers.value or "content-type" in (
+        explorer.response_headers.value.lower()
+    )
+    assert explorer.status_kind == "ok" and "items" in explorer.status_text
+    assert len(client.history) == 1
+    assert explorer.history.options[0][1] == client.history.entries()[-1].id
+
+
+def test_path_parameters_from_a_concrete_path_and_a_404_in_the_response_view(explorer):
+    ep = explorer.select("GET", "/subscriber/987654321")
+    assert ep is not None and ep.path == "/subscriber/{id}"
+    assert explorer._path_inputs["id"].value == "987654321"
+    assert explorer.send() is None
+    assert isinstance(explorer.last_error, cerkl_nb.NotFound)
+    assert explorer.response_status_text.startswith("404 Not Found")
+    assert explorer.status_kind == "error" and "404" in explorer.status_text
+    assert explorer.response_body.value  # the error body is shown
+
+
+def test_empty_path_parameter_and_bad_body_are_reported_without_sending(explorer, client):
+    explorer.select("GET", "/subscriber/{id}")
+    explorer.send_button.click()
+    assert "path parameter {id} is empty" in explorer.status_text
+    explorer.select("POST", "/segment")
+    assert json.loads(explorer.body.value)["template"]["version"] == "3.0"
+    explorer.body.value = '{"template": '
+    explorer.send_button.click()
+    assert "the body is not valid JSON" in explorer.status_text
+    assert len(client.history) == 0
+
+
+def test_post_with_the_template_body_creates_a_record(explorer):
+    explorer.select("POST", "/segment")
+    body = json.loads(explorer.body.value)
+    body["template"]["data"][0]["description"] = "Widget test segment"
+    body["template"]["data"][0].pop("external_id", None)
+    explorer.body.value = json.dumps(body)
+    resp = explorer.send()
+    assert resp is not None and resp.status in (200, 201)
+    assert resp.items[0]["description"] == "Widget test segment"
+
+
+def test_filters_json_builder(explorer, client):
+    target = client.list("subscriber", page_size=1).items[0]
+    explorer.select("GET", "/subscriber")
+    explorer.add_filter_button.click()
+    row = explorer._filter_rows[0]
+    row.field.value = "email"
+    row.op.value = "eq"
+    row.value.value = target["email"]
+    assert json.loads(explorer.filters_json.value) == {"email": {"eq": target["email"]}}
+    resp = explorer.send()
+    assert resp is not None and [i["id"] for i in resp.items] == [target["id"]]
+    row.op.value = "in"
+    row.value.value = "1, 2"
+    assert json.loads(explorer.filters_json.value) == {"email": {"in": [1, 2]}}
+    row.remove.click()
+    assert explorer.filters_json.value == "" and not explorer._filter_rows
+    explorer.filters_json.value = "{not json"
+    explorer.send()
+    assert "filters_json is not valid JSON" in explorer.status_text
+
+
+def test_history_select_loads_and_rerun_sends_again(explorer, client):
+    explorer.page_size.value = 3
+    explorer.send()
+    explorer.select("GET", "/category")
+    first_id = client.history.entries()[0].id
+    explorer.history.value = first_id  # a click in the history list
+    assert explorer.path.value == "/subscriber" and explorer.page_size.value == 3
+    explorer.rerun_button.click()
+    assert len(client.history) == 2
+    last = client.history.entries()[-1]
+    assert last.path == "/subscriber" and last.params["page_size"] == 3
+    assert explorer.last_response.status == 200
+    assert explorer.rerun(10**9) is None and "no longer in the history" in explorer.status_text
+    explorer.history.value = None
+    explorer.rerun_button.click()
+    assert "Select a request" in explorer.status_text
+
+
+def test_requests_made_by_code_appear_in_the_history(explorer, client):
+    client.list("category", page_size=1)
+    assert "GET /category" in explorer.history.options[0][0]
+    t = threading.Thread(target=lambda: client.list("segment", page_size=1))
+    t.start()
+    t.join()
+    explorer.send()  # the next main-thread interaction applies the relayed update
+    labels = [o[0] for o in explorer.history.options]
+    assert any("/segment" in label for label in labels)
+
+
+def test_copy_as_curl_and_python_go_through_a_one_off_message(explorer, client, monkeypatch):
+    sent = []
+    monkeypatch.setattr(explorer.bridge, "send", lambda content, buffers=None: sent.append(content))
+    client.token_manager.fetch()
+    token = client.token_manager.token.access_token.get_secret_value()
+    curl = explorer.copy_as_curl()
+    assert curl.startswith("curl -G ") and "$CERKL_ACCESS_TOKEN" in curl
+    assert "page_size=100" in curl
+    py = explorer.copy_as_python()
+    assert "os.environ['CERKL_ACCESS_TOKEN']" in py
+    compile(py, "<snippet>", "exec")
+    assert [m["kind"] for m in sent] == ["copy", "copy"]
+    assert sent[0]["text"] == curl and sent[1]["text"] == py
+    for text in (curl, py, json.dumps(explorer.get_state(), default=str)):
+        assert token not in text
+    explorer.bridge._handle_custom_msg({"kind": "copied", "ok": False, "error": "denied"}, [])
+    assert explorer.status_kind == "warn" and "denied" in explorer.status_text
+
+
+def test_insert_as_code_cell_sends_runnable_cerkl_nb_code(explorer, client, monkeypatch):
+    sent = []
+    monkeypatch.setattr(explorer.bridge, "send", lambda content, buffers=None: sent.append(content))
+    explorer.set_anchor("dashboard-model-id")
+    explorer.page_size.value = 2
+    code = explorer.insert_code_cell()
+    assert sent[-1]["kind"] == "insert_cell" and sent[-1]["code"] == code
+    assert sent[-1]["anchor_ids"] == ["dashboard-model-id", explorer.model_id]
+    assert "client.list('subscriber', page=1, page_size=2)" in code
+    assert current_client() is client
+    namespace: dict = {}
+    exec(compile(code, "<cell>", "exec"), namespace)  # the inserted cell runs as is
+    assert len(namespace["page"].items) == 2
+    nonce = sent[-1]["nonce"]
+    explorer.bridge._handle_custom_msg({"kind": "inserted", "ok": True, "nonce": nonce}, [])
+    assert explorer.status_kind == "ok" and "Inserted a new code cell" in explorer.status_text
+    explorer.bridge._handle_custom_msg(
+        {"kind": "inserted", "ok": False, "how": "clipboard", "error": "no notebook"}, []
+    )
+    assert explorer.status_kind == "warn" and "clipboard" in explorer.status_text
+
+
+def test_without_a_client_the_builtin_catalog_and_a_clear_error():
+    ex = ApiExplorer()
+    assert ex.catalog.source == "built-in"
+    assert ex.endpoint.value == "GET /subscriber"
+    ex.send_button.click()
+    assert ex.status_kind == "error" and "Get New Access Token" in ex.status_text
+    ex.close()
+
+
+def test_connection_errors_show_in_the_response_view(sandbox):
+    client = cerkl_nb.connect(sandbox=sandbox)
+    dead = cerkl_nb.CerklClient(
+        client.token_manager, settings=client.settings.replace(base_url="http://127.0.0.1:9/v3")
+    )
+    ex = ApiExplorer(dead, catalog=Catalog.builtin())
+    assert ex.send() is None
+    assert ex.response_status_text.startswith("No response") or "Error" in ex.response_status_text
+    assert ex.status_kind == "error"
+    ex.close()
+
+
+def test_folder_and_endpoint_dropdowns_drive_the_builder(explorer):
+    explorer.folder.value = "segment"
+    assert explorer.endpoint.value.split(" ")[1].startswith("/segment")
+    key = next(v for _label, v in explorer.endpoint.options if v == "POST /segment")
+    explorer.endpoint.value = key
+    assert explorer.method.value == "POST" and explorer.body_section.layout.display is None
+    explorer.method.value = "GET"
+    assert explorer.body_section.layout.display == "none"
+    explorer.path.value = "/segment/{id}/subscriber"
+    assert list(explorer._path_inputs) == ["id"]
