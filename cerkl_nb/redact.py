@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 __all__ = [
     "MASK",
@@ -44,18 +44,41 @@ _ordered: tuple[str, ...] = ()
 # "a" in every log line would make logs unreadable, and such secrets are refused anyway.
 _MIN_REGISTERED_LEN = 6
 
+
 # Pattern rules, each guarded by cheap lower-case substring tests: redact() runs on every
 # history entry and log record, so clean text must not pay for five regex scans.
-_RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
-    # Authorization: Bearer abc / Basic abc (header form, any case, quoted or not)
+def _credential_like(value: str) -> bool:
+    """Whether a word after ``Bearer``/``Basic`` looks like key material, not prose.
+
+    Tokens and base64 credentials are long and almost always mix in digits, symbols or
+    both cases; English words after "Bearer" are short and all one case.
+    """
+    if len(value) < 8:
+        return False
+    return (
+        len(value) >= 20
+        or any(c.isdigit() for c in value)
+        or any(c in "+/=._~%-" for c in value)
+        or (value.lower() != value and value.upper() != value)
+    )
+
+
+def _mask_auth_value(m: re.Match[str]) -> str:
+    if not _credential_like(m.group(3)):
+        return m.group(0)
+    return f"{m.group(1)}{m.group(2)}{MASK}"
+
+
+_Replacement = str | Callable[[re.Match[str]], str]
+
+_RULES: list[tuple[tuple[str, ...], re.Pattern[str], _Replacement]] = [
+    # Authorization: Bearer abc / Basic abc (header form, any case, quoted or not), but only
+    # when the value looks like a credential (see _credential_like), so prose such as
+    # "Bearer access token", "Basic auth" or "Bearer realm=" stays readable.
     (
         ("bearer", "basic"),
-        # ... but not prose ("Basic auth", "Bearer token") nor challenges ("Bearer realm=").
-        re.compile(
-            r"(?i)\b(bearer|basic)\s+(?!(?:tokens?|auth|authentication|header|headers|realm|"
-            r"error|scheme|credentials|encoding|or|and)\b)[A-Za-z0-9._~+/=%-]+"
-        ),
-        r"\1 " + MASK,
+        re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=%-]+)"),
+        _mask_auth_value,
     ),
     # key=value in query strings, form bodies and curl -d arguments
     (
@@ -82,7 +105,7 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
 _HEX40_QUICK = re.compile(r"[0-9a-f]{40}")
 _HEX40 = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
 # Kept for callers that iterate the patterns (tests, docs).
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [(rx, repl) for _, rx, repl in _RULES] + [
+_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [(rx, repl) for _, rx, repl in _RULES] + [
     (_HEX40, MASK)
 ]
 

@@ -168,3 +168,19 @@ def test_redact_patterns() -> None:
         "e37b98a75db58f83edaaccdb75d15c3a38ae5e38",
     ):
         assert leaked not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bearer access token", "Bearer access token"),
+        ("use Basic auth", "use Basic auth"),
+        ('WWW-Authenticate: Bearer realm="cerkl"', 'WWW-Authenticate: Bearer realm="cerkl"'),
+        ("Bearer $CERKL_ACCESS_TOKEN", "Bearer $CERKL_ACCESS_TOKEN"),
+        ("Authorization: Basic Y2Vya2wtbmItZGVtbzpz", "Authorization: Basic ***"),
+        ("Bearer abcdefghijklmnopqrstuvwxyz", "Bearer ***"),
+        ("Bearer Abcdefgh", "Bearer ***"),
+    ],
+)
+def test_redact_masks_credentials_but_not_prose(text: str, expected: str) -> None:
+    assert redact(text) == expected
