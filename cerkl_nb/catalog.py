@@ -5,8 +5,9 @@ OpenAPI 3 document) or, when none is available (Cerkl production publishes none 
 read), from a built-in list that follows Cerkl's public documentation. It is UI-free: the
 :class:`~cerkl_nb.widgets.ApiExplorer` draws it, and scripts can use it too.
 
-It also turns a request into code: ``curl``, plain ``requests``, and the equivalent
-``cerkl_nb`` call. Snippets never contain a token or a secret: they read
+A :class:`RequestSpec` also turns into code: ``curl``, plain ``requests``, and the
+equivalent ``cerkl_nb`` call (written by :mod:`cerkl_nb.snippets`, as the history's
+snippets are). Snippets never contain a token or a secret: they read
 ``$CERKL_ACCESS_TOKEN`` from the environment.
 
 Examples
@@ -15,19 +16,19 @@ Examples
 >>> cat.find("GET", "/subscriber").summary
 'List subscribers'
 >>> RequestSpec("GET", "/subscriber", params={"page": 1}).to_cerkl_nb()
-'page = client.list("subscriber", page=1)\\npage.items'
+"page = client.list('subscriber', page=1)\\npage.items"
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
+
+from .snippets import Snippets
 
 __all__ = [
     "Param",
@@ -636,136 +637,23 @@ class RequestSpec:
         """The absolute URL, without the query string."""
         return base_url.rstrip("/") + "/" + self.path.lstrip("/")
 
+    def _snippets(self) -> Snippets:
+        return Snippets(self.method, self.path, self.params, self.body)
+
     def to_curl(self, base_url: str) -> str:
         """A ``curl`` command; the token comes from ``$CERKL_ACCESS_TOKEN``."""
-        method = self.method.upper()
-        url = self.url(base_url)
-        lines: list[str] = []
-        if method == "GET" and self.params:
-            lines.append(f"curl -G {shlex.quote(url)}")
-        else:
-            if self.params:
-                url = url + "?" + urlencode({k: _param_text(v) for k, v in self.params.items()})
-            flag = "" if method == "GET" else f"-X {method} "
-            lines.append(f"curl {flag}{shlex.quote(url)}")
-        lines.append('-H "Authorization: Bearer $CERKL_ACCESS_TOKEN"')
-        lines.append("-H 'Accept: application/json'")
-        if method == "GET":
-            for k, v in self.params.items():
-                lines.append("--data-urlencode " + shlex.quote(f"{k}={_param_text(v)}"))
-        if self.body is not None:
-            lines.append("-H 'Content-Type: application/json'")
-            lines.append("--data-raw " + shlex.quote(json.dumps(self.body, ensure_ascii=False)))
-        return " \\\n  ".join(lines)
+        return self._snippets().curl(base_url)
 
     def to_python(self, base_url: str) -> str:
         """Plain ``requests`` code; the token comes from ``os.environ["CERKL_ACCESS_TOKEN"]``."""
-        args = [f"    {self.url(base_url)!r},"]
-        args.append(
-            '    headers={"Authorization": f"Bearer {os.environ[\'CERKL_ACCESS_TOKEN\']}", '
-            '"Accept": "application/json"},'
-        )
-        if self.params:
-            args.append(f"    params={_py(dict(self.params))},")
-        if self.body is not None:
-            args.append(f"    json={_py(self.body)},")
-        args.append("    timeout=30,")
-        method = self.method.lower()
-        call = (
-            f"requests.{method}("
-            if method in ("get", "post", "put", "patch", "delete")
-            else (f"requests.request({self.method.upper()!r}, ")
-        )
-        return "\n".join(
-            [
-                "import os",
-                "",
-                "import requests",
-                "",
-                f"response = {call}",
-                *args,
-                ")",
-                "response.raise_for_status()",
-                "print(response.status_code, response.text[:500])",
-            ]
-        )
+        return self._snippets().python_requests(base_url)
 
     def to_cerkl_nb(self, client_name: str = "client") -> str:
-        """The equivalent ``cerkl_nb`` call, idiomatic where one fits.
+        """The equivalent ``cerkl_nb`` call as a notebook cell, idiomatic where one fits.
 
         Parameters
         ----------
         client_name
             The variable holding a :class:`~cerkl_nb.client.CerklClient`.
         """
-        c = client_name
-        method = self.method.upper()
-        parts = [p for p in self.path.strip("/").split("/") if p]
-        params = dict(self.params)
-        items = _envelope_items(self.body)
-        if (
-            method == "GET"
-            and len(parts) == 1
-            and set(params) <= {"page", "page_size", "filters_json"}
-        ):
-            args = [repr(parts[0])]
-            for key in ("page", "page_size"):
-                if key in params:
-                    args.append(f"{key}={_py(_num(params[key]))}")
-            if params.get("filters_json"):
-                try:
-                    args.append(f"filters={_py(json.loads(params['filters_json']))}")
-                except (TypeError, ValueError):
-                    args.append(f"filters_json={params['filters_json']!r}")
-            return f"page = {c}.list({', '.join(args)})\npage.items"
-        if len(parts) == 2 and not params:
-            res, ident = parts[0], _py(_num(parts[1]))
-            if method == "GET":
-                return f"item = {c}.get({res!r}, {ident})\nitem"
-            if method == "DELETE":
-                return f"{c}.delete({res!r}, {ident})"
-            if method == "PUT" and items is not None and len(items) == 1:
-                return f"item = {c}.update({res!r}, {ident}, {_py(items[0])})\nitem"
-        if method == "POST" and len(parts) == 1 and not params and items:
-            if len(items) == 1:
-                return f"item = {c}.create({parts[0]!r}, {_py(items[0])})\nitem"
-            return f"items = {c}.create_many({parts[0]!r}, {_py(items)})\nitems"
-        kwargs = ""
-        if params:
-            kwargs += f", params={_py(params)}"
-        if self.body is not None:
-            kwargs += f", json={_py(self.body)}"
-        return (
-            f"response = {c}.request({method!r}, {'/' + '/'.join(parts)!r}{kwargs})\n"
-            "response.status, response.body"
-        )
-
-
-def _envelope_items(body: Any) -> list[Any] | None:
-    try:
-        data = body["template"]["data"]
-    except (KeyError, TypeError):
-        return None
-    return data if isinstance(data, list) else None
-
-
-def _num(value: Any) -> Any:
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    return value
-
-
-def _param_text(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def _py(value: Any) -> str:
-    """A Python literal for JSON-like data (``true`` → ``True``), compact when short."""
-    text = repr(value)
-    if len(text) <= 70:
-        return text
-    import pprint
-
-    return pprint.pformat(value, indent=1, width=88, sort_dicts=False)
+        return self._snippets().cerkl_nb_call(client_name, cell=True)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .redact import MASK, redact
+from .snippets import Snippets
 
 __all__ = ["HistoryEntry", "History", "redact_json"]
 
@@ -50,22 +51,6 @@ def redact_json(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     return value
-
-
-def _sh_double(text: str) -> str:
-    """Escape text for a double-quoted POSIX shell string."""
-    return "".join("\\" + c if c in '\\"`$' else c for c in text)
-
-
-def _sh_single(text: str) -> str:
-    """Quote text as a single-quoted POSIX shell word."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _py(value: Any) -> str:
-    import pprint
-
-    return pprint.pformat(value, indent=1, width=88, sort_dicts=False)
 
 
 @dataclass(frozen=True)
@@ -137,30 +122,18 @@ class HistoryEntry:
     def _query(self) -> str:
         return ("?" + urlencode(self.params, doseq=True)) if self.params else ""
 
+    def _snippets(self) -> Snippets:
+        return Snippets(self.method, self.path, self.params, self.request_body)
+
     def to_curl(self) -> str:
         """The request as a curl command with ``$CERKL_BASE_URL`` / ``$CERKL_ACCESS_TOKEN``.
 
         Examples
         --------
-        ``curl -X GET "$CERKL_BASE_URL/subscriber?page=1" -H "Authorization: Bearer
-        $CERKL_ACCESS_TOKEN" -H "Accept: application/json"``
+        ``curl -G "$CERKL_BASE_URL/subscriber" -H "Authorization: Bearer
+        $CERKL_ACCESS_TOKEN" -H "Accept: application/json" ... --data-urlencode page=1``
         """
-        target = _sh_double(self.path + self._query())
-        if self.base_url:
-            url = f'"$CERKL_BASE_URL{target}"'
-        else:
-            url = f'"{_sh_double(self.url)}"'
-        parts = [
-            f"curl -X {self.method} {url}",
-            '-H "Authorization: Bearer $CERKL_ACCESS_TOKEN"',
-            '-H "Accept: application/json"',
-            '-H "Accept-Language: en_US"',
-        ]
-        if self.request_body is not None:
-            parts.append('-H "Content-Type: application/json"')
-            body = json.dumps(self.request_body, ensure_ascii=False)
-            parts.append(f"--data {_sh_single(body)}")
-        return " \\\n  ".join(parts)
+        return self._snippets().curl()
 
     def to_python(self, style: str = "client") -> str:
         """The request as Python a reader can paste into a notebook.
@@ -168,62 +141,16 @@ class HistoryEntry:
         Parameters
         ----------
         style
-            ``"client"`` (default): code for a notebook that has
-            ``client = cerkl_nb.connect()``. ``"requests"``: plain ``requests`` with the
-            base URL and token read from ``os.environ``.
+            ``"client"`` (default): one expression for a notebook that has
+            ``client = cerkl_nb.connect()``, such as ``client.list('segment', page=1)``.
+            ``"requests"``: plain ``requests`` with the base URL and token read from
+            ``os.environ``.
         """
         if style == "requests":
-            return self._to_requests()
+            return self._snippets().python_requests()
         if style != "client":
             raise ValueError("style must be 'client' or 'requests'")
-        segs = [s for s in self.path.strip("/").split("/") if s]
-        body = self.request_body
-        one_item = _single_item(body)
-        m = self.method.upper()
-        if m == "GET" and len(segs) == 2 and not self.params:
-            return f"client.get({segs[0]!r}, {_id_literal(segs[1])})"
-        if m == "POST" and len(segs) == 1 and one_item is not None and not self.params:
-            return f"client.create({segs[0]!r}, {_py(one_item)})"
-        if m == "PUT" and len(segs) == 2 and one_item is not None and not self.params:
-            return f"client.update({segs[0]!r}, {_id_literal(segs[1])}, {_py(one_item)})"
-        if m == "DELETE" and len(segs) == 2 and body is None and not self.params:
-            return f"client.delete({segs[0]!r}, {_id_literal(segs[1])})"
-        args = [repr(m), repr(self.path)]
-        if self.params:
-            args.append(f"params={_py(self.params)}")
-        if body is not None:
-            items = _template_items(body)
-            if items is not None:
-                args.append(f"items={_py(items)}")
-            else:
-                args.append(f"json={_py(body)}")
-        return f"client.request({', '.join(args)})"
-
-    def _to_requests(self) -> str:
-        lines = [
-            "import os",
-            "import requests",
-            "",
-            "resp = requests.request(",
-            f"    {self.method!r},",
-            f'    os.environ["CERKL_BASE_URL"] + {self.path!r},',
-        ]
-        if self.params:
-            lines.append(f"    params={_py(self.params)},")
-        if self.request_body is not None:
-            lines.append(f"    json={_py(self.request_body)},")
-        lines += [
-            "    headers={",
-            '        "Authorization": "Bearer " + os.environ["CERKL_ACCESS_TOKEN"],',
-            '        "Accept": "application/json",',
-            '        "Accept-Language": "en_US",',
-            "    },",
-            "    timeout=30,",
-            ")",
-            "resp.raise_for_status()",
-            "print(resp.json())",
-        ]
-        return "\n".join(lines)
+        return self._snippets().cerkl_nb_call()
 
     def to_postman_item(self) -> dict[str, Any]:
         """This request as a Postman v2.1 item using ``{{baseUrl}}``."""
@@ -251,25 +178,6 @@ class HistoryEntry:
                 "options": {"raw": {"language": "json"}},
             }
         return {"name": f"{self.method} {self.path}", "request": request}
-
-
-def _single_item(body: Any) -> dict[str, Any] | None:
-    items = _template_items(body)
-    if items is not None and len(items) == 1 and isinstance(items[0], dict):
-        return items[0]
-    return None
-
-
-def _template_items(body: Any) -> list[Any] | None:
-    if isinstance(body, Mapping):
-        tmpl = body.get("template")
-        if isinstance(tmpl, Mapping) and isinstance(tmpl.get("data"), list) and len(body) == 1:
-            return list(tmpl["data"])
-    return None
-
-
-def _id_literal(segment: str) -> str:
-    return segment if segment.isdigit() else repr(segment)
 
 
 @dataclass

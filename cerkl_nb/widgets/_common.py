@@ -1,4 +1,4 @@
-"""Helpers shared by the widgets: status lines, error handling, threads, Binder detection.
+"""Helpers shared by the widgets: controls, status lines, error handling, threads, Binder.
 
 Threading choice
 ----------------
@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import ipywidgets as widgets
+
 from ..errors import CerklError
 from ..redact import redact
 
@@ -32,9 +34,13 @@ __all__ = [
     "is_main_thread",
     "MainThreadRelay",
     "status_html",
+    "StatusLine",
     "esc",
     "describe_error",
     "guarded",
+    "on_click",
+    "button",
+    "labelled",
 ]
 
 log = logging.getLogger("cerkl_nb.widgets")
@@ -154,6 +160,33 @@ def status_html(kind: str, text: str) -> str:
     )
 
 
+class StatusLine:
+    """Mixin for a widget with a status line: ``self.status`` (an ``HTML`` widget).
+
+    :attr:`status_text` and :attr:`status_kind` mirror what the line shows, in plain
+    (redacted) text, for tests and scripts.
+    """
+
+    status: widgets.HTML
+    _status_kind: str = "info"
+    _status_text: str = ""
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return self._status_text
+
+    @property
+    def status_kind(self) -> str:
+        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
+        return self._status_kind
+
+    def _set_status(self, kind: str, text: str) -> None:
+        self._status_kind = kind
+        self._status_text = redact(text)
+        self.status.value = status_html(kind, text)
+
+
 def describe_error(err: BaseException) -> str:
     """Plain words for an error: the core's message (already redacted) or a generic one."""
     if isinstance(err, CerklError):
@@ -163,29 +196,75 @@ def describe_error(err: BaseException) -> str:
     return redact(f"Unexpected error ({type(err).__name__}): {err}. See the log for details.")
 
 
+def _shielded(name: str, call: Callable[[], Any], report: Callable[[BaseException], None]) -> Any:
+    """Run ``call()``; pass any exception to ``report`` (see :func:`guarded`)."""
+    try:
+        return call()
+    except (CerklError, ValueError) as err:
+        report(err)
+    except Exception as err:
+        log.error("widget handler %s failed: %s", name, redact(err), exc_info=True)
+        report(err)
+    return None
+
+
 def guarded(report: Callable[[Any, BaseException], None]) -> Callable[[F], F]:
     """Decorate a widget event handler so that no exception escapes into ipywidgets.
 
     ipywidgets only logs exceptions raised by callbacks, where a newcomer never looks.
     Expected errors (:class:`CerklError`, :class:`ValueError` from bad input) are shown
     with ``report(self, err)``; anything else is shown the same way *and* logged at
-    ERROR with its traceback (the test suite fails on such records).
+    ERROR with its traceback (the test suite fails on such records). For buttons,
+    :func:`on_click` does the same without a handler method.
     """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(self, *args, **kwargs)
-            except (CerklError, ValueError) as err:
-                report(self, err)
-            except Exception as err:
-                log.error(
-                    "widget handler %s failed: %s", fn.__qualname__, redact(err), exc_info=True
-                )
-                report(self, err)
-            return None
+            return _shielded(
+                fn.__qualname__, lambda: fn(self, *args, **kwargs), lambda err: report(self, err)
+            )
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def on_click(
+    control: widgets.Button, action: Callable[[], Any], report: Callable[[BaseException], None]
+) -> None:
+    """Call ``action()`` (a public method: the button's twin) on each click of ``control``.
+
+    Errors are handled as by :func:`guarded`: shown with ``report(err)``, and logged at
+    ERROR when unexpected; none escapes into ipywidgets.
+    """
+    name = getattr(action, "__qualname__", repr(action))
+    control.on_click(lambda _button: _shielded(name, action, report))
+
+
+def button(description: str, icon: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
+    """A button as wide as its label; ``primary`` for the widget's main action."""
+    return widgets.Button(
+        description=description,
+        icon=icon,
+        tooltip=tooltip,
+        button_style="primary" if primary else "",
+        layout=widgets.Layout(width="auto"),
+    )
+
+
+def labelled(
+    kind: type[widgets.DOMWidget],
+    description: str,
+    width: str,
+    *,
+    height: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A ``kind`` control (``Text``, ``Dropdown`` ...) with its label in a 110px column."""
+    return kind(
+        description=description,
+        style={"description_width": "110px"},
+        layout=widgets.Layout(width=width, height=height),
+        **kwargs,
+    )

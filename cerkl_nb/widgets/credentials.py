@@ -24,7 +24,7 @@ from ..config import DEFAULT_BASE_URL, Credentials, Settings, find_dotenv, save_
 from ..errors import CerklError, ConfigurationError, MissingCredentials
 from ..redact import Secret
 from ..token import Token
-from ._common import describe_error, guarded, is_binder, log, status_html
+from ._common import StatusLine, button, describe_error, is_binder, labelled, log, on_click
 
 __all__ = ["CredentialsForm", "ENVIRONMENTS"]
 
@@ -52,7 +52,7 @@ _BINDER_BANNER = (
 )
 
 
-class CredentialsForm(widgets.VBox):
+class CredentialsForm(StatusLine, widgets.VBox):
     """A form that turns a client ID and secret into a token.
 
     Parameters
@@ -94,62 +94,54 @@ class CredentialsForm(widgets.VBox):
         self._sandbox_ids: set[str] = set()
         self._busy = False
         self._last_done = -1e9
-        self._status_kind = "info"
-        self._status_text = ""
         self._token_callbacks = widgets.CallbackDispatcher()
         self._client_callbacks = widgets.CallbackDispatcher()
 
-        self.environment = widgets.Dropdown(
+        self.environment = labelled(
+            widgets.Dropdown,
+            "Environment",
+            "420px",
             options=ENVIRONMENTS,
             value="sandbox",
-            description="Environment",
             tooltip="Where requests go: the local sandbox, Cerkl production, or a URL of yours",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="420px"),
         )
-        self.base_url = widgets.Text(
-            value="",
+        self.base_url = labelled(
+            widgets.Text,
+            "Base URL",
+            "420px",
             placeholder="https://api.example.com/v3",
-            description="Base URL",
             tooltip="The API base URL (editable for a custom environment)",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="420px"),
         )
-        self.client_id = widgets.Text(
-            value="",
+        self.client_id = labelled(
+            widgets.Text,
+            "Client ID",
+            "420px",
             placeholder="Client ID from Settings → Integrations & Plugins → Cerkl API v3",
-            description="Client ID",
             tooltip="The OAuth 2.0 client ID",
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="420px"),
         )
-        self.client_secret = widgets.Password(
-            value="",
+        self.client_secret = labelled(
+            widgets.Password,
+            "Client secret",
+            "420px",
             placeholder=_SECRET_EMPTY,
-            description="Client secret",
             tooltip="The OAuth 2.0 client secret; it is read once and then cleared from this field",
             continuous_update=False,  # sync once (on blur/Enter), then we clear it at once
-            style={"description_width": "110px"},
-            layout=widgets.Layout(width="420px"),
         )
-        self.get_token_button = widgets.Button(
-            description="Get New Access Token",
-            button_style="primary",
-            icon="key",
-            tooltip="Request a token with the client-credentials grant",
-            layout=widgets.Layout(width="auto"),
+        self.get_token_button = button(
+            "Get New Access Token",
+            "key",
+            "Request a token with the client-credentials grant",
+            primary=True,
         )
-        self.load_button = widgets.Button(
-            description="Load from .env",
-            icon="folder-open",
-            tooltip="Read CERKL_CLIENT_ID, CERKL_CLIENT_SECRET and CERKL_BASE_URL from .env",
-            layout=widgets.Layout(width="auto"),
+        self.load_button = button(
+            "Load from .env",
+            "folder-open",
+            "Read CERKL_CLIENT_ID, CERKL_CLIENT_SECRET and CERKL_BASE_URL from .env",
         )
-        self.save_button = widgets.Button(
-            description="Save to .env",
-            icon="save",
-            tooltip="Write the credentials to .env (mode 0600); make sure .env is git-ignored",
-            layout=widgets.Layout(width="auto"),
+        self.save_button = button(
+            "Save to .env",
+            "save",
+            "Write the credentials to .env (mode 0600); make sure .env is git-ignored",
         )
         self.status = widgets.HTML(value="")
         self.production_banner = widgets.HTML(
@@ -163,9 +155,9 @@ class CredentialsForm(widgets.VBox):
         self.client_secret.observe(self._on_secret_typed, names="value")
         self.environment.observe(self._on_environment, names="value")
         self.base_url.observe(self._on_base_url, names="value")
-        self.get_token_button.on_click(self._on_get_token_click)
-        self.load_button.on_click(self._on_load_click)
-        self.save_button.on_click(self._on_save_click)
+        on_click(self.get_token_button, self._get_token_once, self._report)
+        on_click(self.load_button, self.load_env, self._report)
+        on_click(self.save_button, self.save_env, self._report)
 
         buttons = widgets.HBox(
             [self.get_token_button, self.load_button, self.save_button],
@@ -202,16 +194,6 @@ class CredentialsForm(widgets.VBox):
     def has_secret(self) -> bool:
         """True when a client secret is held (privately, never in a trait)."""
         return bool(self._secret)
-
-    @property
-    def status_text(self) -> str:
-        """The status line as plain text (for tests and scripts)."""
-        return self._status_text
-
-    @property
-    def status_kind(self) -> str:
-        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
-        return self._status_kind
 
     @property
     def busy(self) -> bool:
@@ -508,32 +490,16 @@ class CredentialsForm(widgets.VBox):
         self.load_button.disabled = busy
         self.save_button.disabled = busy
 
-    def _set_status(self, kind: str, text: str) -> None:
-        self._status_kind = kind
-        from ..redact import redact
-
-        self._status_text = redact(text)
-        self.status.value = status_html(kind, text)
-
     def _show_error(self, err: BaseException, what: str) -> None:
         self._set_status("error", f"{what}: {describe_error(err)}")
 
     def _report(self, err: BaseException) -> None:
         self._show_error(err, "Error")
 
-    @guarded(_report)
-    def _on_get_token_click(self, _button: Any = None) -> None:
+    def _get_token_once(self) -> None:
         if self._busy or time.monotonic() - self._last_done < self.double_click_s:
             return  # a second click queued behind the first: one request is enough
         self.submit()
-
-    @guarded(_report)
-    def _on_load_click(self, _button: Any = None) -> None:
-        self.load_env()
-
-    @guarded(_report)
-    def _on_save_click(self, _button: Any = None) -> None:
-        self.save_env()
 
     def __repr__(self) -> str:
         held = "held" if self._secret else "missing"

@@ -27,16 +27,28 @@ from ..errors import ApiError, CerklError
 from ..paging import filters_json
 from ..redact import redact
 from ._bridge import FrontEndBridge
-from ._common import MainThreadRelay, describe_error, esc, guarded, log, status_html
+from ._common import (
+    MainThreadRelay,
+    StatusLine,
+    button,
+    describe_error,
+    esc,
+    guarded,
+    labelled,
+    log,
+    on_click,
+)
 from ._render import headers_html, human_size, json_html, table_html
 
 __all__ = ["ApiExplorer", "current_client"]
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _PAGING_NAMES = ("page", "page_size", "filters_json")
-_W = {"description_width": "110px"}
 
 _current: Callable[[], Any] | None = None
+
+# Observers show their errors in the status line (see guarded).
+_reporting = guarded(lambda self, err: self._report(err))
 
 _CODE_HEADER = (
     "# The explorer's request as a cerkl_nb call.\n"
@@ -106,12 +118,7 @@ class _FilterRow(widgets.HBox):
             layout=widgets.Layout(width="260px"),
             style={"description_width": "40px"},
         )
-        self.remove = widgets.Button(
-            description="Remove",
-            icon="times",
-            tooltip="Remove this condition",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.remove = button("Remove", "times", "Remove this condition")
         for w in (self.field, self.op, self.value):
             w.observe(lambda _c: on_change(), names="value")
         self.remove.on_click(lambda _b: on_remove(self))
@@ -129,13 +136,20 @@ class _FilterRow(widgets.HBox):
         return name, self.op.value, value
 
 
+def _count_input(name: str, value: int, top: int, tooltip: str) -> widgets.BoundedIntText:
+    """A whole-number input from 1 to ``top`` (``page``, ``page_size``)."""
+    return labelled(
+        widgets.BoundedIntText, name, "220px", value=value, min=1, max=top, tooltip=tooltip
+    )
+
+
 def _parse_scalar(raw: str) -> Any:
     if re.fullmatch(r"-?\d+(\.\d+)?|true|false|null", raw):
         return json.loads(raw)
     return raw
 
 
-class ApiExplorer(widgets.VBox):
+class ApiExplorer(StatusLine, widgets.VBox):
     """Build, send and inspect API requests.
 
     Parameters
@@ -160,69 +174,36 @@ class ApiExplorer(widgets.VBox):
         self._query_inputs: dict[str, widgets.Text] = {}
         self._filter_rows: list[_FilterRow] = []
         self._anchor_ids: list[str] = []
-        self._status_text = ""
-        self._status_kind = "info"
         self.last_response: Any = None
         self.last_error: BaseException | None = None
 
-        self.folder = widgets.Dropdown(
-            description="Folder",
-            tooltip="Endpoints grouped by resource",
-            style=_W,
-            layout=widgets.Layout(width="300px"),
+        self.folder = labelled(
+            widgets.Dropdown, "Folder", "300px", tooltip="Endpoints grouped by resource"
         )
-        self.endpoint = widgets.Dropdown(
-            description="Endpoint",
-            tooltip="The request to build",
-            style=_W,
-            layout=widgets.Layout(width="560px"),
+        self.endpoint = labelled(
+            widgets.Dropdown, "Endpoint", "560px", tooltip="The request to build"
         )
-        self.method = widgets.Dropdown(
-            options=_METHODS,
-            value="GET",
-            description="Method",
-            style=_W,
-            layout=widgets.Layout(width="220px"),
-        )
-        self.path = widgets.Text(
-            description="Path",
+        self.method = labelled(widgets.Dropdown, "Method", "220px", options=_METHODS, value="GET")
+        self.path = labelled(
+            widgets.Text,
+            "Path",
+            "560px",
             tooltip="Relative to the base URL; {name} marks a path parameter",
-            style=_W,
-            layout=widgets.Layout(width="560px"),
         )
         self.path_params = widgets.VBox()
-        self.page = widgets.BoundedIntText(
-            value=1,
-            min=1,
-            max=1_000_000,
-            description="page",
-            tooltip="Page number (from 1)",
-            style=_W,
-            layout=widgets.Layout(width="220px"),
-        )
-        self.page_size = widgets.BoundedIntText(
-            value=100,
-            min=1,
-            max=100_000,
-            description="page_size",
-            tooltip="Items per page (default 100)",
-            style=_W,
-            layout=widgets.Layout(width="220px"),
-        )
+        self.page = _count_input("page", 1, 1_000_000, "Page number (from 1)")
+        self.page_size = _count_input("page_size", 100, 100_000, "Items per page (default 100)")
         self.extra_query = widgets.VBox()
         self.filters_box = widgets.VBox()
-        self.add_filter_button = widgets.Button(
-            description="Add filter condition",
-            icon="filter",
-            tooltip="Add a field/operator/value condition to filters_json",
-            layout=widgets.Layout(width="auto"),
+        self.add_filter_button = button(
+            "Add filter condition", "filter", "Add a field/operator/value condition to filters_json"
         )
-        self.filters_json = widgets.Text(
-            description="filters_json",
+        self.filters_json = labelled(
+            widgets.Text,
+            "filters_json",
+            "560px",
             placeholder='{"date_modified_utc": {"gt": "2020-07-16 00:00:00"}}',
             tooltip="Sent as the filters_json query parameter; built from the conditions or typed",
-            style=_W,
-            layout=widgets.Layout(width="560px"),
         )
         self.filters_json.add_class("cerkl-mono")
         self.query_section = widgets.VBox(
@@ -234,44 +215,35 @@ class ApiExplorer(widgets.VBox):
                 self.filters_json,
             ]
         )
-        self.body = widgets.Textarea(
-            description="Body (JSON)",
+        self.body = labelled(
+            widgets.Textarea,
+            "Body (JSON)",
+            "560px",
+            height="170px",
             tooltip="The request body, in Cerkl's template envelope",
-            style=_W,
-            layout=widgets.Layout(width="560px", height="170px"),
         )
         self.body.add_class("cerkl-mono")
-        self.reset_body_button = widgets.Button(
-            description="Reset body",
-            icon="undo",
-            tooltip="Put the resource's template envelope back",
-            layout=widgets.Layout(width="auto"),
+        self.reset_body_button = button(
+            "Reset body", "undo", "Put the resource's template envelope back"
         )
         self.body_section = widgets.VBox([self.body, self.reset_body_button])
-        self.send_button = widgets.Button(
-            description="Send",
-            button_style="primary",
-            icon="paper-plane",
-            tooltip="Send the request with the current token",
-            layout=widgets.Layout(width="auto"),
+        self.send_button = button(
+            "Send", "paper-plane", "Send the request with the current token", primary=True
         )
-        self.curl_button = widgets.Button(
-            description="Copy as curl",
-            icon="terminal",
-            tooltip="Copy a curl command ($CERKL_ACCESS_TOKEN stands for the token)",
-            layout=widgets.Layout(width="auto"),
+        self.curl_button = button(
+            "Copy as curl",
+            "terminal",
+            "Copy a curl command ($CERKL_ACCESS_TOKEN stands for the token)",
         )
-        self.python_button = widgets.Button(
-            description="Copy as Python",
-            icon="copy",
-            tooltip="Copy plain requests code (the token is read from the environment)",
-            layout=widgets.Layout(width="auto"),
+        self.python_button = button(
+            "Copy as Python",
+            "copy",
+            "Copy plain requests code (the token is read from the environment)",
         )
-        self.insert_button = widgets.Button(
-            description="Insert as code cell",
-            icon="plus-square",
-            tooltip="Add a new notebook cell below with the equivalent cerkl_nb call",
-            layout=widgets.Layout(width="auto"),
+        self.insert_button = button(
+            "Insert as code cell",
+            "plus-square",
+            "Add a new notebook cell below with the equivalent cerkl_nb call",
         )
         self.status = widgets.HTML()
         self.response_status = widgets.HTML(
@@ -284,20 +256,15 @@ class ApiExplorer(widgets.VBox):
             [self.response_body, self.response_table, self.response_headers],
             titles=("Body", "Table", "Headers"),
         )
-        self.history = widgets.Select(
+        self.history = labelled(
+            widgets.Select,
+            "History",
+            "560px",
             options=[],
-            description="History",
             rows=6,
             tooltip="Select a request to load it",
-            style=_W,
-            layout=widgets.Layout(width="560px"),
         )
-        self.rerun_button = widgets.Button(
-            description="Re-run",
-            icon="redo",
-            tooltip="Send the selected history request again",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.rerun_button = button("Re-run", "redo", "Send the selected history request again")
         self.bridge = FrontEndBridge()
         self.bridge.on_report(self._on_bridge_report)
 
@@ -306,13 +273,16 @@ class ApiExplorer(widgets.VBox):
         self.path.observe(self._on_path, names="value")
         self.method.observe(self._on_method, names="value")
         self.history.observe(self._on_history_select, names="value")
-        self.add_filter_button.on_click(self._on_add_filter)
-        self.reset_body_button.on_click(self._on_reset_body)
-        self.send_button.on_click(self._on_send_click)
-        self.curl_button.on_click(self._on_curl_click)
-        self.python_button.on_click(self._on_python_click)
-        self.insert_button.on_click(self._on_insert_click)
-        self.rerun_button.on_click(self._on_rerun_click)
+        for control, action in (
+            (self.add_filter_button, self._add_filter_row),
+            (self.reset_body_button, self._reset_body),
+            (self.send_button, self.send),
+            (self.curl_button, self.copy_as_curl),
+            (self.python_button, self.copy_as_python),
+            (self.insert_button, self.insert_code_cell),
+            (self.rerun_button, self._rerun_selected),
+        ):
+            on_click(control, action, self._report)
 
         self.catalog_note = widgets.HTML()
         kwargs.setdefault(
@@ -356,16 +326,6 @@ class ApiExplorer(widgets.VBox):
     def catalog(self) -> Catalog:
         """The endpoint catalogue in use."""
         return self._catalog or Catalog.builtin()
-
-    @property
-    def status_text(self) -> str:
-        """The status line as plain text."""
-        return self._status_text
-
-    @property
-    def status_kind(self) -> str:
-        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
-        return self._status_kind
 
     @property
     def response_status_text(self) -> str:
@@ -726,13 +686,13 @@ class ApiExplorer(widgets.VBox):
         old = {k: w.value for k, w in self._path_inputs.items()}
         self._path_inputs = {}
         for name in names:
-            self._path_inputs[name] = widgets.Text(
+            self._path_inputs[name] = labelled(
+                widgets.Text,
+                name,
+                "300px",
                 value=old.get(name, ""),
-                description=name,
                 placeholder="required",
                 tooltip=f"Path parameter {{{name}}}",
-                style=_W,
-                layout=widgets.Layout(width="300px"),
             )
         self.path_params.children = list(self._path_inputs.values())
 
@@ -740,12 +700,12 @@ class ApiExplorer(widgets.VBox):
         ep = self._endpoint
         extra = [p for p in (ep.query_params if ep else ()) if p.name not in _PAGING_NAMES]
         self._query_inputs = {
-            p.name: widgets.Text(
-                description=p.name,
+            p.name: labelled(
+                widgets.Text,
+                p.name,
+                "560px",
                 placeholder=p.description or ("required" if p.required else "optional"),
                 tooltip=p.description or f"Query parameter {p.name}",
-                style=_W,
-                layout=widgets.Layout(width="560px"),
             )
             for p in extra
         }
@@ -841,16 +801,11 @@ class ApiExplorer(widgets.VBox):
             self._loading = False
 
     # -- event handlers ------------------------------------------------------------------------
-    def _set_status(self, kind: str, text: str) -> None:
-        self._status_kind = kind
-        self._status_text = redact(text)
-        self.status.value = status_html(kind, text)
-
     def _report(self, err: BaseException) -> None:
         self.last_error = err
         self._set_status("error", describe_error(err))
 
-    @guarded(lambda self, err: self._report(err))
+    @_reporting
     def _on_folder(self, change: dict[str, Any]) -> None:
         if self._loading or not change["new"]:
             return
@@ -859,7 +814,7 @@ class ApiExplorer(widgets.VBox):
         if eps:
             self.select(eps[0].method, eps[0].path)
 
-    @guarded(lambda self, err: self._report(err))
+    @_reporting
     def _on_endpoint(self, change: dict[str, Any]) -> None:
         if self._loading:
             return
@@ -867,13 +822,13 @@ class ApiExplorer(widgets.VBox):
         if ep is not None:
             self._apply_endpoint(ep)
 
-    @guarded(lambda self, err: self._report(err))
+    @_reporting
     def _on_path(self, _change: dict[str, Any]) -> None:
         if self._loading:
             return
         self._rebuild_path_params()
 
-    @guarded(lambda self, err: self._report(err))
+    @_reporting
     def _on_method(self, _change: dict[str, Any]) -> None:
         if self._loading:
             return
@@ -881,7 +836,7 @@ class ApiExplorer(widgets.VBox):
             self._reset_body()
         self._show_sections()
 
-    @guarded(lambda self, err: self._report(err))
+    @_reporting
     def _on_history_select(self, change: dict[str, Any]) -> None:
         if self._loading or change["new"] is None or self._client is None:
             return
@@ -890,32 +845,7 @@ class ApiExplorer(widgets.VBox):
             self._load_entry(entry)
             self._set_status("info", f"Loaded #{entry.id} into the builder: Re-run or Send it.")
 
-    @guarded(lambda self, err: self._report(err))
-    def _on_add_filter(self, _b: Any = None) -> None:
-        self._add_filter_row()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_reset_body(self, _b: Any = None) -> None:
-        self._reset_body()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_send_click(self, _b: Any = None) -> None:
-        self.send()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_curl_click(self, _b: Any = None) -> None:
-        self.copy_as_curl()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_python_click(self, _b: Any = None) -> None:
-        self.copy_as_python()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_insert_click(self, _b: Any = None) -> None:
-        self.insert_code_cell()
-
-    @guarded(lambda self, err: self._report(err))
-    def _on_rerun_click(self, _b: Any = None) -> None:
+    def _rerun_selected(self) -> None:
         if self.history.value is None:
             self._set_status("warn", "Select a request in the history first.")
             return

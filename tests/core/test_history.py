@@ -54,14 +54,18 @@ def test_to_curl_and_to_python_use_placeholders(sandbox, make_client) -> None:
     ]
     e_list, e_post = client.history.entries()[-2:]
     curl = e_list.to_curl()
-    assert curl.startswith('curl -X GET "$CERKL_BASE_URL/subscriber?page=1&page_size=2"')
+    assert curl.startswith('curl -G "$CERKL_BASE_URL/subscriber"')
     assert '-H "Authorization: Bearer $CERKL_ACCESS_TOKEN"' in curl
+    words = shlex.split(curl.replace("\\\n", " "))
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--data-urlencode"] == [
+        "page=1",
+        "page_size=2",
+    ]
     words = shlex.split(e_post.to_curl().replace("\\\n", " "))
-    body = json.loads(words[words.index("--data") + 1])
+    assert words[:3] == ["curl", "-X", "POST"]
+    body = json.loads(words[words.index("--data-raw") + 1])
     assert body["template"]["data"][0]["description"] == 'it\'s "quoted" $HOME'
-    assert e_list.to_python() == (
-        "client.request('GET', '/subscriber', params={'page': 1, 'page_size': 2})"
-    )
+    assert e_list.to_python() == "client.list('subscriber', page=1, page_size=2)"
     assert e_post.to_python().startswith("client.create('segment', {'description':")
     req = e_post.to_python(style="requests")
     assert 'os.environ["CERKL_ACCESS_TOKEN"]' in req and 'os.environ["CERKL_BASE_URL"]' in req
@@ -91,7 +95,19 @@ def test_python_snippets_for_each_shape() -> None:
         params=None,
         request_body={"template": {"version": "3.0", "data": [{"a": 1}, {"a": 2}]}},
     )
-    assert many.to_python() == "client.request('POST', '/segment', items=[{'a': 1}, {'a': 2}])"
+    assert many.to_python() == "client.create_many('segment', [{'a': 1}, {'a': 2}])"
+    nested = _entry(
+        method="POST",
+        path="/segment/12/subscriber",
+        params=None,
+        request_body={"template": {"version": "3.0", "data": [{"id": 5}]}},
+    )
+    assert nested.to_python() == (
+        "client.request('POST', '/segment/12/subscriber', items=[{'id': 5}])"
+    )
+    other = _entry(method="POST", path="/segment", params=None, request_body={"x": 1})
+    assert other.to_python() == "client.request('POST', '/segment', json={'x': 1})"
+    assert _entry(path="/segment/007", params=None).to_python() == "client.get('segment', '007')"
 
 
 def test_request_bodies_are_redacted() -> None:

@@ -133,7 +133,7 @@ def test_fill_path_quotes_and_complains():
         ),
         (
             RequestSpec("POST", "/segment/1/subscriber", body=template_envelope({"id": 5})),
-            "client.request('POST', '/segment/1/subscriber', json=",
+            "client.request('POST', '/segment/1/subscriber', items=[{'id': 5}])",
         ),
     ],
 )
@@ -148,7 +148,7 @@ def test_curl_and_python_snippets_hold_placeholders_only():
         "POST", "/segment", {"x": "it's"}, template_envelope({"description": "O'Neil"})
     )
     curl = spec.to_curl("https://api.cerkl.com/v3")
-    assert curl.startswith("curl -X POST 'https://api.cerkl.com/v3/segment?x=it%27s'")
+    assert curl.startswith('curl -X POST "https://api.cerkl.com/v3/segment?x=it%27s"')
     assert '"Authorization: Bearer $CERKL_ACCESS_TOKEN"' in curl
     assert "O'\"'\"'Neil" in curl  # shell-quoted
     py = spec.to_python("https://api.cerkl.com/v3")

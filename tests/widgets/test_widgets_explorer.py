@@ -139,7 +139,7 @@ def test_copy_as_curl_and_python_go_through_a_one_off_message(explorer, client, 
     assert curl.startswith("curl -G ") and "$CERKL_ACCESS_TOKEN" in curl
     assert "page_size=100" in curl
     py = explorer.copy_as_python()
-    assert "os.environ['CERKL_ACCESS_TOKEN']" in py
+    assert 'os.environ["CERKL_ACCESS_TOKEN"]' in py
     compile(py, "<snippet>", "exec")
     assert [m["kind"] for m in sent] == ["copy", "copy"]
     assert sent[0]["text"] == curl and sent[1]["text"] == py
