@@ -152,7 +152,7 @@ class Sandbox:
             conn.request(method, self._prefix + "/_sandbox/" + path, body=body, headers=headers)
             resp = conn.getresponse()
             raw = resp.read()
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:
             raise SandboxError(f"the sandbox at {self.root_url} is not reachable: {e}") from None
         finally:
             conn.close()
@@ -196,7 +196,8 @@ class Sandbox:
         )
 
     def configure(self, **config: Any) -> dict:
-        """Change :class:`SandboxConfig` settings live (``clock`` only via :func:`start`)."""
+        """Change :class:`SandboxConfig` settings live (``clock`` and
+        ``record_issued_tokens`` only via :func:`start`)."""
         if "clients" in config:
             config["clients"] = [
                 c.public() | {"client_secret": c.client_secret} if isinstance(c, ClientSpec) else c
@@ -225,6 +226,34 @@ class Sandbox:
     def reset(self) -> dict:
         """Re-seed the data and forget tokens, faults, stats and clock offset."""
         return self._admin("POST", "reset")
+
+    # ------------------------------------------------------------------ testing aid
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token this sandbox has issued, oldest first.
+
+        A testing aid, e.g. to prove that no token ever reaches a notebook's output.
+        It works only on a sandbox this process started with
+        ``start(config=SandboxConfig(record_issued_tokens=True))``. Tokens are never
+        readable over HTTP, so an attached handle cannot ask. :meth:`reset` does not
+        clear the record.
+
+        Raises
+        ------
+        SandboxError
+            On an attached handle, or when recording was not switched on.
+        """
+        if self._server is None:
+            raise SandboxError(
+                "issued_tokens() works only on a sandbox started in this process "
+                "(tokens are never readable over HTTP)"
+            )
+        app = self._server.app
+        if not app.config.record_issued_tokens:
+            raise SandboxError(
+                "this sandbox does not record tokens: start it with "
+                "start(config=SandboxConfig(record_issued_tokens=True))"
+            )
+        return app.tokens.issued_tokens()
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -311,31 +340,58 @@ def attach(url: str, *, timeout_s: float = 2.0) -> Sandbox:
     Raises
     ------
     SandboxError
-        When nothing answers there.
+        When nothing answers there, or what answers is not a cerkl-nb sandbox: any
+        status but 200, or a body that is not a JSON object with ``"status": "ok"``
+        (HTML, a list, an error page ...). :func:`ensure` then starts one instead.
     """
     root = url.rstrip("/")
     if root.endswith("/v3"):
         root = root[: -len("/v3")]
-    sb = Sandbox(root)
+    try:
+        sb = Sandbox(root)
+    except ValueError as e:  # e.g. a port that is not a number
+        raise SandboxError(f"not a usable sandbox URL: {root!r}: {e}") from None
     conn = _connection(sb._https, sb._host, sb._port, timeout_s)
     try:
         conn.request("GET", sb._prefix + "/_sandbox/health")
         resp = conn.getresponse()
-        data = json.loads(resp.read() or b"{}")
-        if resp.status != 200 or data.get("status") != "ok":
-            raise SandboxError(f"{root} does not look like a cerkl-nb sandbox")
-    except (OSError, ValueError) as e:
+        status, raw = resp.status, resp.read()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        # ValueError: e.g. a malformed URL that http.client cannot use.
         raise SandboxError(f"no sandbox answers at {root}: {e}") from None
     finally:
         conn.close()
-    demo = data.get("demo_client") or {}
-    sb.client_id = demo.get("client_id", DEMO_CLIENT_ID)
-    sb.client_secret = demo.get("client_secret", DEMO_CLIENT_SECRET)
+    data = _health_answer(status, raw)
+    if data is None:
+        raise SandboxError(f"{root} does not look like a cerkl-nb sandbox")
+    demo = data.get("demo_client")
+    demo = demo if isinstance(demo, dict) else {}
+    client_id, client_secret = demo.get("client_id"), demo.get("client_secret")
+    sb.client_id = client_id if isinstance(client_id, str) and client_id else DEMO_CLIENT_ID
+    sb.client_secret = (
+        client_secret if isinstance(client_secret, str) and client_secret else DEMO_CLIENT_SECRET
+    )
     return sb
 
 
+def _health_answer(status: int, raw: bytes) -> dict | None:
+    """The health body when it is a sandbox's (200, a JSON object, ``status: ok``), else None."""
+    if status != 200:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return None
+    if not isinstance(data, dict) or data.get("status") != "ok":
+        return None
+    return data
+
+
 def ensure() -> Sandbox:
-    """Attach to ``$CERKL_SANDBOX_URL`` when it is set and answers, else :func:`start`."""
+    """Attach to ``$CERKL_SANDBOX_URL`` when a sandbox answers there, else :func:`start`.
+
+    Anything else at that address (nothing, HTML, a 500 ...) also means :func:`start`.
+    """
     url = os.environ.get("CERKL_SANDBOX_URL")
     if url:
         try:

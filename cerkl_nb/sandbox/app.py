@@ -1131,10 +1131,12 @@ class App:
 
     def _a_config(self, req: Request, q: dict) -> Response:
         body = self._admin_body(req)
-        if "clock" in body:
-            raise Problem(
-                400, "clock can only be set in-process: start(config=SandboxConfig(clock=...))"
-            )
+        for name in ("clock", "record_issued_tokens"):
+            if name in body:
+                raise Problem(
+                    400,
+                    f"{name} can only be set in-process: start(config=SandboxConfig({name}=...))",
+                )
         try:
             self.apply_config(**body)
         except (TypeError, ValueError) as e:

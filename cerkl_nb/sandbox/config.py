@@ -150,6 +150,11 @@ class SandboxConfig:
     clock
         An object with ``time()`` (e.g. :class:`cerkl_nb.clock.FakeClock`); ``None``
         means the system clock. Only settable in-process.
+    record_issued_tokens
+        A testing aid: remember every access and refresh token the server issues, so
+        that a test can search its output for them with
+        :meth:`cerkl_nb.sandbox.Sandbox.issued_tokens`. Only settable in-process, and
+        the tokens are only readable in-process: never over HTTP.
     """
 
     token_lifetime_s: float = 43200
@@ -169,6 +174,7 @@ class SandboxConfig:
     demo_clients: bool = True
     clients: tuple[ClientSpec, ...] = ()
     clock: Any = field(default=None, repr=False, compare=False)
+    record_issued_tokens: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -192,6 +198,7 @@ class SandboxConfig:
             "issue_refresh_tokens",
             "lowercase_token_alias",
             "demo_clients",
+            "record_issued_tokens",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")

@@ -85,6 +85,9 @@ class TokenService:
         self._family_seq = 0
         self.expire_early_s = 0.0
         self.reuse_detected = 0
+        # Every token issued, in order, when config.record_issued_tokens is on (a
+        # testing aid, readable in-process only: Sandbox.issued_tokens()).
+        self._issued: list[str] = []
         self.reload_clients()
 
     # ------------------------------------------------------------------ clients
@@ -180,6 +183,8 @@ class TokenService:
                 self.families[family] = _Family()
             fam = self.families.setdefault(family, _Family())
             token = new_token()
+            if self.config.record_issued_tokens:
+                self._issued.append(token)
             self.access[token] = AccessToken(client.client_id, now + lifetime, family)
             fam.access.add(token)
             live = self.by_client.setdefault(client.client_id, OrderedDict())
@@ -197,6 +202,8 @@ class TokenService:
             }
             if give_refresh:
                 rt = new_token()
+                if self.config.record_issued_tokens:
+                    self._issued.append(rt)
                 self.refresh[rt] = RefreshToken(
                     client.client_id, now + self.config.refresh_token_lifetime_s, family
                 )
@@ -210,6 +217,11 @@ class TokenService:
                     if gone_r is not None:
                         self._forget(gone_r.family, refresh=old)
         return body
+
+    def issued_tokens(self) -> list[str]:
+        """A copy of every token recorded so far (see ``record_issued_tokens``)."""
+        with self.lock:
+            return list(self._issued)
 
     def _forget(self, family: int, access: str | None = None, refresh: str | None = None) -> None:
         # Memory cap: a client's oldest tokens are forgotten beyond max_tokens_per_client,

@@ -199,7 +199,10 @@ BLAST = Resource(
             "ref",
             "blast_status",
             required=True,
-            description="1 Draft, 2 Sending now, 3 Scheduled, 4 Sent.",
+            description=(
+                "1 Draft, 2 Sending now, 3 Scheduled, 4 Sent. 4 cannot be written: "
+                "send 2 (it becomes 4 at once)."
+            ),
         ),
         Field("blast_template", "ref", "blast_template"),
         Field("blast_merge_fields", "merge_fields", "merge_field_type"),
@@ -211,7 +214,11 @@ BLAST = Resource(
         Field("target_segments", "refs", "segment"),
         Field("target_categories", "refs", "category"),
         Field("target_conditional", "ref", "target_conditional"),
-        Field("date_scheduled_utc", "date", description="Required when status is 3 (Scheduled)."),
+        Field(
+            "date_scheduled_utc",
+            "date",
+            description="Required when status is 3 (Scheduled), in the future of the server clock.",
+        ),
         _ro("date_sent_utc"),
         _CREATED,
         _MODIFIED,

@@ -418,8 +418,36 @@ class Store:
         if resource.name == "blast":
             if existing is not None and existing.get("status") == 4:
                 raise Problem(409, "this blast was already sent; a sent blast cannot be changed")
-            if merged.get("status") == 3 and not merged.get("date_scheduled_utc"):
-                raise Problem(400, "date_scheduled_utc is required when status is 3 (Scheduled)")
+            if values.get("status") == 4:
+                # Sent is the outcome of sending, not something a client can claim.
+                verb = "created" if existing is None else "set"
+                raise Problem(
+                    400,
+                    f"a blast cannot be {verb} as Sent (status 4); use status 2 (Sending now) "
+                    "to send it now, or status 3 (Scheduled) with date_scheduled_utc",
+                )
+            if merged.get("status") == 3:
+                when = merged.get("date_scheduled_utc")
+                if not when:
+                    raise Problem(
+                        400, "date_scheduled_utc is required when status is 3 (Scheduled)"
+                    )
+                # Only a write that schedules (status becomes 3, or the time changes) must
+                # pick a future time; re-sending an unchanged scheduled blast (GET → PUT)
+                # is fine even after its time has passed.
+                scheduling = (
+                    existing is None
+                    or existing.get("status") != 3
+                    or existing.get("date_scheduled_utc") != when
+                )
+                now = self.now_str()
+                if scheduling and when <= now:
+                    raise Problem(
+                        400,
+                        f"date_scheduled_utc ({when} UTC) must be in the future of the "
+                        f"server clock ({now} UTC) when status is 3 (Scheduled); use status "
+                        "2 (Sending now) to send it now",
+                    )
             email = values.get("reply_to_email")
             if email is not None:
                 domain = email.rsplit("@", 1)[-1].lower()

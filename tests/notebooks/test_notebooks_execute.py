@@ -3,7 +3,8 @@
 Each notebook runs top to bottom in a fresh ``python3`` kernel with nbclient, keeping
 widget state (nbclient's default, and what ``nbconvert --execute`` or papermill would
 save). The kernel gets a client ID and secret of this test's own, registered on a sandbox
-that runs in this process. Every token the sandbox mints is recorded as it is minted. The
+that runs in this process. Every token the sandbox mints is recorded as it is minted
+(``SandboxConfig(record_issued_tokens=True)``, read with ``Sandbox.issued_tokens()``). The
 executed file, outputs and metadata, is then searched for the secret, for the Basic header
 built from it, for every token issued during the run, and for any 40-hex token-shaped
 string at all; none may appear.
@@ -30,7 +31,6 @@ import pytest
 from nbclient import NotebookClient
 
 import cerkl_nb.sandbox
-from cerkl_nb.sandbox import oauth
 from cerkl_nb.sandbox.config import DEMO_CLIENT_SECRET, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,27 +57,17 @@ def _ids(paths: list[Path]) -> list[str]:
 @pytest.fixture(scope="module")
 def tutorial_sandbox():
     """A sandbox in this process, a client of the test's own, and every token it mints."""
-    minted: list[str] = []
-    original = oauth.new_token
-
-    def recording_new_token() -> str:
-        token = original()
-        minted.append(token)
-        return token
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(oauth, "new_token", recording_new_token)
-        sb = cerkl_nb.sandbox.start(port=0, config=SandboxConfig())
-        client_id = "nb-test-" + secrets.token_hex(4)
-        # Letters and digits only; long enough that a chance match is impossible.
-        secret = "S" + secrets.token_hex(24) + "x"
-        sb.register_client(client_id, secret)
-        try:
-            yield SimpleNamespace(sb=sb, client_id=client_id, secret=secret, minted=minted)
-        finally:
-            sb.stop()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+    sb = cerkl_nb.sandbox.start(port=0, config=SandboxConfig(record_issued_tokens=True))
+    client_id = "nb-test-" + secrets.token_hex(4)
+    # Letters and digits only; long enough that a chance match is impossible.
+    secret = "S" + secrets.token_hex(24) + "x"
+    sb.register_client(client_id, secret)
+    try:
+        yield SimpleNamespace(sb=sb, client_id=client_id, secret=secret)
+    finally:
+        sb.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
 
 
 def _kernel_env(extra: dict[str, str]) -> dict[str, str]:
@@ -136,14 +126,15 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
             "CERKL_SANDBOX_URL": ts.sb.url,
         }
     )
-    minted_before = len(ts.minted)
+    minted_before = len(ts.sb.issued_tokens())
     nb, elapsed = _execute(path, tmp_path, env)
     TIMINGS[path.stem] = round(elapsed, 1)
 
     text = nbformat.writes(nb)
     basic = base64.b64encode(f"{ts.client_id}:{ts.secret}".encode()).decode()
-    _assert_no_leak(text, {"client secret": ts.secret, "Basic header value": basic}, ts.minted)
-    assert len(ts.minted) > minted_before, "the notebook never asked the test's sandbox for a token"
+    minted = ts.sb.issued_tokens()
+    _assert_no_leak(text, {"client secret": ts.secret, "Basic header value": basic}, minted)
+    assert len(minted) > minted_before, "the notebook never asked the test's sandbox for a token"
 
     errors = [
         o

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import logging
 import os
@@ -9,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -16,7 +19,15 @@ import requests
 from sandbox_helpers import basic, get_token
 
 import cerkl_nb.sandbox as sandbox_mod
-from cerkl_nb.sandbox import SandboxConfig, SandboxError, attach, ensure, start
+from cerkl_nb.sandbox import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    SandboxConfig,
+    SandboxError,
+    attach,
+    ensure,
+    start,
+)
 
 
 def _free_port() -> int:
@@ -77,6 +88,110 @@ def test_attach_and_handles_behave_alike(fresh_sandbox):
 def test_attach_to_nothing_fails_clearly():
     with pytest.raises(SandboxError, match="no sandbox"):
         attach(f"http://127.0.0.1:{_free_port()}")
+
+
+@contextlib.contextmanager
+def _impostor(status: int, body: bytes, content_type: str = "application/json"):
+    """A loopback http.server that answers every GET with ``status`` and ``body``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+IMPOSTORS = {
+    "json-list": (200, b"[]", "application/json"),
+    "json-string": (200, b'"ok"', "application/json"),
+    "json-null": (200, b"null", "application/json"),
+    "json-other-object": (200, b'{"status": "up"}', "application/json"),
+    "html": (200, b"<!doctype html><title>Jupyter</title>", "text/html"),
+    "not-utf8": (200, b"\xff\xfe{", "application/json"),
+    "empty": (200, b"", "application/json"),
+    "500": (500, b'{"status": "ok"}', "application/json"),
+    "404-html": (404, b"<h1>Not Found</h1>", "text/html"),
+}
+
+
+@pytest.mark.parametrize("kind", IMPOSTORS)
+def test_attach_refuses_anything_but_a_sandbox(kind, monkeypatch):
+    with _impostor(*IMPOSTORS[kind]) as url:
+        with pytest.raises(SandboxError):
+            attach(url)
+        # ensure() falls back to a sandbox of its own instead of crashing.
+        monkeypatch.setenv("CERKL_SANDBOX_URL", url)
+        sb = ensure()
+        try:
+            assert sb.owned and sb.running and sb.root_url != url
+        finally:
+            sb.stop()
+
+
+def test_attach_tolerates_an_odd_demo_client():
+    body = json.dumps({"status": "ok", "demo_client": ["not", "an", "object"]}).encode()
+    with _impostor(200, body) as url:
+        sb = attach(url)
+    assert (sb.client_id, sb.client_secret) == (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+
+
+def test_attach_to_a_malformed_url_fails_clearly(monkeypatch):
+    with pytest.raises(SandboxError):
+        attach("http://127.0.0.1:notaport")
+    monkeypatch.setenv("CERKL_SANDBOX_URL", "http://127.0.0.1:notaport")
+    sb = ensure()
+    try:
+        assert sb.owned and sb.running
+    finally:
+        sb.stop()
+
+
+def test_issued_tokens_only_in_process_and_only_when_asked(fresh_sandbox):
+    sb = start(config=SandboxConfig(record_issued_tokens=True))
+    try:
+        assert sb.issued_tokens() == []
+        first = get_token(sb)
+        second = get_token(sb)
+        issued = sb.issued_tokens()
+        assert issued == [
+            first["access_token"],
+            first["refresh_token"],
+            second["access_token"],
+            second["refresh_token"],
+        ]
+        issued.clear()  # a copy: the record is not changed
+        assert len(sb.issued_tokens()) == 4
+        sb.reset()  # the record survives a reset (a leak test wants every token)
+        assert len(sb.issued_tokens()) == 4
+        # Never over HTTP: no admin answer holds a token, and it cannot be switched on there.
+        for path in ("health", "stats", "config", "clients", "log", "faults", "clock"):
+            text = json.dumps(sb._admin("GET", path))
+            assert not any(t in text for t in sb.issued_tokens()), path
+        with pytest.raises(SandboxError, match="in-process"):
+            fresh_sandbox.configure(record_issued_tokens=True)
+        with pytest.raises(SandboxError, match="only on a sandbox started in this process"):
+            attach(sb.url).issued_tokens()
+    finally:
+        sb.stop()
+    with pytest.raises(SandboxError, match="record_issued_tokens=True"):
+        fresh_sandbox.issued_tokens()  # owned, but recording is off
+    assert fresh_sandbox._admin("GET", "config")["record_issued_tokens"] is False
+    with pytest.raises(ValueError):
+        SandboxConfig(record_issued_tokens="yes")
 
 
 def test_ensure(monkeypatch, fresh_sandbox):

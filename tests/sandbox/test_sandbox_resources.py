@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 
 import pytest
 from sandbox_helpers import assert_api_error
@@ -312,6 +313,53 @@ def test_blast_rules(api, change, status):
     item = {**EXAMPLES["blast"], **change}
     item = {k: v for k, v in item.items() if v is not None}
     assert_api_error(api.post("/blast", [item]), status)
+
+
+def _in(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + seconds))
+
+
+def test_blast_cannot_be_created_or_set_as_sent(api):
+    body = assert_api_error(api.post("/blast", [dict(EXAMPLES["blast"], status={"id": 4})]), 400)
+    assert "status 2" in body["error"]["message"]
+    draft = one(api.post("/blast", [dict(EXAMPLES["blast"], status={"id": 1})]), 201)
+    body = assert_api_error(api.put(f"/blast/{draft['id']}", {"status": 4}), 400)
+    assert "status 2" in body["error"]["message"]
+    assert one(api.get(f"/blast/{draft['id']}"))["status"]["id"] == 1
+
+
+def test_scheduled_blast_needs_a_future_time(api):
+    item = dict(EXAMPLES["blast"], status={"id": 3})
+    for past in ("2020-07-20 15:00:00", _in(-60), "2020-07-20T15:00:00Z"):
+        body = assert_api_error(api.post("/blast", [dict(item, date_scheduled_utc=past)]), 400)
+        assert "future" in body["error"]["message"]
+    # What notebook 4 does: one day ahead of now.
+    b = one(api.post("/blast", [dict(item, date_scheduled_utc=_in(86400))]), 201)
+    assert b["status"]["id"] == 3
+    # Scheduling a draft for the past, or moving a scheduled blast into the past: 400.
+    draft = one(api.post("/blast", [dict(EXAMPLES["blast"], status={"id": 1})]), 201)
+    assert_api_error(
+        api.put(f"/blast/{draft['id']}", {"status": 3, "date_scheduled_utc": _in(-3600)}), 400
+    )
+    assert_api_error(api.put(f"/blast/{b['id']}", {"date_scheduled_utc": _in(-3600)}), 400)
+    # A draft may keep a past date; it only matters once the status is 3.
+    one(api.put(f"/blast/{draft['id']}", {"date_scheduled_utc": _in(-3600)}))
+    assert_api_error(api.put(f"/blast/{draft['id']}", {"status": 3}), 400)
+
+
+def test_scheduling_uses_the_sandbox_clock(fresh_api):
+    sb = fresh_api.sb
+    item = dict(EXAMPLES["blast"], status={"id": 3}, date_scheduled_utc=_in(2 * 86400))
+    b = one(fresh_api.post("/blast", [item]), 201)
+    sb.advance_clock(3 * 86400)  # the sandbox now lives past the scheduled time
+    fresh_api.renew()
+    assert_api_error(fresh_api.post("/blast", [item]), 400)
+    # GET -> modify -> PUT of the unchanged scheduled blast still works (no rescheduling).
+    current = one(fresh_api.get(f"/blast/{b['id']}"))
+    current["subject"] = "Changed after its time"
+    assert one(fresh_api.put(f"/blast/{b['id']}", current))["subject"] == "Changed after its time"
+    later = dict(item, date_scheduled_utc=_in(4 * 86400))
+    assert one(fresh_api.post("/blast", [later]), 201)["status"]["id"] == 3
 
 
 # ---------------------------------------------------------------------------- content
