@@ -46,6 +46,7 @@ from .errors import (
     AuthError,
     BadResponse,
     CerklError,
+    ConfigurationError,
     ConnectionFailed,
     InvalidCredentials,
     InvalidGrant,
@@ -54,7 +55,7 @@ from .errors import (
     TokenEndpointError,
     UnsupportedGrant,
 )
-from .redact import Secret, install_log_redaction, redact
+from .redact import Secret, excerpt, install_log_redaction, redact
 from .token import Token, TokenState
 
 __all__ = ["TokenEvent", "TokenManager", "BearerAuth", "basic_auth_header"]
@@ -158,11 +159,17 @@ def backoff_s(attempt: int, cap: float, base: float = 0.5) -> float:
 
 def sandbox_hint(url: str) -> str | None:
     """A next step for connection failures to loopback URLs (the sandbox is probably down)."""
-    if is_loopback_host(urlsplit(url).hostname):
+    parts = urlsplit(url)
+    if is_loopback_host(parts.hostname):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         return (
-            "This is a local address: it looks like the sandbox is not running. Start it with "
-            "`cerkl-nb sandbox` in a terminal, or run `cerkl_nb.sandbox.start()` (or "
-            "`cerkl_nb.connect()`) in the notebook."
+            "This is a local address where nothing answers: it looks like the sandbox is not "
+            f"running (on port {port}). Start one there with "
+            f"`cerkl-nb sandbox --port {port}` in a terminal. "
+            "If this URL came from CERKL_BASE_URL in your environment or .env (a sandbox from "
+            "an earlier session: its port changes every run), remove CERKL_BASE_URL and "
+            "CERKL_TOKEN_URL there instead; with no credentials configured, "
+            "`cerkl_nb.connect()` starts a sandbox by itself."
         )
     return "Check the URL, your network connection and any proxy settings."
 
@@ -224,7 +231,7 @@ def parse_json_body(resp: requests.Response) -> Any:
             f"{resp.request.method} {resp.url.split('?', 1)[0]} returned HTML (status "
             f"{resp.status_code}), not JSON: probably a proxy, login or error page.",
             status=resp.status_code,
-            body_excerpt=text[:300],
+            body_excerpt=excerpt(text, 300),
         )
     try:
         import json
@@ -235,7 +242,7 @@ def parse_json_body(resp: requests.Response) -> Any:
             f"{resp.request.method} {resp.url.split('?', 1)[0]} returned a body that is not "
             f"valid JSON (status {resp.status_code}, {len(text)} chars; truncated?).",
             status=resp.status_code,
-            body_excerpt=text[:300],
+            body_excerpt=excerpt(text, 300),
         ) from None
 
 
@@ -249,43 +256,197 @@ class _KeepHeaders(AuthBase):
 _KEEP = _KeepHeaders()
 
 
+# -- keeping secrets out of tracebacks ----------------------------------------------------------
+#
+# IPython's Verbose xmode, %debug, sys.last_value and traceback_with_variables show the
+# local variables of every frame in a traceback. Two rules keep credentials out of them:
+#
+# 1. Our own frames never hold a plain credential in a local: the Authorization header (and
+#    a refresh token's form field) are written onto the prepared request by a small auth
+#    object inside requests (`_HeaderAuth`), from a Secret, at the last moment.
+# 2. requests', urllib3's and http.client's frames *do* hold them (the prepared request,
+#    the header list, the encoded body). Whatever escapes a send (a KeyboardInterrupt in
+#    a slow call, a TypeError, a UnicodeEncodeError, a connection error) first goes
+#    through scrub_exception(), which clears the locals of those finished frames and drops
+#    the request objects that requests' exceptions carry. And a response's request is
+#    masked (forget_credentials) before the response leaves the send helper.
+
+
+def scrub_exception(exc: BaseException) -> None:
+    """Make credentials that a failed send touched unreachable from ``exc``.
+
+    Walks ``exc`` and every exception linked to it (``__context__``, ``__cause__``,
+    exceptions in ``args`` and urllib3's ``reason``), clears the local variables of each
+    finished frame of their tracebacks (``traceback.clear_frames``; frames still running,
+    such as the caller's, are skipped by it) and removes the prepared request that
+    ``requests`` exceptions keep. Line numbers and the exception messages are untouched.
+    """
+    import traceback
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        traceback.clear_frames(e.__traceback__)
+        if isinstance(e, requests.RequestException):
+            resp = e.response
+            e.request = None
+            if resp is not None:
+                forget_credentials(resp)
+        linked = [e.__context__, e.__cause__, getattr(e, "reason", None), *e.args]
+        todo += [x for x in linked if isinstance(x, BaseException)]
+
+
+def forget_credentials(resp: requests.Response, *, body: bool = False) -> None:
+    """Mask the Authorization header (and, with ``body``, the form body) of the requests
+    behind ``resp`` and its redirect history, once they are no longer needed."""
+    for r in (*resp.history, resp):
+        req = r.request
+        if req is None:
+            continue
+        value = req.headers.get("Authorization")
+        if value:
+            req.headers["Authorization"] = value.split(" ", 1)[0] + " ***"
+        if body and req.body:
+            req.body = None
+
+
+class _HeaderAuth(AuthBase):
+    """Writes one Authorization header (and optionally form fields) from Secrets.
+
+    The plain values exist only inside this ``__call__``, run by requests while it
+    prepares the request; the object itself holds Secrets and prints as ``***``.
+    """
+
+    __slots__ = ("_value", "_form", "_secret_fields")
+
+    def __init__(
+        self,
+        value: Secret | Token,
+        form: Mapping[str, str] | None = None,
+        secret_fields: Mapping[str, Secret] | None = None,
+    ) -> None:
+        self._value = value
+        self._form = form
+        self._secret_fields = secret_fields
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        v = self._value
+        r.headers["Authorization"] = (
+            v.authorization if isinstance(v, Token) else v.get_secret_value()
+        )
+        if self._secret_fields:
+            r.prepare_body(
+                {
+                    **(self._form or {}),
+                    **{k: f.get_secret_value() for k, f in self._secret_fields.items()},
+                },
+                None,
+            )
+        return r
+
+    def __repr__(self) -> str:
+        return "_HeaderAuth(***)"
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a URL, with the default port filled in."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _is_ours(resp: requests.Response, token: Token, origins: set[tuple[str, str, int]]) -> bool:
+    """Whether ``resp`` answers a request that carries ``token`` and went to our API.
+
+    requests copies response hooks onto redirected requests and strips Authorization
+    when a redirect leaves the host: a 401 from there is none of our business.
+    """
+    import hmac
+
+    req = resp.request
+    if req is None or origin_of(req.url or "") not in origins:
+        return False
+    return hmac.compare_digest(
+        (req.headers.get("Authorization") or "").encode(), token.authorization.encode()
+    )
+
+
 class BearerAuth(AuthBase):
     """A ``requests`` auth that puts a fresh Bearer token on each request.
 
     With a :class:`TokenManager` it asks for a usable token on every request (fetching or
     refreshing as needed) and, on a 401, refreshes once and re-sends once. With a fixed
     :class:`Token` it just sets the header.
+
+    The origin rule (with a :class:`TokenManager`): the token is attached only to requests
+    whose origin (scheme, host, port) is that of the manager's ``base_url`` or
+    ``token_url``; any other URL raises :class:`~cerkl_nb.errors.ConfigurationError`
+    before anything is sent. The 401 refresh-and-retry acts only on a response to a
+    request that still carries the token we attached *and* comes from one of those
+    origins, so a redirect to another host (where ``requests`` drops the header) that
+    answers 401 is returned as is: no refresh, and no token sent there. A fixed
+    :class:`Token` knows no origin: the caller decides where it goes.
     """
 
     def __init__(self, source: TokenManager | Token) -> None:
         self._source = source
 
+    def _origins(self) -> set[tuple[str, str, int]]:
+        manager = self._source
+        assert isinstance(manager, TokenManager)
+        s = manager.settings
+        return {origin_of(s.base_url), origin_of(s.token_url)}
+
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         if isinstance(self._source, Token):
-            r.headers["Authorization"] = self._source.authorization
+            _HeaderAuth(self._source)(r)
             return r
+        if origin_of(r.url or "") not in self._origins():
+            o = origin_of(r.url or "")
+            raise ConfigurationError(
+                f"Refusing to attach your token to {o[0]}://{o[1]}:{o[2]}: it is not the "
+                f"configured API ({self._source.settings.base_url}). Send the request to "
+                "that API, or build a TokenManager whose Settings point at this server."
+            )
         token = self._source.get_token()
-        r.headers["Authorization"] = token.authorization
+        _HeaderAuth(token)(r)
         r.register_hook("response", self._make_retry_hook(token))
         return r
 
     def _make_retry_hook(self, token: Token) -> Callable[..., requests.Response]:
         manager = self._source
         assert isinstance(manager, TokenManager)
+        origins = self._origins()
 
         def retry_once(resp: requests.Response, **kwargs: Any) -> requests.Response:
             if resp.status_code != 401 or getattr(resp.request, "_cerkl_retried", False):
                 return resp
-            if not manager.auto_refresh:
+            if not manager.auto_refresh or not _is_ours(resp, token, origins):
                 return resp
+            prep = resp.request.copy()
+            del prep.headers["Authorization"]  # the new token is set below, from a Secret
+            forget_credentials(resp)
             manager.invalidate(token)
             new = manager.get_token()
             resp.content  # noqa: B018 - drain so the connection can be reused
             resp.close()
-            prep = resp.request.copy()
-            prep.headers["Authorization"] = new.authorization
+            _HeaderAuth(new)(prep)
             prep._cerkl_retried = True  # type: ignore[attr-defined]
-            retried = resp.connection.send(prep, **kwargs)
+            try:
+                retried = resp.connection.send(prep, **kwargs)
+            except BaseException as exc:
+                scrub_exception(exc)
+                raise
             retried.history.append(resp)
             retried.request = prep
             return retried
@@ -388,13 +549,15 @@ class TokenManager:
         self.auto_refresh = True
         # The Basic header is computed once and kept masked, so it is never a plain local
         # in a traceback or a repr.
-        header = basic_auth_header(
-            credentials.client_id,
-            credentials.client_secret.get_secret_value(),
-            self.settings.basic_auth_encoding,
+        self._basic = Secret(
+            basic_auth_header(
+                credentials.client_id,
+                credentials.client_secret.get_secret_value(),
+                self.settings.basic_auth_encoding,
+            )
         )
-        Secret(header.split(" ", 1)[1])  # registers the base64 value for redaction
-        self._basic = Secret(header)
+        # Also register the base64 value alone, for redaction wherever it appears.
+        Secret(self._basic.get_secret_value().split(" ", 1)[1])
         self._ks = _key_state(self.settings.token_url, credentials.client_id)
         self._token: Token | None = None
         self._flight: _Flight | None = None
@@ -513,10 +676,10 @@ class TokenManager:
             if cur is None or (token is not None and cur is not token):
                 return
             now = self.clock.monotonic()
-            if cur.deadline > now:
+            if cur.remaining_s(self.clock) > 0:
                 self._token = dataclasses.replace(
                     cur,
-                    deadline=now,
+                    deadline=min(cur.deadline, now),
                     expires_at=min(cur.expires_at, self.clock.time()),
                 )
 
@@ -679,26 +842,32 @@ class TokenManager:
     def _send_token_request(
         self, grant: str, refresh: Secret | None, extra: Mapping[str, str] | None
     ) -> requests.Response:
-        # The plain Basic value and refresh token exist only in this short frame, so they
-        # are not locals of any frame an error traceback (Verbose xmode) would print.
+        # No plain credential is a local of this frame (or of any frame of ours): the Basic
+        # value and the refresh token are written by _HeaderAuth inside requests, and the
+        # frames below are scrubbed if anything escapes (see scrub_exception).
         s = self.settings
         form = {"grant_type": grant, **(extra or {})}
-        if refresh is not None:
-            form["refresh_token"] = refresh.get_secret_value()
-        return self._session.post(
-            s.token_url,
-            data=form,
-            headers={
-                "Authorization": self._basic.get_secret_value(),
-                "Accept": "application/json",
-                "Accept-Language": s.accept_language,
-                "Content-Type": "application/x-www-form-urlencoded",
-                "User-Agent": s.user_agent,
-            },
-            timeout=(s.connect_timeout_s, s.timeout_s),
-            allow_redirects=False,
-            auth=_KEEP,
-        )
+        try:
+            resp = self._session.post(
+                s.token_url,
+                data=form,
+                headers={
+                    "Accept": "application/json",
+                    "Accept-Language": s.accept_language,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "User-Agent": s.user_agent,
+                },
+                timeout=(s.connect_timeout_s, s.timeout_s),
+                allow_redirects=False,
+                auth=_HeaderAuth(
+                    self._basic, form, {"refresh_token": refresh} if refresh is not None else None
+                ),
+            )
+        except BaseException as exc:
+            scrub_exception(exc)
+            raise
+        forget_credentials(resp, body=True)
+        return resp
 
     def _post_token(
         self,
@@ -763,6 +932,9 @@ class TokenManager:
         try:
             body = parse_json_body(resp)
         except BadResponse as exc:
+            if 200 <= status < 300:
+                # A success body holds the tokens: keep no excerpt of it at all.
+                raise BadResponse(exc.message, status=status) from None
             if status >= 500 and replay_safe:
                 raise _Retryable(
                     TokenEndpointError(

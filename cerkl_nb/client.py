@@ -33,12 +33,14 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .auth import (
-    _KEEP,
     TokenManager,
+    _HeaderAuth,
     backoff_s,
     connection_error,
+    forget_credentials,
     parse_json_body,
     parse_retry_after,
+    scrub_exception,
     sent_nothing,
 )
 from .clock import Clock
@@ -65,7 +67,7 @@ from .paging import (
     require_pandas,
     unwrap_items,
 )
-from .redact import install_log_redaction, redact
+from .redact import excerpt, install_log_redaction, redact
 from .token import Token
 
 __all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION"]
@@ -158,6 +160,69 @@ def wrap_template(items: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dic
     """Wrap one record or a list of records in Cerkl's request envelope."""
     data = [items] if isinstance(items, Mapping) else list(items)
     return {"template": {"version": TEMPLATE_VERSION, "data": data}}
+
+
+def _find_unjsonable(value: Any, path: str = "body") -> tuple[str, Any] | None:
+    """The first value JSON cannot represent, with its path (``body['items'][0]['when']``)."""
+    import math
+
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                return f"{path} key {k!r}", k
+            found = _find_unjsonable(v, f"{path}[{k!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _find_unjsonable(v, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return path, value
+
+
+def _json_bytes(body: Any, items: Any = None) -> bytes:
+    """Serialise a request body as requests would (UTF-8, no NaN), or raise a clear error.
+
+    ``items`` (the records before wrapping) only makes the error name the value the way
+    the caller wrote it (``items[0]['when']`` rather than ``body['template']...``).
+    """
+    import json
+
+    try:
+        return json.dumps(body, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        pass
+    found = None
+    if items is not None:
+        found = _find_unjsonable(items, "item" if isinstance(items, Mapping) else "items")
+    found = found or _find_unjsonable(body)
+    if found is None:  # pragma: no cover - e.g. a circular structure
+        raise ConfigurationError(
+            "The request body cannot be converted to JSON (a circular reference?)."
+        ) from None
+    where, value = found
+    kind = type(value).__name__
+    if isinstance(value, float):
+        advice = "JSON has no NaN or infinity: use None or a number."
+    elif hasattr(value, "isoformat"):
+        advice = (
+            "Convert it first, e.g. value.isoformat() or value.strftime(...) "
+            "(Cerkl's examples use '2020-07-16 00:00:00'), or str(value)."
+        )
+    elif isinstance(value, (set, frozenset)):
+        advice = "Convert it to a list first: list(value) or sorted(value)."
+    else:
+        advice = "Convert it to a str, number, bool, None, list or dict first, e.g. str(value)."
+    raise ConfigurationError(
+        f"The request body is not JSON-serialisable: {redact(where)[:200]} is a {kind}. " + advice
+    ) from None
 
 
 def _error_fields(body: Any) -> tuple[str | None, str | None]:
@@ -266,6 +331,7 @@ class CerklClient:
             "Accept-Language": self.settings.accept_language,
             "User-Agent": self.settings.user_agent,
         }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         # What the history shows as sent: the real headers with the token masked.
         self._shown_headers = {**self._headers, "Authorization": "Bearer ***"}
 
@@ -296,10 +362,11 @@ class CerklClient:
         path = url[len(self._base) :] if url.startswith(self._base) else url
         if resp is not None:
             content = resp.content or b""
-            excerpt = redact(content[:500].decode("utf-8", "replace")) if content else None
+            # Redact, then cut (cutting first could leave half a token no rule recognises).
+            shown_text = excerpt(content, 500) if content else None
             shown = {k: redact(v) for k, v in resp.headers.items()}
         else:
-            content, excerpt, shown = b"", None, None
+            content, shown_text, shown = b"", None, None
         sent = dict(self._shown_headers)
         if body is not None:
             sent["Content-Type"] = "application/json"
@@ -308,7 +375,9 @@ class CerklClient:
             method=method,
             url=redact(url),
             path=redact(path) or "/",
-            params=dict(params) if params else None,
+            # Query parameters pass through the same key-based masking as bodies
+            # (access_token, refresh_token, client_secret, token, password ...).
+            params=redact_json(dict(params)) if params else None,
             request_body=body,
             status=resp.status_code if resp is not None else None,
             elapsed_s=elapsed,
@@ -316,7 +385,7 @@ class CerklClient:
             request_id=resp.headers.get("X-Request-Id") if resp is not None else None,
             started_at=started_at,
             error=redact(error) if error else None,
-            response_excerpt=excerpt,
+            response_excerpt=shown_text,
             base_url=self._base,
             attempt=attempt,
             request_headers=sent,
@@ -366,7 +435,7 @@ class CerklClient:
             request_id=rid,
             method=method,
             url=path,
-            body_excerpt=resp.text[:300] if resp.text else None,
+            body_excerpt=excerpt(resp.text, 300) if resp.text else None,
             hint=hint if hint is not None else _HINTS.get(status),
             **extra,
         )
@@ -376,25 +445,31 @@ class CerklClient:
         method: str,
         url: str,
         params: Mapping[str, Any] | None,
-        body: Any,
+        data: bytes | None,
         token: Token,
         timeout: tuple[float, float],
         follow: bool,
     ) -> requests.Response:
-        # The plain Authorization value lives only in this frame (see TokenManager).
-        headers = dict(self._headers)
-        headers["Authorization"] = token.authorization
-        resp = self.session.request(
-            method,
-            url,
-            params=params,
-            json=body,
-            headers=headers,
-            auth=_KEEP,
-            timeout=timeout,
-            allow_redirects=follow,
-        )
-        resp.content  # noqa: B018 - read the body inside the timeout and the timing
+        # No plain Authorization value is a local of any frame of ours: _HeaderAuth writes
+        # it inside requests, from the token's Secret; whatever escapes the send (even a
+        # KeyboardInterrupt) has the frames below cleared first (auth.scrub_exception); and
+        # the response's request is masked before it leaves here.
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=self._json_headers if data is not None else self._headers,
+                auth=_HeaderAuth(token),
+                timeout=timeout,
+                allow_redirects=follow,
+            )
+            resp.content  # noqa: B018 - read the body inside the timeout and the timing
+        except BaseException as exc:
+            scrub_exception(exc)
+            raise
+        forget_credentials(resp)
         return resp
 
     # -- the one request method ------------------------------------------------------------
@@ -435,6 +510,10 @@ class CerklClient:
         if items is not None and json is not None:
             raise ConfigurationError("pass either json= or items=, not both")
         body = wrap_template(items) if items is not None else json
+        # Serialised here, once, and not inside requests: a value JSON cannot hold (a
+        # datetime, a set, NaN) fails at this line with a clear message, before any
+        # credential is anywhere near the call stack.
+        data = _json_bytes(body, items) if body is not None else None
         url = self._url(path)
         s = self.settings
         timeout = (s.connect_timeout_s, timeout_s if timeout_s is not None else s.timeout_s)
@@ -453,7 +532,7 @@ class CerklClient:
             started_at = self.clock.time()
             t0 = time.perf_counter()
             try:
-                resp = self._send(method, url, params, body, token, timeout, follow)
+                resp = self._send(method, url, params, data, token, timeout, follow)
             except requests.RequestException as exc:
                 elapsed = time.perf_counter() - t0
                 err = connection_error(exc, method, url, timeout)
@@ -792,6 +871,48 @@ class CerklClient:
         raise TypeError("CerklClient cannot be pickled (it holds secrets)")
 
 
+def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: Any) -> None:
+    """Fail early, and say why, when a configured *local* API does not answer.
+
+    A loopback base URL in the configuration is almost always a sandbox from an earlier
+    session (saved to .env, exported in a shell): its port is gone. One TCP connect to
+    the loopback address costs well under a millisecond when nothing listens.
+    """
+    import os
+    import socket
+
+    parts = urlsplit(settings.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection(
+            (parts.hostname, port), timeout=min(settings.connect_timeout_s, 2.0)
+        ):
+            return
+    except OSError:
+        pass
+    if base_url is not None:
+        source = "the base_url argument"
+    elif os.environ.get("CERKL_BASE_URL"):
+        source = "the CERKL_BASE_URL environment variable"
+    else:
+        from .config import find_dotenv
+
+        found = dotenv_path if dotenv_path not in (None, True, False) else find_dotenv()
+        source = f"CERKL_BASE_URL in {found}" if found else "CERKL_BASE_URL"
+    raise ConnectionFailed(
+        f"Nothing answers at {settings.base_url}, the API address configured by {source}. "
+        "It is a local address, probably a sandbox from an earlier session: a sandbox gets a "
+        "new port every time it starts.",
+        url=settings.base_url,
+        hint=(
+            "Either remove CERKL_BASE_URL and CERKL_TOKEN_URL there (and the credentials too, "
+            "if they are the sandbox's demo pair: with no credentials configured, "
+            "cerkl_nb.connect() starts a sandbox by itself), or start a sandbox on that port "
+            f"first: `cerkl-nb sandbox --port {port}` in a terminal."
+        ),
+    )
+
+
 def connect(
     *,
     client_id: str | None = None,
@@ -819,6 +940,8 @@ def connect(
     if sandbox is None or sandbox is False:
         settings, creds = load_config(client_id, client_secret, base_url, dotenv_path, **overrides)
         if creds is not None:
+            if settings.is_loopback:
+                _check_local_server(settings, base_url, dotenv_path)
             return CerklClient(credentials=creds, settings=settings)
         if sandbox is False:
             raise MissingCredentials(

@@ -3,15 +3,20 @@
 Everything in cerkl_nb that needs the time takes a :class:`Clock`, so a test can move a
 12-hour token to its last second in microseconds and no test ever sleeps to wait.
 
-``time()`` is the wall clock (Unix seconds) used for display and for ``expires_at``;
-``monotonic()`` is used for deadlines, so an NTP jump of the wall clock neither expires
-a token early nor keeps a dead one alive.
+``time()`` is the wall clock (Unix seconds), used for display and for ``expires_at``;
+``monotonic()`` is used for deadlines, so an NTP step backwards cannot keep a dead token
+alive. On Linux :class:`SystemClock` reads ``CLOCK_BOOTTIME``, which, unlike
+``time.monotonic()``, keeps counting while the machine is suspended. Elsewhere the
+monotonic clock may stop during a suspend, which is why tokens also check the wall clock
+(see :mod:`cerkl_nb.token`).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time as _time
+from collections.abc import Callable
 
 __all__ = ["Clock", "SystemClock", "FakeClock", "SYSTEM_CLOCK"]
 
@@ -32,6 +37,22 @@ class Clock:
         raise NotImplementedError
 
 
+def _pick_monotonic() -> Callable[[], float]:
+    """``CLOCK_BOOTTIME`` (counts through suspend) when the platform has it, else monotonic."""
+    boottime = getattr(_time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        try:
+            _time.clock_gettime(boottime)
+        except OSError:  # pragma: no cover - an old kernel
+            pass
+        else:
+            return functools.partial(_time.clock_gettime, boottime)
+    return _time.monotonic  # pragma: no cover - not Linux
+
+
+_monotonic = _pick_monotonic()
+
+
 class SystemClock(Clock):
     """The real clock."""
 
@@ -39,7 +60,7 @@ class SystemClock(Clock):
         return _time.time()
 
     def monotonic(self) -> float:
-        return _time.monotonic()
+        return _monotonic()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

@@ -374,13 +374,19 @@ def _credentials_from(
     """Build credentials from two optional values; None when both are absent."""
     if not client_id and not client_secret:
         return None
+    both_empty = (
+        f"To use the local sandbox instead, leave BOTH {ENV_CLIENT_ID} and "
+        f"{ENV_CLIENT_SECRET} empty (in the environment and in .env)."
+    )
     if not client_id:
         raise MissingCredentials(
-            f"A client secret was found but no client ID ({ENV_CLIENT_ID}). {_WHERE_TO_GET}"
+            f"A client secret was found but no client ID ({ENV_CLIENT_ID} is missing). "
+            f"{both_empty} {_WHERE_TO_GET}"
         )
     if not client_secret:
         raise MissingCredentials(
-            f"A client ID was found but no client secret ({ENV_CLIENT_SECRET}). {_WHERE_TO_GET}"
+            f"A client ID was found but no client secret ({ENV_CLIENT_SECRET} is missing). "
+            f"{both_empty} {_WHERE_TO_GET}"
         )
     return Credentials(client_id, client_secret)  # type: ignore[arg-type]
 
@@ -413,7 +419,9 @@ def _read_dotenv(path: str | os.PathLike[str] | bool | None) -> dict[str, str]:
     # python-dotenv is imported here, not at module level, to keep `import cerkl_nb` fast.
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(found).items() if v is not None}
+    # interpolate=False: a secret such as "x${HOME}y" or "p$ss" is read exactly as written
+    # (python-dotenv would otherwise expand ${HOME} and friends inside values).
+    return {k: v for k, v in dotenv_values(found, interpolate=False).items() if v is not None}
 
 
 def _merged_sources(
@@ -561,10 +569,26 @@ def is_git_ignored(path: str | os.PathLike[str]) -> bool | None:
     return ignored
 
 
+def _is_sandbox_demo_client(credentials: Credentials) -> bool:
+    import hmac
+
+    # Imported only here: the sandbox package is not needed to save real credentials.
+    from .sandbox.config import DEMO_CLIENTS
+
+    secret = credentials.client_secret.get_secret_value().encode()
+    return any(
+        spec.client_id == credentials.client_id
+        and hmac.compare_digest(spec.client_secret.encode(), secret)
+        for spec in DEMO_CLIENTS
+    )
+
+
 def save_dotenv(
     credentials: Credentials,
     settings: Settings | None = None,
     path: str | os.PathLike[str] = ".env",
+    *,
+    loopback_urls: bool = False,
 ) -> Path:
     """Write credentials (and non-default URLs) to a ``.env`` file with mode 0600.
 
@@ -572,29 +596,51 @@ def save_dotenv(
     to a temporary file created with mode 0600 and then renamed, so the secret is never
     readable by others, not even for a moment.
 
+    The sandbox needs no ``.env``: :func:`cerkl_nb.connect` uses it whenever no
+    credentials are configured. So the sandbox's well-known demo credentials are refused,
+    and a loopback (``localhost`` / ``127.0.0.1``) base or token URL is not written unless
+    ``loopback_urls=True``: a sandbox gets a new port every run, so a saved one points at
+    nothing next time.
+
     Parameters
     ----------
     credentials
         What to save.
     settings
         When given and not the production defaults, ``CERKL_BASE_URL`` and
-        ``CERKL_TOKEN_URL`` are saved too.
+        ``CERKL_TOKEN_URL`` are saved too (loopback URLs only with ``loopback_urls``).
     path
         The file to write; ``.env`` in the working directory by default.
+    loopback_urls
+        Also save loopback URLs, e.g. for a sandbox you always start with
+        ``cerkl-nb sandbox --port N``.
 
     Returns
     -------
     pathlib.Path
         The absolute path written.
 
+    Raises
+    ------
+    ConfigurationError
+        For the sandbox's demo credentials.
+
     Warns
     -----
     UserWarning
-        When the file sits in a git work tree and is not git-ignored.
+        When the file sits in a git work tree and is not git-ignored, and when loopback
+        URLs were left out.
     """
     import tempfile
     from pathlib import Path
 
+    if _is_sandbox_demo_client(credentials):
+        raise ConfigurationError(
+            f"Not saving the sandbox's demo credentials ({credentials.client_id}): the sandbox "
+            "needs no .env. With no credentials configured, cerkl_nb.connect() starts (or "
+            "finds) the sandbox and uses its demo client by itself, on whatever port it gets. "
+            "Save a .env only for real Cerkl credentials."
+        )
     target = Path(path).resolve()
     ours: dict[str, str] = {
         ENV_CLIENT_ID: credentials.client_id,
@@ -605,6 +651,22 @@ def save_dotenv(
             ours[ENV_BASE_URL] = settings.base_url
         if settings.token_url != settings.base_url + TOKEN_PATH:
             ours[ENV_TOKEN_URL] = settings.token_url
+        skipped = [
+            key
+            for key in (ENV_BASE_URL, ENV_TOKEN_URL)
+            if key in ours and is_loopback_host(urlsplit(ours[key]).hostname)
+        ]
+        if skipped and not loopback_urls:
+            for key in skipped:
+                del ours[key]
+            warnings.warn(
+                f"Not saving {' and '.join(skipped)}: {settings.base_url} is a local address "
+                "(a sandbox's port changes every run, so the saved URL would point at nothing "
+                "next time). Pass loopback_urls=True to save it anyway, for a sandbox you "
+                "always start with `cerkl-nb sandbox --port N`.",
+                UserWarning,
+                stacklevel=2,
+            )
         if settings.basic_auth_encoding != "raw":
             ours[ENV_BASIC_AUTH_ENCODING] = settings.basic_auth_encoding
     lines: list[str] = []

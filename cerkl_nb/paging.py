@@ -15,12 +15,13 @@ import datetime as _dt
 import json
 import logging
 import math
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, MissingDependency
+from .errors import BadResponse, ConfigurationError, MissingDependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import CerklClient, Page
@@ -36,8 +37,12 @@ __all__ = [
 
 log = logging.getLogger("cerkl_nb.paging")
 
-#: The filter operators the toolkit knows (Cerkl documents ``gt``; the rest follow suit).
+#: Filter operators known to work: Cerkl documents ``gt``; the sandbox also implements
+#: the others. Documentation only: the client does not enforce this list (any operator name
+#: made of ``a-z`` and ``_`` is passed through, and the server answers for it), because
+#: Cerkl does not publish its full set.
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+_OPERATOR_NAME = re.compile(r"^[a-z_]+$")
 
 
 def _filter_value(value: Any, op: str) -> Any:
@@ -66,7 +71,16 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
         equality.
     **django_style
         ``field__op=value`` (``email__contains="@example.com"``); a bare ``field=value``
-        means ``eq``. Both forms combine (AND).
+        means ``eq``. The key is split at its *last* ``__`` when what follows is an
+        operator name (``a-z`` and ``_``), so ``email__like="x"`` is
+        ``{"email": {"like": "x"}}`` and ``first_name="Ada"`` is ``{"first_name": {"eq":
+        "Ada"}}``. (A field whose name itself contains ``__`` needs the dict form.) Both
+        forms combine (AND).
+
+    Operators are not checked against a list: :data:`OPERATORS` are those known to work
+    (Cerkl documents ``gt``); any other name made of ``a-z`` and ``_`` is sent as is and
+    the server decides (an unknown one comes back as a 400
+    :class:`~cerkl_nb.errors.ValidationError`).
 
     Returns
     -------
@@ -86,9 +100,10 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
     def add(field: str, op: str, value: Any) -> None:
         if not field:
             raise ConfigurationError("a filter needs a field name")
-        if op not in OPERATORS:
+        if not _OPERATOR_NAME.match(op):
             raise ConfigurationError(
-                f"unknown filter operator {op!r} on {field!r}; use one of {', '.join(OPERATORS)}"
+                f"filter operator {op!r} on {field!r} is not an operator name (lower-case "
+                f"letters and _); known to work: {', '.join(OPERATORS)}"
             )
         out.setdefault(field, {})[op] = _filter_value(value, op)
 
@@ -102,7 +117,7 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
             add(str(field), "eq", spec)
     for key, value in django_style.items():
         field, sep, op = key.rpartition("__")
-        if sep and op in OPERATORS:
+        if sep and field and _OPERATOR_NAME.match(op):
             add(field, op, value)
         else:
             add(key, "eq", value)
@@ -330,24 +345,61 @@ def _walk(
             try:
                 for _ in range(2 * concurrency):
                     submit()
+                prev = first
                 while window:
                     page = window.popleft().result()
+                    _check_not_repeated(resource, prev, page)
                     submit()
                     yield from emit(page)
                     if not page.items:
                         break
+                    prev = page
             finally:
                 for fut in window:
                     fut.cancel()
         return
     page = first
     while True:
+        known = total if total is not None else page.total
+        if known is not None and page.page + 1 > first.page + math.ceil(known / page_size):
+            # More pages than the total allows: a server that does not page as it says.
+            log.warning(
+                "%s: stopped after page %d: the server reported %d records in all, which "
+                "should fit in fewer pages of %d.",
+                resource,
+                page.page,
+                known,
+                page_size,
+            )
+            return
+        prev = page
         page = client.list(
             resource, page=page.page + 1, page_size=requested, filters=filters, **params
         )
+        _check_not_repeated(resource, prev, page)
         yield from emit(page)
-        if _is_last(page, page_size, seen, total if total is not None else page.total):
+        if _is_last(page, page_size, seen, known if known is not None else page.total):
             return
+
+
+def _identity(items: list[dict[str, Any]]) -> list[Any]:
+    ids = [it.get("id") for it in items]
+    return ids if all(i is not None for i in ids) else list(items)
+
+
+def _check_not_repeated(resource: str, prev: Page, page: Page) -> None:
+    """Raise when a page repeats the previous one: the server ignores ``page``.
+
+    Without a total or next links, such a server would otherwise be paged forever.
+    """
+    if page.items and len(page.items) == len(prev.items):
+        if _identity(page.items) == _identity(prev.items):
+            raise BadResponse(
+                f"GET {resource}: page {page.page} returned the same records as page "
+                f"{prev.page}; the server seems to ignore the page parameter. Stopped "
+                "instead of paging forever; the records of the earlier pages were already "
+                "returned. Use client.list() and check what the server does with page=."
+            )
 
 
 def _is_last(page: Page, page_size: int, seen: int, total: int | None) -> bool:

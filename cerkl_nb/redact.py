@@ -4,7 +4,10 @@ Logging, ``repr``, exception messages, the request history and widget status tex
 pass through :func:`redact`. It removes two kinds of thing:
 
 * values the process has registered as secret (every :class:`Secret`, every token the
-  token manager receives), wherever they appear, by exact match;
+  token manager receives), wherever they appear, by exact match. Client secrets are
+  remembered for the life of the process; access and refresh tokens only the most recent
+  :data:`MAX_TRANSIENT_SECRETS` (see :func:`register_secret`), which keeps both memory and
+  the cost of each call bounded;
 * anything that *looks* like a credential: ``Authorization`` header values, ``Bearer``
   and ``Basic`` credentials, ``access_token=`` / ``refresh_token=`` / ``client_secret=``
   parameters and JSON fields, and 40-hex-character strings (the shape of Cerkl tokens).
@@ -18,6 +21,7 @@ import logging
 import re
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 __all__ = [
@@ -25,6 +29,8 @@ __all__ = [
     "Secret",
     "redact",
     "register_secret",
+    "excerpt",
+    "MAX_TRANSIENT_SECRETS",
     "RedactingFilter",
     "install_log_redaction",
 ]
@@ -33,16 +39,32 @@ __all__ = [
 MASK = "***"
 
 _lock = threading.Lock()
-# Registered secret values. Kept as plain strings (not weak): a token that was ever issued
-# to this process must stay redacted even after the object holding it died.
-_registered: set[str] = set()
+# Registered secret values, in two bounded-by-design stores:
+#
+# * ``_pinned``: client secrets, Basic credentials and any value registered with
+#   ``transient=False`` (the default). A process holds a handful of these; they are kept
+#   for the life of the process, so a secret stays redacted even after the object that
+#   held it died.
+# * ``_transient``: access and refresh tokens (``transient=True``), one or two per token
+#   request. Only the most recent :data:`MAX_TRANSIENT_SECRETS` are kept (oldest
+#   forgotten first), so a kernel that runs for weeks with short-lived tokens does not
+#   grow without bound, nor does every redact() call get slower. A forgotten token is
+#   long dead by then (1,000 Cerkl tokens are 500 days of 12-hour tokens), and the
+#   40-hex pattern below still masks anything with the shape of a Cerkl token.
+_pinned: set[str] = set()
+_transient: OrderedDict[str, None] = OrderedDict()
+#: How many access/refresh tokens redact() remembers by exact value.
+MAX_TRANSIENT_SECRETS = 1000
 # Longest first, so a secret that contains another is removed whole. Rebuilt on register;
 # read without the lock (a tuple is replaced atomically).
 _ordered: tuple[str, ...] = ()
 
-# Secrets shorter than this are not registered for exact-match redaction: masking every
-# "a" in every log line would make logs unreadable, and such secrets are refused anyway.
-_MIN_REGISTERED_LEN = 6
+# Values shorter than this are not registered for exact-match redaction: masking every
+# "abc" in every log line would make logs unreadable while protecting next to nothing (a
+# three-character secret can be guessed). Credentials accepts such secrets (Cerkl decides
+# what a valid secret is); they are still masked wherever they appear in a credential
+# pattern (Basic header, ``client_secret=``, JSON fields).
+_MIN_REGISTERED_LEN = 4
 
 
 # Pattern rules, each guarded by cheap lower-case substring tests: redact() runs on every
@@ -82,19 +104,20 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], _Replacement]] = [
     ),
     # key=value in query strings, form bodies and curl -d arguments
     (
-        ("token=", "secret=", "password="),
+        ("token", "secret=", "secret =", "password"),
         re.compile(
             r"(?i)\b(access_token|refresh_token|client_secret|id_token|password|token)"
-            r"=([^&\s\"']+)"
+            r"(\s*=\s*)([^&\s\"']+)"
         ),
-        r"\1=" + MASK,
+        r"\1\2" + MASK,
     ),
     # "key": "value" in JSON
     (
         ("token", "secret", "password"),
+        # An unterminated value (a body cut short) is masked to the end of the text.
         re.compile(
-            r"(?i)([\"'](?:access_token|refresh_token|client_secret|id_token|password)[\"']"
-            r"\s*:\s*)[\"'][^\"']*[\"']"
+            r"(?i)([\"'](?:\w*_token|token|client_secret|secret|password)[\"']"
+            r"\s*:\s*)(?:\"(?:[^\"\\]|\\.)*(?:\"|$)|'(?:[^'\\]|\\.)*(?:'|$))"
         ),
         r'\1"' + MASK + '"',
     ),
@@ -110,23 +133,54 @@ _PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [(rx, repl) for _, rx, r
 ]
 
 
-def register_secret(value: str | None) -> None:
+def register_secret(value: str | None, *, transient: bool = False) -> None:
     """Remember a value so that :func:`redact` removes it wherever it appears.
 
     Parameters
     ----------
     value
-        A client secret, access token or refresh token. ``None`` and very short values
-        are ignored.
+        A client secret, access token or refresh token. ``None`` and values shorter than
+        4 characters are ignored.
+    transient
+        True for access/refresh tokens: only the most recent
+        :data:`MAX_TRANSIENT_SECRETS` of those are remembered. False (default) for client
+        secrets, which are remembered for the life of the process.
     """
     global _ordered
     if not value or len(value) < _MIN_REGISTERED_LEN:
         return
     with _lock:
-        if value in _registered:
+        if value in _pinned:
             return
-        _registered.add(value)
-        _ordered = tuple(sorted(_registered, key=len, reverse=True))
+        if transient:
+            if value in _transient:
+                _transient.move_to_end(value)
+                return
+            _transient[value] = None
+            while len(_transient) > MAX_TRANSIENT_SECRETS:
+                _transient.popitem(last=False)
+        else:
+            _transient.pop(value, None)
+            _pinned.add(value)
+        _ordered = tuple(sorted(_pinned.union(_transient), key=len, reverse=True))
+
+
+def excerpt(text: object, limit: int) -> str:
+    """Redact ``text`` and then cut it to ``limit`` characters (never the other way round).
+
+    Cutting first could leave the first half of a token that no rule recognises any more.
+    Only a window of the text is redacted (long bodies stay cheap): ``limit`` plus the
+    length of the longest registered secret plus a margin, so every value that *starts*
+    inside the excerpt is seen whole; pattern rules mask a value cut at the window's end.
+    ``bytes`` are decoded as UTF-8 (errors replaced), only as far as the window needs.
+    """
+    longest = len(_ordered[0]) if _ordered else 0
+    window = limit + max(longest, 64) + 64
+    if isinstance(text, (bytes, bytearray)):
+        # UTF-8 needs at most 4 bytes a character: this slice holds the whole window.
+        text = bytes(text[: 4 * window]).decode("utf-8", "replace")
+    s = text if isinstance(text, str) else str(text)
+    return redact(s[:window] if len(s) > window else s)[:limit]
 
 
 def redact(text: object) -> str:
@@ -173,17 +227,19 @@ class Secret:
     ----------
     value
         The secret text.
+    transient
+        True for access/refresh tokens (see :func:`register_secret`).
     """
 
     __slots__ = ("_value", "__weakref__")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, transient: bool = False) -> None:
         if isinstance(value, Secret):
             value = value.get_secret_value()
         if not isinstance(value, str):
             raise TypeError(f"Secret needs a str, got {type(value).__name__}")
         self._value = value
-        register_secret(value)
+        register_secret(value, transient=transient)
 
     def get_secret_value(self) -> str:
         """Return the secret text. Use it only to put it on the wire."""
@@ -233,8 +289,19 @@ class RedactingFilter(logging.Filter):
             msg = str(record.msg)
         record.msg = redact(msg)
         record.args = None
+        # Filters run before any formatter, so exc_text is usually still None here and
+        # the handler's formatter would render exc_info later, unredacted. Render the
+        # traceback now and store it redacted: logging.Formatter.format() uses a record's
+        # exc_text as is and only formats exc_info itself when exc_text is empty.
+        if record.exc_info and not record.exc_text:
+            try:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            except Exception:  # a broken exception must not lose the record
+                record.exc_text = f"(traceback unavailable: {record.exc_info[0]!r})"
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

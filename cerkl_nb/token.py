@@ -4,9 +4,18 @@ The expiry is counted from the moment the token request was *sent*, not from whe
 answer arrived: if the server took 2 s to answer, the token has 2 s less to live than
 ``expires_in`` says, and counting from the send time can only err on the safe side.
 
-Deadlines use the monotonic clock, so a wall-clock jump (NTP, a laptop waking up) neither
-kills a good token nor keeps a dead one; ``issued_at`` / ``expires_at`` are wall-clock
-times for display only.
+A token is aged by two clocks, and the one that says "older" wins:
+
+* the monotonic clock (``deadline``), which a wall-clock step backwards (NTP, a user
+  changing the time) cannot rewind, so a backward step never extends a token's life;
+* the wall clock (``expires_at``), because the monotonic clock of many systems stops while
+  the machine is suspended: after a laptop sleeps through the expiry, monotonic time says
+  the token is fresh, but the wall clock has moved on and so has the server.
+
+So a token is EXPIRED (or STALE) as soon as *either* clock says so. The cost: a forward
+wall-clock step larger than the leeway makes the manager refresh once, early; the new token
+is dated by the new wall clock, so there is no refresh storm. (The system clock also uses
+``CLOCK_BOOTTIME`` where Linux offers it, which keeps counting through a suspend.)
 """
 
 from __future__ import annotations
@@ -78,7 +87,8 @@ class Token:
     issued_at
         Wall-clock time the token request was sent (Unix seconds).
     expires_at
-        ``issued_at + lifetime_s`` (wall clock, for display).
+        ``issued_at + lifetime_s`` (wall clock): shown to people, and the second expiry
+        check, which catches a suspend the monotonic clock slept through.
     lifetime_s
         ``expires_in`` from the response (or the configured default).
     refresh_token
@@ -86,7 +96,8 @@ class Token:
     scope
         The granted scope, if the server said.
     deadline
-        The monotonic time at which the token expires; what all checks use.
+        The monotonic time at which the token expires. Checks use it *and* ``expires_at``
+        (whichever is earlier; see the module docstring).
     """
 
     access_token: Secret
@@ -148,32 +159,47 @@ class Token:
         if isinstance(scope, (list, tuple)):
             scope = " ".join(str(s) for s in scope)
         return cls(
-            access_token=Secret(access),
+            access_token=Secret(access, transient=True),
             token_type=token_type,
             issued_at=float(sent_at),
             expires_at=float(sent_at) + lifetime,
             lifetime_s=lifetime,
-            refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
+            refresh_token=(
+                Secret(refresh, transient=True) if isinstance(refresh, str) and refresh else None
+            ),
             scope=str(scope) if scope not in (None, "") else None,
             deadline=float(sent_monotonic) + lifetime,
         )
 
     # -- ageing ----------------------------------------------------------------------------
+    def _remaining(self, clock: Clock) -> float:
+        """Seconds left by whichever clock says less (may be negative).
+
+        Monotonic: ``deadline - monotonic()``. Wall: ``expires_at - time()``; a wall clock
+        that went backwards only makes this larger, so ``min`` ignores it and it can never
+        extend a token's life.
+        """
+        return min(self.deadline - clock.monotonic(), self.expires_at - clock.time())
+
     def remaining_s(self, clock: Clock) -> float:
-        """Seconds until expiry by the monotonic clock; never negative."""
-        return max(0.0, self.deadline - clock.monotonic())
+        """Seconds until expiry (the smaller of the monotonic and wall estimates); >= 0."""
+        return max(0.0, self._remaining(clock))
 
     def age_s(self, clock: Clock) -> float:
-        """Seconds since the token request was sent."""
-        return max(0.0, clock.monotonic() - (self.deadline - self.lifetime_s))
+        """Seconds since the token request was sent (the larger of the two estimates)."""
+        return max(0.0, self.lifetime_s - self._remaining(clock))
 
     def effective_leeway_s(self, leeway_s: float) -> float:
         """``min(leeway_s, lifetime_s / 10)``: short-lived tokens are not refreshed at once."""
         return min(float(leeway_s), self.lifetime_s / 10.0)
 
     def state(self, clock: Clock, leeway_s: float = 300.0) -> TokenState:
-        """FRESH, STALE (within the effective leeway of expiry) or EXPIRED."""
-        remaining = self.deadline - clock.monotonic()
+        """FRESH, STALE (within the effective leeway of expiry) or EXPIRED.
+
+        EXPIRED/STALE as soon as either the monotonic or the wall clock says so (see the
+        module docstring: suspend stops the monotonic clock on many systems).
+        """
+        remaining = self._remaining(clock)
         if remaining <= 0:
             return TokenState.EXPIRED
         if remaining <= self.effective_leeway_s(leeway_s):
@@ -182,7 +208,7 @@ class Token:
 
     def past_half_life(self, clock: Clock) -> bool:
         """True once half the lifetime has passed (the soft-refresh point)."""
-        return clock.monotonic() >= self.deadline - self.lifetime_s / 2.0
+        return self._remaining(clock) <= self.lifetime_s / 2.0
 
     @property
     def has_refresh_token(self) -> bool:

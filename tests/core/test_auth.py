@@ -22,7 +22,7 @@ from cerkl_nb import (
 from cerkl_nb.auth import basic_auth_header
 
 from .conftest import stat
-from .loopback import Reply, json_reply
+from .loopback import LoopbackServer, Reply, json_reply
 
 UNICODE_ID = "cerkl-nb-unicode"
 UNICODE_SECRET = "sandbox+secret/with=odd:chars %£€"
@@ -399,10 +399,26 @@ def test_e5_wall_clock_jumps_cause_no_refresh_storm(sandbox) -> None:
     clock = FakeClock()
     tm = manager(sandbox, clock=clock)
     tok = tm.get_token()
-    clock.jump_wall(-86400)  # NTP steps the clock back a day
+    clock.jump_wall(-86400)  # NTP steps the clock back a day: no effect at all
     assert tm.get_token() is tok and tok.remaining_s(clock) > 0
-    clock.jump_wall(+3 * 86400)  # ... and forward three
-    assert tm.get_token() is tok and tm.stats["token_requests"] == 1
+    clock.jump_wall(+3 * 86400)  # ... and forward three: one early refresh, then calm
+    new = tm.get_token()
+    assert new is not tok and tm.stats["token_requests"] == 2
+    for _ in range(5):
+        assert tm.get_token() is new
+    assert tm.stats["token_requests"] == 2
+
+
+def test_e5_suspend_past_expiry_is_noticed(sandbox) -> None:
+    # A laptop sleeps through the expiry: the monotonic clock of many systems stops during
+    # a suspend, the wall clock does not. The manager must not report FRESH for a dead token.
+    clock = FakeClock()
+    tm = manager(sandbox, clock=clock)
+    tok = tm.get_token()
+    clock.jump_wall(tok.lifetime_s + 60)
+    assert tm.state is TokenState.EXPIRED and tok.remaining_s(clock) == 0
+    assert tm.get_token() is not tok and tm.stats["token_requests"] == 2
+    assert tm.state is TokenState.FRESH
 
 
 def test_k1_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_client) -> None:
@@ -432,3 +448,59 @@ def test_k1_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_clie
     s = fresh_sandbox.stats()
     assert s["token_requests"] == 1 and s["refresh_token"] == 1
     assert s["refresh_token_reuse"] == 0 and s["statuses"].get("401", 0) == 0
+
+
+def test_bearer_auth_never_refreshes_for_or_sends_to_another_origin(loopback) -> None:
+    # Reviewer repro /tmp/review/redir.py: our API redirects to another host, which answers
+    # 401. requests strips Authorization on the redirect, but the 401 hook used to refresh
+    # and re-send to that host with "Bearer <new token>".
+    other = LoopbackServer()
+    try:
+        other.handler = lambda req: Reply(401, b"", {"WWW-Authenticate": "Bearer"})
+
+        def handler(req):
+            if "oauth" in req.path:
+                return json_reply(
+                    {"access_token": f"tok-{len(loopback.seen)}-abcdef1234", "expires_in": 3600}
+                )
+            return Reply(302, b"", {"Location": f"http://localhost:{other.port}/steal"})
+
+        loopback.handler = handler
+        tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
+        first = tm.get_token()
+        r = requests.get(loopback.url + "/v3/segment", auth=tm.auth, timeout=10)
+        assert r.status_code == 401 and [h.status_code for h in r.history] == [302]
+        assert other.seen and all("Authorization" not in s.headers for s in other.seen)
+        assert len(other.seen) == 1  # no re-send
+        assert tm.token is first and tm.stats["token_requests"] == 1  # no refresh
+        # The token is never attached to a request for a foreign origin in the first place.
+        with pytest.raises(ConfigurationError, match="Refusing to attach your token"):
+            requests.get(f"http://localhost:{other.port}/x", auth=tm.auth, timeout=10)
+        with pytest.raises(ConfigurationError, match="Refusing"):
+            requests.get(f"http://127.0.0.1:{other.port}/x", auth=tm.auth, timeout=10)
+        assert len(other.seen) == 1
+    finally:
+        other.close()
+
+
+def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
+    calls = {"api": 0}
+
+    def handler(req):
+        if "oauth" in req.path:
+            return json_reply(
+                {"access_token": f"tok-{len(loopback.seen)}-abcdef1234", "expires_in": 3600}
+            )
+        calls["api"] += 1
+        return Reply(401, b"") if calls["api"] == 1 else json_reply({"data": []})
+
+    loopback.handler = handler
+    # Default ports are part of the origin: http://host:80 == http://host.
+    tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
+    r = requests.get(loopback.url + "/v3/segment", auth=tm.auth, timeout=10)
+    assert r.status_code == 200 and tm.stats["token_requests"] == 2
+    api = [s for s in loopback.seen if "oauth" not in s.path]
+    assert [s.headers["Authorization"] for s in api] == [
+        "Bearer tok-1-abcdef1234",
+        "Bearer tok-3-abcdef1234",
+    ]

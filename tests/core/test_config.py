@@ -141,13 +141,13 @@ def test_save_dotenv_writes_0600_and_round_trips_odd_secrets(tmp_path) -> None:
     path.write_text("# keep me\nOTHER=1\nCERKL_CLIENT_ID=old\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not in a git repo: no warning
-        written = save_dotenv(creds, Settings(base_url="http://127.0.0.1:5/v3"), path)
+        written = save_dotenv(creds, Settings(base_url="https://cerkl.example/v3"), path)
     assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
     text = written.read_text()
     assert "OTHER=1" in text and "# keep me" in text and "CERKL_CLIENT_ID=old" not in text
     s, c = load_config(env={}, dotenv_path=written)
     assert c.client_secret.get_secret_value() == secret
-    assert s.base_url == "http://127.0.0.1:5/v3"
+    assert s.base_url == "https://cerkl.example/v3"
 
 
 def test_save_dotenv_warns_when_not_git_ignored(tmp_path) -> None:
@@ -177,3 +177,59 @@ def test_repository_dotenv_is_ignored_by_our_own_checker() -> None:
     if not (root / ".git").exists():
         pytest.skip("not a git checkout")
     assert is_git_ignored(root / ".env") is True
+
+
+def test_one_of_id_and_secret_says_which_is_missing_and_how_to_get_the_sandbox(tmp_path) -> None:
+    # .env.example used to say "leave CERKL_CLIENT_ID empty to use the sandbox"; with the
+    # secret still filled in that is an error. The error must say what to do.
+    env_file = tmp_path / ".env"
+    env_file.write_text("CERKL_CLIENT_ID=\nCERKL_CLIENT_SECRET=still-here-123\n")
+    with pytest.raises(MissingCredentials) as info:
+        load_config(env={}, dotenv_path=env_file)
+    msg = str(info.value)
+    assert "CERKL_CLIENT_ID is missing" in msg and "leave BOTH" in msg and "sandbox" in msg
+    with pytest.raises(MissingCredentials, match="CERKL_CLIENT_SECRET is missing.*leave BOTH"):
+        load_config(env={"CERKL_CLIENT_ID": "abc"}, dotenv_path=False)
+    env_file.write_text("CERKL_CLIENT_ID=\nCERKL_CLIENT_SECRET=\n")
+    assert load_config(env={}, dotenv_path=env_file)[1] is None  # both empty: sandbox
+
+
+def test_env_example_says_leave_both_empty_and_works_as_written(tmp_path) -> None:
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    assert "leave BOTH CERKL_CLIENT_ID and CERKL_CLIENT_SECRET" in " ".join(example.split())
+    (tmp_path / ".env").write_text(example)
+    settings, creds = load_config(env={}, dotenv_path=tmp_path / ".env")
+    assert creds is None and settings.base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize("secret", ["x${HOME}y", "p$ss", "a${CERKL_CLIENT_ID}b", "$$"])
+def test_dotenv_values_are_not_interpolated(tmp_path, secret) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"CERKL_CLIENT_ID=cid\nCERKL_CLIENT_SECRET={secret}\n")
+    _, creds = load_config(env={}, dotenv_path=env_file)
+    assert creds.client_secret.get_secret_value() == secret
+    # ... and what save_dotenv writes reads back the same.
+    written = save_dotenv(Credentials("cid", secret), path=tmp_path / "saved.env")
+    _, creds = load_config(env={}, dotenv_path=written)
+    assert creds.client_secret.get_secret_value() == secret
+
+
+def test_save_dotenv_refuses_the_sandbox_demo_pair(sandbox, tmp_path) -> None:
+    with pytest.raises(ConfigurationError, match="the sandbox needs no .env"):
+        save_dotenv(sandbox.credentials, sandbox.settings, tmp_path / ".env")
+    assert not (tmp_path / ".env").exists()
+
+
+def test_save_dotenv_leaves_out_loopback_urls_unless_asked(tmp_path) -> None:
+    creds = Credentials("my-client", "my-secret-123")
+    local = Settings(base_url="http://127.0.0.1:5/v3")
+    with pytest.warns(UserWarning, match="Not saving CERKL_BASE_URL.*local address"):
+        written = save_dotenv(creds, local, tmp_path / ".env")
+    assert "CERKL_BASE_URL" not in written.read_text()
+    assert "CERKL_CLIENT_ID=my-client" in written.read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_dotenv(creds, local, tmp_path / ".env", loopback_urls=True)
+    assert load_config(env={}, dotenv_path=written)[0].base_url == "http://127.0.0.1:5/v3"

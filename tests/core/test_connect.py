@@ -82,3 +82,33 @@ def test_readme_python_example_runs_as_written(tmp_path) -> None:
         timeout=120,
     )
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
+    no_credentials, tmp_path
+) -> None:
+    # Reviewer: save_dotenv in sandbox mode used to save the sandbox's random port; the next
+    # connect() then failed with a hint to run cerkl_nb.connect(), the call that failed.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / ".env").write_text(
+        "CERKL_CLIENT_ID=my-client\nCERKL_CLIENT_SECRET=my-secret-123\n"
+        f"CERKL_BASE_URL=http://127.0.0.1:{port}/v3\n"
+    )
+    with pytest.raises(cerkl_nb.ConnectionFailed) as info:
+        cerkl_nb.connect()
+    msg = str(info.value)
+    assert f"http://127.0.0.1:{port}/v3" in msg and str(tmp_path / ".env") in msg
+    assert "remove CERKL_BASE_URL" in msg and f"cerkl-nb sandbox --port {port}" in msg
+    assert "run `cerkl_nb.connect()`" not in msg
+
+
+def test_connection_refused_hint_no_longer_suggests_the_call_that_failed() -> None:
+    from cerkl_nb.auth import sandbox_hint
+
+    hint = sandbox_hint("http://127.0.0.1:4567/v3/oauth/Token")
+    assert "cerkl-nb sandbox --port 4567" in hint and "remove CERKL_BASE_URL" in hint
+    assert "(or `cerkl_nb.connect()`)" not in hint

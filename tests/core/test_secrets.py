@@ -11,12 +11,14 @@ import traceback
 import pytest
 
 from cerkl_nb import (
+    CerklClient,
     CerklError,
     Credentials,
     FakeClock,
     InvalidCredentials,
     Secret,
     ServerError,
+    Settings,
     TokenManager,
     redact,
 )
@@ -184,3 +186,193 @@ def test_redact_patterns() -> None:
 )
 def test_redact_masks_credentials_but_not_prose(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+# -- truncation must come after redaction (reviewer repro /tmp/review/trunc.py) ------------
+
+_AT = "e37b98a75db58f83edaaccdb75d15c3a38ae5e38"
+_RT = "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d"
+
+
+def _prefixes(text: str, secret: str, n: int = 12) -> bool:
+    return any(secret[i : i + n] in text for i in range(len(secret) - n + 1))
+
+
+_CUT_JSON = (
+    '{"access_token":"' + _AT + '","token_type":"Bearer","expires_in":43200,'
+    '"refresh_token":"' + _RT[:30]
+)
+# Tokens that start ~20 characters before the old 300-character cut.
+_DEBUG_PAGE = "<html><body>" + "x" * 250 + " Debug: refresh_token = " + _RT + " " + _AT
+_ECHO_PAGE = "<html>" + "y" * 260 + "refresh_token=" + _RT + " access_token=" + _AT
+
+
+@pytest.mark.parametrize(
+    ("status", "ctype", "body"),
+    [
+        # A success body cut short: the refresh token is unterminated.
+        (200, "application/json", _CUT_JSON),
+        # HTML debug pages echoing tokens, long enough to be cut mid-token.
+        (400, "text/html", _DEBUG_PAGE),
+        (403, "text/html", _ECHO_PAGE),
+    ],
+)
+def test_token_endpoint_excerpts_hold_no_token_prefix(loopback, status, ctype, body) -> None:
+    from .loopback import Reply
+
+    loopback.handler = lambda req: Reply(status, body.encode(), {"Content-Type": ctype})
+    settings = Settings(base_url=loopback.url + "/v3", max_retries=0)
+    tm = TokenManager(Credentials("id", "secret-xyz-123"), settings)
+    exc = _failure(tm.get_token)
+    assert isinstance(exc, CerklError)
+    blob = " ".join(
+        str(x)
+        for x in (exc, repr(exc), getattr(exc, "body_excerpt", ""), getattr(exc, "description", ""))
+    )
+    assert not _prefixes(blob, _AT) and not _prefixes(blob, _RT), blob
+    if 200 <= status < 300:
+        assert getattr(exc, "body_excerpt", None) is None  # no excerpt of a success body
+
+
+def test_api_excerpts_and_history_hold_no_token_prefix(loopback) -> None:
+    from .loopback import Reply, json_reply
+
+    junk = "z" * 270  # puts a token across the 300-character mark of error excerpts ...
+    page = (  # ... and one across the 500-character mark of history excerpts
+        '{"note": "' + "q" * 450 + '", "access_token": "' + _AT + '", '
+        '"refresh_token": "' + _RT + '"}'
+    )
+
+    def handler(req):
+        if "oauth" in req.path:
+            return json_reply({"access_token": "tok-abcdef-123456", "expires_in": 3600})
+        if req.path.startswith("/v3/bad"):
+            return Reply(400, ("<html>" + junk + "Bearer " + _AT).encode(), {})
+        return Reply(200, page.encode(), {"Content-Type": "application/json"})
+
+    loopback.handler = handler
+    settings = Settings(base_url=loopback.url + "/v3", max_retries=0)
+    client = CerklClient(TokenManager(Credentials("id", "secret-xyz-123"), settings))
+    client.request("GET", "ok")
+    exc = _failure(lambda: client.request("GET", "bad"))
+    texts = [str(exc), str(getattr(exc, "body_excerpt", ""))]
+    texts += [str(e.response_excerpt) for e in client.history]
+    for text in texts:
+        assert not _prefixes(text, _AT) and not _prefixes(text, _RT), text
+
+
+def test_redact_masks_an_unterminated_json_token_value() -> None:
+    cut = '{"access_token": "abc123def456ghi789jkl012mno345pq'
+    assert redact(cut) == '{"access_token": "***"'
+    assert "x9y8" not in redact('{"id_token": "x9y8z7w6v5u4t3s2')
+    assert redact('{"token_type": "Bearer", "expires_in": 5}') == (
+        '{"token_type": "Bearer", "expires_in": 5}'
+    )
+
+
+# -- log tracebacks ------------------------------------------------------------------------
+
+
+def test_logged_tracebacks_are_redacted(caplog) -> None:
+    import io
+
+    from cerkl_nb.redact import install_log_redaction
+
+    install_log_redaction()
+    secret = "Zq8-log-traceback-secret"
+    Secret(secret)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log = logging.getLogger("cerkl_nb.client")
+    log.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="cerkl_nb"):
+            try:
+                raise RuntimeError(f"failed with Bearer {_AT} and {secret}")
+            except RuntimeError:
+                log.exception("request failed")
+            log.info("where am I", stack_info=True, extra={})
+            log.warning("stack of %s", secret, stack_info=True)
+    finally:
+        log.removeHandler(handler)
+    out = stream.getvalue() + caplog.text
+    assert "Traceback" in out and "RuntimeError" in out and "request failed" in out
+    assert "Stack (most recent call last)" in out
+    assert _AT not in out and secret not in out
+    for rec in caplog.records:
+        assert _AT not in (rec.exc_text or "") and secret not in (rec.stack_info or "")
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+def test_short_secrets_are_registered_and_tokens_are_bounded() -> None:
+    import importlib
+
+    R = importlib.import_module("cerkl_nb.redact")
+    saved = (dict(R._transient), set(R._pinned), R._ordered)
+    try:
+        Credentials("id", "k9Q!")  # a 4-character secret is masked too
+        assert redact("the secret is k9Q!") == "the secret is ***"
+        Credentials("id", "ab1")  # shorter than 4: accepted, but not matched in free text
+        assert redact("ab1") == "ab1"
+        assert redact("client_secret=ab1") == "client_secret=***"
+        pinned = "pinned-client-secret-77"
+        Credentials("id", pinned)
+        first = "transient-token-000000"
+        Secret(first, transient=True)
+        for i in range(R.MAX_TRANSIENT_SECRETS + 10):
+            Secret(f"transient-token-{i + 1:06d}", transient=True)
+        assert len(R._transient) == R.MAX_TRANSIENT_SECRETS
+        assert len(R._ordered) <= R.MAX_TRANSIENT_SECRETS + len(R._pinned)
+        assert first not in R._transient and redact(first) == first  # the oldest is forgotten
+        assert redact(pinned) == "***"  # client secrets never are
+        newest = f"transient-token-{R.MAX_TRANSIENT_SECRETS + 10:06d}"
+        assert redact(newest) == "***"
+    finally:  # leave the process-wide registry as other tests expect it
+        R._transient.clear()
+        R._transient.update(saved[0])
+        R._pinned.clear()
+        R._pinned.update(saved[1])
+        R._ordered = saved[2]
+
+
+def test_token_manager_tokens_are_registered_as_transient(sandbox, make_client) -> None:
+    import importlib
+
+    R = importlib.import_module("cerkl_nb.redact")
+
+    client = make_client(sandbox)
+    tok = client.token_manager.get_token()
+    assert tok.access_token.get_secret_value() in R._transient
+    assert client.token_manager.credentials.client_secret.get_secret_value() in R._pinned
+
+
+# -- history params --------------------------------------------------------------------------
+
+
+def test_history_params_are_redacted(loopback) -> None:
+    from .loopback import json_reply
+
+    loopback.handler = lambda req: json_reply(
+        {"access_token": "tok-abcdef-123456", "expires_in": 3600}
+        if "oauth" in req.path
+        else {"data": []}
+    )
+    settings = Settings(base_url=loopback.url + "/v3")
+    client = CerklClient(TokenManager(Credentials("id", "secret-xyz-123"), settings))
+    params = {
+        "page": 1,
+        "access_token": "q-param-token-123456",
+        "password": "hunter2-hunter2",
+        "client_secret": "cs-in-query-98765",
+        "note": "Bearer abcdef0123456789xyz",
+    }
+    client.request("GET", "segment", params=params)
+    entry = client.history.entries()[-1]
+    assert entry.params["page"] == 1
+    text = repr(entry.params) + entry.to_curl() + entry.to_python()
+    for value in ("q-param-token-123456", "hunter2-hunter2", "cs-in-query-98765", "abcdef012345"):
+        assert value not in text
+    assert params["access_token"] == "q-param-token-123456"  # the caller's dict is untouched
