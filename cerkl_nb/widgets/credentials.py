@@ -366,7 +366,8 @@ class CredentialsForm(StatusLine, widgets.VBox):
     def save_env(self, path: str | Path = ".env") -> Path | None:
         """Save the credentials to ``path`` with mode 0600 ("Save to .env").
 
-        Warns in the status line when the file is not git-ignored.
+        Warns in the status line when the file is not git-ignored, and when a local
+        (sandbox) URL was left out of it (see :func:`cerkl_nb.config.save_dotenv`).
 
         Returns
         -------
@@ -384,12 +385,9 @@ class CredentialsForm(StatusLine, widgets.VBox):
             return None
         notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         if notes:
-            self._set_status(
-                "warn",
-                f"Saved to {written} (mode 0600), but: "
-                + " ".join(notes)
-                + " Add .env to .gitignore so the secret is never committed.",
-            )
+            # The notes say what to do themselves (add .env to .gitignore; why a local
+            # sandbox URL was left out), so they are shown as they are.
+            self._set_status("warn", f"Saved to {written} (mode 0600), but: " + " ".join(notes))
         else:
             self._set_status("ok", f"Saved to {written} (mode 0600, readable by you only).")
         return written

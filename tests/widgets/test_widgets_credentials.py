@@ -178,10 +178,19 @@ def test_save_env_writes_0600_and_warns_when_not_git_ignored(tmp_path, sandbox, 
     assert f"CERKL_CLIENT_ID={cid}" in written.read_text()
     assert form.status_kind == "warn" and ".gitignore" in form.status_text
     assert secret not in form.status_text
-    # Once ignored: no warning.
+    # The sandbox's URL is local (its port changes every run), so it is left out, and
+    # the status line says why.
+    assert "local address" in form.status_text
+    assert "CERKL_BASE_URL" not in written.read_text()
+    # Once ignored: no git warning, and nothing else to say for a non-local URL.
     (repo / ".gitignore").write_text(".env\n")
     form.save_env(repo / ".env")
-    assert form.status_kind == "ok" and "0600" in form.status_text
+    assert ".gitignore" not in form.status_text and "0600" in form.status_text
+    form.environment.value = "production"
+    form.client_id.value = cid
+    form.client_secret.value = secret
+    form.save_env(repo / ".env")
+    assert form.status_kind == "ok" and "0600" in form.status_text, form.status_text
 
 
 def test_production_banner_and_custom_url(sandbox):
