@@ -20,6 +20,7 @@ import html
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -41,6 +42,8 @@ __all__ = [
     "on_click",
     "button",
     "labelled",
+    "clock_text",
+    "FOCUS_STYLE",
 ]
 
 log = logging.getLogger("cerkl_nb.widgets")
@@ -242,11 +245,28 @@ def on_click(
     control.on_click(lambda _button: _shielded(name, action, report))
 
 
+#: A clearly visible 2px keyboard-focus ring for the widgets' buttons and tabs (the
+#: default is a faint 1px light blue, nearly invisible on a primary button).
+FOCUS_STYLE = (
+    "<style>"
+    ".cerkl-credentials-form .jupyter-button:focus-visible,"
+    ".cerkl-api-explorer .jupyter-button:focus-visible,"
+    ".cerkl-api-explorer .lm-TabBar-tab:focus-visible{"
+    "outline:2px solid var(--jp-ui-font-color0,#1f2328)!important;"
+    "outline-offset:2px!important;box-shadow:0 0 0 4px #fff!important}"
+    "</style>"
+)
+
+
 def button(description: str, icon: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
-    """A button as wide as its label; ``primary`` for the widget's main action."""
+    """A button as wide as its label; ``primary`` for the widget's main action.
+
+    ``icon`` is accepted for compatibility but not shown: ipywidgets draws it with an
+    icon font whose glyph becomes the start of the button's accessible name.
+    """
+    del icon
     return widgets.Button(
         description=description,
-        icon=icon,
         tooltip=tooltip,
         button_style="primary" if primary else "",
         layout=widgets.Layout(width="auto"),
@@ -268,3 +288,16 @@ def labelled(
         layout=widgets.Layout(width=width, height=height),
         **kwargs,
     )
+
+
+def clock_text(at: float, now: float | None = None) -> str:
+    """``at`` (Unix seconds) as 24-hour local time with its zone, with the date when not today.
+
+    The one time format of the widgets: ``"16:05:46 UTC"`` or ``"2026-11-30 04:05:46 UTC"``.
+    """
+    local = time.localtime(at)
+    text = time.strftime("%H:%M:%S %Z", local)
+    today = time.localtime(time.time() if now is None else now)
+    if local[:3] != today[:3]:
+        text = time.strftime("%Y-%m-%d ", local) + text
+    return text

@@ -24,7 +24,17 @@ from ..config import DEFAULT_BASE_URL, Credentials, Settings, find_dotenv, save_
 from ..errors import CerklError, ConfigurationError, MissingCredentials
 from ..redact import Secret
 from ..token import Token
-from ._common import StatusLine, button, describe_error, is_binder, labelled, log, on_click
+from ._common import (
+    FOCUS_STYLE,
+    StatusLine,
+    button,
+    clock_text,
+    describe_error,
+    is_binder,
+    labelled,
+    log,
+    on_click,
+)
 
 __all__ = ["CredentialsForm", "ENVIRONMENTS"]
 
@@ -37,6 +47,17 @@ ENVIRONMENTS: list[tuple[str, str]] = [
 
 _SECRET_EMPTY = "Paste the client secret (hidden once read)"
 _SECRET_HELD = "•••••••• secret held in memory (type to replace)"
+
+#: The core's hint for refused credentials names the environment variables; when the
+#: user typed the credentials into the form, point at what they typed instead.
+_ENV_HINT = (
+    "Check CERKL_CLIENT_ID and CERKL_CLIENT_SECRET, or generate new credentials in "
+    "Cerkl Broadcast: Settings → Integrations & Plugins → Cerkl API v3."
+)
+_FORM_HINT = (
+    "Check the client ID and secret you typed (Settings → Integrations & Plugins → "
+    "Cerkl API v3 → Generate New OAuth Credentials)."
+)
 
 _PRODUCTION_BANNER = (
     '<div role="note" style="background:#ffebe9;border:1px solid #cf222e;color:#82071e;'
@@ -88,6 +109,10 @@ class CredentialsForm(StatusLine, widgets.VBox):
     ) -> None:
         self._client: Any = None
         self._secret: Secret | None = None
+        # Where the held secret came from: "form" (typed / set_secret), "env", "client".
+        self._secret_source = "client"
+        self._shown_token: Token | None = None
+        self._token_status_shown = False
         self._sandbox_url = sandbox_url
         # Client IDs that only exist in the sandbox (its demo client), so switching to
         # production does not send them there.
@@ -96,6 +121,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self._last_done = -1e9
         self._token_callbacks = widgets.CallbackDispatcher()
         self._client_callbacks = widgets.CallbackDispatcher()
+        self._environment_callbacks = widgets.CallbackDispatcher()
 
         self.environment = labelled(
             widgets.Dropdown,
@@ -166,6 +192,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         kwargs.setdefault(
             "children",
             [
+                widgets.HTML(FOCUS_STYLE),
                 self.binder_banner,
                 self.production_banner,
                 self.environment,
@@ -214,15 +241,29 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self.client_id.value = creds.client_id
         self._show_environment_for(settings.base_url)
         self._secret = creds.client_secret
+        self._secret_source = "client"
         self.client_secret.placeholder = _SECRET_HELD
         where = "the local sandbox (demo client)" if settings.is_loopback else settings.base_url
-        self._set_status(
-            "info", f"Ready: credentials for {where} are loaded. Click Get New Access Token."
-        )
+        tok = client.token_manager.token
+        self._shown_token = tok
+        if tok is not None and str(client.token_manager.state) != "expired":
+            self._set_status(
+                "ok",
+                f"Connected to {where}: an access token is held (see the token panel). "
+                "Click Get New Access Token for a new one.",
+                about_token=True,
+            )
+        else:
+            self._set_status(
+                "info",
+                f"Ready: credentials for {where} are loaded. Click Get New Access Token.",
+                about_token=True,
+            )
 
     def set_secret(self, secret: str | Secret) -> None:
         """Hold ``secret`` privately (what typing into the Password field does)."""
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
+        self._secret_source = "form"
         self.client_secret.placeholder = _SECRET_HELD if self._secret else _SECRET_EMPTY
 
     def credentials(self) -> Credentials:
@@ -263,9 +304,11 @@ class CredentialsForm(StatusLine, widgets.VBox):
     def submit(self, *, raise_errors: bool = False) -> Token | None:
         """Get a new access token with the form's credentials ("Get New Access Token").
 
-        Builds a client when the credentials or environment changed (notifying
-        :meth:`on_client` callbacks), then always requests a *new* client-credentials
-        token and notifies :meth:`on_token` callbacks.
+        Always requests a *new* client-credentials token. When the credentials or the
+        environment changed, the token is requested with a new client, which is adopted
+        (notifying :meth:`on_client` callbacks) only when that request succeeds; on
+        failure the old client, its token and its history stay in use. Then notifies
+        :meth:`on_token` callbacks.
 
         Parameters
         ----------
@@ -282,11 +325,16 @@ class CredentialsForm(StatusLine, widgets.VBox):
             self._set_status("busy", "A token request is already in flight; wait for it.")
             return None
         self._set_busy(True)
+        new_client = None
         try:
-            client = self._client_for_form()
+            client, new_client = self._client_for_form()
             self._set_status("busy", f"Requesting a token from {client.settings.token_url} …")
             token = client.token_manager.fetch()
         except Exception as err:
+            # A failed fetch with new credentials or a new environment changes nothing:
+            # the old client, its token and the explorer's history stay as they were.
+            if new_client is not None:
+                _close_quietly(new_client)
             self._show_error(err, "Could not get a token")
             if not isinstance(err, (CerklError, ValueError)):
                 log.error("token request failed unexpectedly", exc_info=True)
@@ -296,17 +344,42 @@ class CredentialsForm(StatusLine, widgets.VBox):
         finally:
             self._set_busy(False)
             self._last_done = time.monotonic()
-        expires = time.strftime("%H:%M:%S", time.localtime(token.expires_at))
-        hours = token.lifetime_s / 3600
-        life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
-        self._set_status(
-            "ok",
-            f"Got a new access token ({token.token_type}, valid {life}, until {expires} local "
-            f"time). {'A refresh token came with it. ' if token.has_refresh_token else ''}"
-            "The token panel shows its countdown.",
-        )
+        if new_client is not None:
+            self._client = new_client
+            self._secret = new_client.token_manager.credentials.client_secret
+            self._client_callbacks(new_client)
+        self._show_token_status(token)
         self._token_callbacks(self._client)
         return token
+
+    def show_token(self, token: Token | None = None) -> None:
+        """Update the status line for ``token`` (default: the client's current token).
+
+        The dashboard calls it after a refresh elsewhere (token panel, auto-refresh), so
+        the "valid until" text is never stale.
+        """
+        if token is None:
+            token = self._client.token_manager.token if self._client is not None else None
+        # Only replace a token or "Ready" status, never an error or a note the user reads.
+        if token is not None and token is not self._shown_token and self._token_status_shown:
+            self._show_token_status(token, renewed=self._shown_token is not None)
+
+    def _set_status(self, kind: str, text: str, *, about_token: bool = False) -> None:
+        super()._set_status(kind, text)
+        self._token_status_shown = about_token
+
+    def _show_token_status(self, token: Token, *, renewed: bool = False) -> None:
+        self._shown_token = token
+        hours = token.lifetime_s / 3600
+        life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
+        what = "The access token was renewed" if renewed else "Got a new access token"
+        self._set_status(
+            "ok",
+            f"{what} ({token.token_type}, valid {life}, until {clock_text(token.expires_at)})."
+            f" {'A refresh token came with it. ' if token.has_refresh_token else ''}"
+            "The token panel shows its countdown.",
+            about_token=True,
+        )
 
     def load_env(self, path: str | Path | None = None) -> Credentials | None:
         """Load credentials (and the base URL) from a ``.env`` file ("Load from .env").
@@ -355,6 +428,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         if settings is not None:
             self._show_environment_for(settings.base_url)
         self._secret = creds.client_secret
+        self._secret_source = "env"
         self.client_secret.value = ""
         self.client_secret.placeholder = _SECRET_HELD
         self._set_status(
@@ -397,8 +471,36 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self._token_callbacks.register_callback(callback, remove=remove)
 
     def on_client(self, callback: Callable[[Any], None], remove: bool = False) -> None:
-        """Call ``callback(client)`` when the form builds a new client (new credentials)."""
+        """Call ``callback(client)`` when the form adopts a new client.
+
+        A new client (other credentials or environment) is adopted only once a token was
+        obtained with it; a failed request keeps the old client and its token.
+        """
         self._client_callbacks.register_callback(callback, remove=remove)
+
+    def on_environment(self, callback: Callable[[Any], None], remove: bool = False) -> None:
+        """Call ``callback(form)`` when the environment or base URL in the form changes."""
+        self._environment_callbacks.register_callback(callback, remove=remove)
+
+    def target(self) -> tuple[str, str | None]:
+        """``(label, base URL or None)`` of the environment selected in the form now.
+
+        Never starts the sandbox; the URL is ``None`` when it is not known yet.
+        """
+        env = self.environment.value
+        if env == "sandbox":
+            return "Sandbox", self._sandbox_url.rstrip("/") if self._sandbox_url else None
+        if env == "production":
+            return "Cerkl production", DEFAULT_BASE_URL
+        url = self.base_url.value.strip().rstrip("/")
+        return f"custom URL {url or '(empty)'}", url or None
+
+    def environment_changed(self) -> bool:
+        """True when the form's environment differs from that of :attr:`client`."""
+        if self._client is None:
+            return False
+        _label, url = self.target()
+        return url != self._client.settings.base_url.rstrip("/")
 
     # -- internals ---------------------------------------------------------------------------
     def _sandbox(self) -> Any:
@@ -411,21 +513,19 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self._sandbox_url = sb.url
         return sb
 
-    def _client_for_form(self) -> Any:
+    def _client_for_form(self) -> tuple[Any, Any]:
+        """``(client to fetch with, new client or None)``; a new client is not adopted yet."""
         creds = self.credentials()
         settings = self.settings()
         current = self._client
         if current is not None:
             same_creds = current.token_manager.credentials == creds
             if same_creds and current.settings.base_url == settings.base_url:
-                return current
+                return current, None
         from ..client import CerklClient
 
         client = CerklClient(credentials=creds, settings=settings)
-        self._client = client
-        self._secret = creds.client_secret
-        self._client_callbacks(client)
-        return client
+        return client, client
 
     def _show_environment_for(self, base_url: str) -> None:
         if base_url.rstrip("/") == DEFAULT_BASE_URL:
@@ -442,6 +542,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         if not value:
             return
         self._secret = Secret(value)
+        self._secret_source = "form"
         # Clear at once: the value must not linger in a synced trait (saved widget state).
         self.client_secret.value = ""
         self.client_secret.placeholder = _SECRET_HELD
@@ -470,9 +571,11 @@ class CredentialsForm(StatusLine, widgets.VBox):
                 "and secret of your own Cerkl API v3 credentials, or load them from .env.",
             )
         self._update_production_banner()
+        self._environment_callbacks(self)
 
     def _on_base_url(self, change: dict[str, Any]) -> None:
         self._update_production_banner()
+        self._environment_callbacks(self)
 
     def _update_production_banner(self) -> None:
         from urllib.parse import urlsplit
@@ -489,7 +592,10 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self.save_button.disabled = busy
 
     def _show_error(self, err: BaseException, what: str) -> None:
-        self._set_status("error", f"{what}: {describe_error(err)}")
+        text = describe_error(err)
+        if self._secret_source == "form" and _ENV_HINT in text:
+            text = text.replace(_ENV_HINT, _FORM_HINT)
+        self._set_status("error", f"{what}: {text}")
 
     def _report(self, err: BaseException) -> None:
         self._show_error(err, "Error")
@@ -505,3 +611,10 @@ class CredentialsForm(StatusLine, widgets.VBox):
             f"CredentialsForm(environment={self.environment.value!r}, "
             f"client_id={self.client_id.value!r}, client_secret={held})"
         )
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # closing a client that never sent anything must not hide the error
+        log.debug("closing an unused client failed", exc_info=True)

@@ -48,6 +48,10 @@ class Dashboard(widgets.VBox):
         # A new client (other credentials / environment) replaces the one shown below.
         self.form.on_client(self._use_client)
         self.form.on_token(self._use_client)
+        # Another environment in the form: warn and block Send until a client for it exists.
+        self.form.on_environment(lambda _form: self._check_environment())
+        # A token renewed elsewhere (panel buttons, auto-refresh): keep the form's text true.
+        self.panel.observe(self._on_new_token, names="token_serial")
         kwargs.setdefault(
             "children",
             [
@@ -61,6 +65,7 @@ class Dashboard(widgets.VBox):
         )
         super().__init__(**kwargs)
         self.add_class("cerkl-dashboard")
+        self._check_environment()
         self.explorer.set_anchor(self.model_id)
 
     @property
@@ -75,6 +80,31 @@ class Dashboard(widgets.VBox):
             self.panel.sync()
         if self.explorer.client is not client:
             self.explorer.set_client(client)
+        self._check_environment()
+
+    @property
+    def environment_notice(self) -> str:
+        """The "environment changed" notice shown now ("" when the form matches)."""
+        return self.explorer.environment_notice
+
+    def _check_environment(self) -> None:
+        """Warn (panel, explorer) and block Send while the form targets another environment."""
+        used = self.explorer.client
+        if used is None or self.form.client is None or not self.form.environment_changed():
+            notice = ""
+        else:
+            label, _url = self.form.target()
+            notice = (
+                f"Environment changed to {label}: click Get New Access Token to connect. "
+                f"Until then the token and requests still use {used.settings.base_url}, "
+                "and Send is disabled."
+            )
+        self.panel.notice = notice
+        self.explorer.set_environment_notice(notice)
+
+    def _on_new_token(self, _change: Any) -> None:
+        if self.form.client is not None and not self.form.busy:
+            self.form.show_token()
 
     def close(self) -> None:
         """Close the dashboard and every widget in it."""

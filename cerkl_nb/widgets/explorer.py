@@ -8,7 +8,17 @@ an entry to load it, Re-run to send it again. Errors are shown in the response v
 
 Each button is a public method: :meth:`ApiExplorer.send`, :meth:`~ApiExplorer.rerun`,
 :meth:`~ApiExplorer.copy_as_curl`, :meth:`~ApiExplorer.copy_as_python`,
-:meth:`~ApiExplorer.insert_code_cell`, :meth:`~ApiExplorer.select`.
+:meth:`~ApiExplorer.insert_code_cell`, :meth:`~ApiExplorer.select`,
+:meth:`~ApiExplorer.clear_response`.
+
+What is saved with the notebook
+-------------------------------
+The response body, table and headers (which can hold personal data, such as subscriber
+e-mail addresses) are not synced traits: they reach the page in one-off messages
+(:class:`~cerkl_nb.widgets._bridge.HtmlPane`), so JupyterLab's "save widget state" does
+not write them into the notebook. What is saved: the request builder's fields, the status
+lines (status code, time, size, method and path) and the History list's labels (method,
+path and up to 40 characters of the query string, e.g. a filters_json value).
 """
 
 from __future__ import annotations
@@ -26,8 +36,9 @@ from ..catalog import FILTER_OPERATORS, Catalog, Endpoint, RequestSpec, fill_pat
 from ..errors import ApiError, CerklError
 from ..paging import filters_json
 from ..redact import redact
-from ._bridge import FrontEndBridge
+from ._bridge import FrontEndBridge, HtmlPane
 from ._common import (
+    FOCUS_STYLE,
     MainThreadRelay,
     StatusLine,
     button,
@@ -58,7 +69,7 @@ _CODE_HEADER = (
     "cerkl_nb.connect()\n"
 )
 
-_STYLE = (
+_STYLE = FOCUS_STYLE + (
     "<style>.cerkl-mono textarea,.cerkl-mono input{font-family:var(--jp-code-font-family,"
     "monospace)!important;font-size:12px!important}</style>"
 )
@@ -160,6 +171,12 @@ class ApiExplorer(StatusLine, widgets.VBox):
     catalog
         The endpoint catalogue; by default loaded from the client's API description
         (the sandbox's ``/v3/openapi.json``) or the built-in one.
+
+    Notes
+    -----
+    The response body, table and headers are not saved with the notebook, even with
+    "save widget state" on (they are not synced traits); "Clear response"
+    (:meth:`clear_response`) empties the view. See the module docstring for what is saved.
     """
 
     def __init__(self, client: Any = None, *, catalog: Catalog | None = None, **kwargs: Any):
@@ -174,6 +191,8 @@ class ApiExplorer(StatusLine, widgets.VBox):
         self._query_inputs: dict[str, widgets.Text] = {}
         self._filter_rows: list[_FilterRow] = []
         self._anchor_ids: list[str] = []
+        self._environment_notice = ""
+        self._sending = False
         self.last_response: Any = None
         self.last_error: BaseException | None = None
 
@@ -249,12 +268,17 @@ class ApiExplorer(StatusLine, widgets.VBox):
         self.response_status = widgets.HTML(
             "<div class='cerkl-response-status' style='color:#6e7781'>No response yet.</div>"
         )
-        self.response_body = widgets.HTML()
-        self.response_table = widgets.HTML()
-        self.response_headers = widgets.HTML()
+        # Response data (possibly personal data) is never synced state: see HtmlPane.
+        self.response_body = HtmlPane(tablist_label="Response view")
+        self.response_table = HtmlPane()
+        self.response_headers = HtmlPane()
         self.response_tabs = widgets.Tab(
             [self.response_body, self.response_table, self.response_headers],
             titles=("Body", "Table", "Headers"),
+        )
+        self.response_tabs.add_class("cerkl-response-tabs")
+        self.clear_button = button(
+            "Clear response", "", "Empty the response view (status, body, table, headers)"
         )
         self.history = labelled(
             widgets.Select,
@@ -281,6 +305,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
             (self.python_button, self.copy_as_python),
             (self.insert_button, self.insert_code_cell),
             (self.rerun_button, self._rerun_selected),
+            (self.clear_button, self.clear_response),
         ):
             on_click(control, action, self._report)
 
@@ -298,7 +323,13 @@ class ApiExplorer(StatusLine, widgets.VBox):
                 self.query_section,
                 self.body_section,
                 widgets.HBox(
-                    [self.send_button, self.curl_button, self.python_button, self.insert_button],
+                    [
+                        self.send_button,
+                        self.curl_button,
+                        self.python_button,
+                        self.insert_button,
+                        self.clear_button,
+                    ],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
                 self.status,
@@ -351,6 +382,29 @@ class ApiExplorer(StatusLine, widgets.VBox):
         what = f"{ep.method} {ep.path}" if ep else "an endpoint"
         self._set_status("info", f"Ready: {what} is selected. Click Send.")
 
+    @property
+    def environment_notice(self) -> str:
+        """Why Send is disabled ("" when it is not): the form targets another environment."""
+        return self._environment_notice
+
+    def set_environment_notice(self, notice: str) -> None:
+        """Disable Send / Re-run and show ``notice`` (or, with ``""``, enable them again)."""
+        if notice == self._environment_notice:
+            return
+        self._environment_notice = notice
+        self._update_buttons()
+        if notice:
+            self._set_status("warn", notice)
+        elif self._client is not None:
+            ep = self._endpoint
+            what = f"{ep.method} {ep.path}" if ep else "an endpoint"
+            self._set_status("info", f"Ready: {what} is selected. Click Send.")
+
+    def _update_buttons(self) -> None:
+        blocked = self._sending or bool(self._environment_notice)
+        self.send_button.disabled = blocked
+        self.rerun_button.disabled = blocked
+
     def set_anchor(self, *model_ids: str) -> None:
         """Model ids of the widgets this explorer is shown in (for "Insert as code cell")."""
         self._anchor_ids = [m for m in model_ids if m]
@@ -396,6 +450,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
             self._endpoint = None
             self._loading = True
             try:
+                self.endpoint.value = None  # not a catalogue endpoint
                 self.method.value = method if method in _METHODS else "GET"
                 self.path.value = path
             finally:
@@ -518,9 +573,12 @@ class ApiExplorer(StatusLine, widgets.VBox):
         return code
 
     def clear_response(self) -> None:
-        """Empty the response view."""
-        self.response_status.value = ""
+        """Empty the response view ("Clear response") and forget the last response."""
+        self.response_status.value = (
+            "<div class='cerkl-response-status' style='color:#6e7781'>No response yet.</div>"
+        )
         self.response_body.value = self.response_table.value = self.response_headers.value = ""
+        self.last_response = None
 
     def close(self) -> None:
         """Stop listening to the history and close the widget tree."""
@@ -533,12 +591,14 @@ class ApiExplorer(StatusLine, widgets.VBox):
     def _require_client(self) -> Any:
         if self._client is None:
             raise CerklError("No client yet: click Get New Access Token in the credentials form.")
+        if self._environment_notice:
+            raise CerklError(self._environment_notice)
         return self._client
 
     def _send_spec(self, spec: RequestSpec, *, raise_errors: bool) -> Any:
         client = self._require_client()
-        self.send_button.disabled = True
-        self.rerun_button.disabled = True
+        self._sending = True
+        self._update_buttons()
         self._set_status("busy", f"Sending {spec.method} {spec.path} …")
         try:
             resp = client.request(
@@ -554,8 +614,8 @@ class ApiExplorer(StatusLine, widgets.VBox):
                 raise
             return None
         finally:
-            self.send_button.disabled = False
-            self.rerun_button.disabled = False
+            self._sending = False
+            self._update_buttons()
         self.last_error = None
         self.last_response = resp
         self._show_response(spec, resp)
@@ -606,7 +666,12 @@ class ApiExplorer(StatusLine, widgets.VBox):
             self.response_body.value = f"<pre style='white-space:pre-wrap'>{esc(text)}</pre>"
         self.response_table.value = table_html([])
         self.response_headers.value = headers_html(None)
-        self._set_status("error", f"{spec.method} {spec.path} failed: {text}")
+        self.response_tabs.selected_index = 0  # the error is in the Body tab
+        # The core's message usually names the request already ("GET https://… failed
+        # with 404 …"): don't say it twice.
+        if not text.startswith(f"{spec.method} "):
+            text = f"{spec.method} {spec.path} failed: {text}"
+        self._set_status("error", text)
 
     def _copy(self, make: Callable[[RequestSpec, str], str], what: str) -> str | None:
         try:
@@ -826,12 +891,41 @@ class ApiExplorer(StatusLine, widgets.VBox):
     def _on_path(self, _change: dict[str, Any]) -> None:
         if self._loading:
             return
+        self._match_path()
         self._rebuild_path_params()
+
+    def _match_path(self) -> None:
+        """Follow a typed path: select the catalogue endpoint it fits (or none).
+
+        The text typed stays as it is (``/segment/7`` is not turned into
+        ``/segment/{id}``); only the endpoint shown and the query parameters offered (and
+        sent) change, so a single-item path no longer sends ``page``/``page_size``.
+        """
+        typed = self.path.value.strip()
+        if not typed:
+            return
+        found = self.catalog.find(self.method.value, "/" + typed.lstrip("/"))
+        if found is self._endpoint:
+            return
+        self._endpoint = found
+        self._loading = True
+        try:
+            if found is not None:
+                self.folder.value = found.resource
+                self._fill_endpoint_options(found.resource)
+                self.endpoint.value = found.key
+            else:
+                self.endpoint.value = None
+        finally:
+            self._loading = False
+        self._rebuild_query_inputs()
+        self._show_sections()
 
     @_reporting
     def _on_method(self, _change: dict[str, Any]) -> None:
         if self._loading:
             return
+        self._match_path()
         if self.method.value in ("POST", "PUT", "PATCH") and not self.body.value.strip():
             self._reset_body()
         self._show_sections()

@@ -27,11 +27,13 @@ import traitlets
 from ..errors import CerklError
 from ..redact import redact
 from ..token import Token
-from ._common import MainThreadRelay, describe_error, log
+from ._common import MainThreadRelay, clock_text, describe_error, log
 
 __all__ = ["TokenPanel"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+#: What the Token row shows: the mask alone (the type is in its own row).
+_MASK = "••••••••"
 
 _HOW_WORDS = {
     "fetch": "new token (client credentials)",
@@ -78,6 +80,8 @@ class TokenPanel(anywidget.AnyWidget):
     state = traitlets.Unicode("none").tag(sync=True)
     last_refresh = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    #: A warning shown above the buttons (the dashboard's "environment changed" notice).
+    notice = traitlets.Unicode("").tag(sync=True)
     auto_refresh = traitlets.Bool(True).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     #: Increments with every new token, so the page can announce "token refreshed".
@@ -144,7 +148,7 @@ class TokenPanel(anywidget.AnyWidget):
             self._last_token = tok
             with self.hold_sync():
                 self.token_type = tok.token_type
-                self.masked_token = tok.masked()
+                self.masked_token = _MASK  # the type has its own row
                 self.issued_at = tok.issued_at * 1000.0
                 self.expires_at = tok.expires_at * 1000.0
                 self.lifetime_s = float(tok.lifetime_s)
@@ -281,8 +285,8 @@ class TokenPanel(anywidget.AnyWidget):
 
 
 def _now() -> str:
-    return time.strftime("%H:%M:%S")
+    return clock_text(time.time())
 
 
 def _clock(at: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(at or time.time()))
+    return clock_text(at or time.time())

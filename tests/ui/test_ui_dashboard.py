@@ -146,7 +146,7 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         panel = page.locator(".cerkl-token-panel")
         countdown = panel.locator("[data-f='countdown']")
         expires = panel.locator("[data-f='expires']")
-        expect(countdown).to_have_text("--:--:--")
+        expect(countdown).to_have_text("—")
         tokens_before = sandbox.stats().get("tokens_issued")
 
         # Typing a secret (not needed with the sandbox's demo client): the kernel reads it
@@ -193,11 +193,15 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
 
         # Click 2: Send (GET /subscriber is preselected) → 200.
         explorer = page.locator(".cerkl-api-explorer")
-        # (icon fonts add a glyph to the accessible name, hence the regex)
-        explorer.get_by_role("button", name=re.compile(r"(^|\W)Send$")).click()
+        # Buttons carry no icon-font glyph: their accessible names are the plain labels.
+        explorer.get_by_role("button", name="Send", exact=True).click()
         status = explorer.locator(".cerkl-response-status")
         expect(status).to_contain_text("200 OK", timeout=20_000)
         expect(status).to_contain_text("GET /subscriber")
+        # The body arrives in a one-off message (not widget state) and is rendered.
+        body_pane = explorer.locator(".cerkl-html-pane").first
+        expect(body_pane).to_contain_text("email", timeout=10_000)
+        expect(explorer.get_by_role("tablist", name="Response view")).to_have_count(1)
         stats = sandbox.stats()
         if tokens_before is not None and "tokens_issued" in stats:
             assert stats["tokens_issued"] >= tokens_before + 2
@@ -211,6 +215,12 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         # The README's copy changes only on request, so a test run leaves git clean.
         if os.environ.get("CERKL_NB_UPDATE_SCREENSHOT") == "1":
             shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
+
+        # Copy token: a visible confirmation on the button, not only for screen readers.
+        panel.get_by_role("button", name="Copy token").click()
+        expect(panel.locator("[data-act='copy']")).to_have_text(
+            re.compile(r"^(Copied ✓|Copy failed)$"), timeout=10_000
+        )
 
         # The countdown keeps ticking while the kernel is busy in another cell.
         cells = page.locator(".jp-Notebook .jp-Cell")
@@ -238,6 +248,18 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         page.keyboard.press("Shift+Enter")
         output = new_cell.locator(".jp-OutputArea-output")
         expect(output).to_contain_text("'email'", timeout=30_000)
+
+        # Another environment in the form: the panel says so and Send is disabled until
+        # a client for it exists; back to the sandbox, all is as before.
+        env = form.get_by_role("combobox", name="Environment")
+        env.select_option(label="Cerkl production (api.cerkl.com)")
+        notice = panel.locator("[data-f='notice']")
+        expect(notice).to_contain_text("Environment changed to Cerkl production", timeout=10_000)
+        send = explorer.get_by_role("button", name="Send", exact=True)
+        expect(send).to_be_disabled()
+        env.select_option(label="Sandbox (local, fake data)")
+        expect(notice).to_be_hidden(timeout=10_000)
+        expect(send).to_be_enabled()
 
         ours = [e for e in console_errors if "anywidget" in e or "cerkl" in e.lower()]
         assert not ours, f"browser console errors from the widgets: {ours}"

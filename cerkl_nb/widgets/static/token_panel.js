@@ -14,7 +14,8 @@ function pad(n) {
 }
 
 export function formatHMS(ms) {
-  const total = Math.max(0, Math.floor(ms / 1000));
+  // Round up: 00:00:00 shows only once the token has expired.
+  const total = Math.max(0, Math.ceil(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
@@ -22,7 +23,7 @@ export function formatHMS(ms) {
 }
 
 function spoken(ms) {
-  const total = Math.max(0, Math.round(ms / 1000));
+  const total = Math.max(0, Math.ceil(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const parts = [];
@@ -31,17 +32,27 @@ function spoken(ms) {
   return parts.join(" ");
 }
 
-function localTime(ms) {
+// One time format everywhere (as the Python side's clock_text): 24-hour HH:MM:SS and
+// the zone, with the date (YYYY-MM-DD) when it is not today.
+export function localTime(ms, nowMs = Date.now()) {
   if (!ms) return "—";
-  return new Date(ms).toLocaleString(undefined, {
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    timeZoneName: "short",
-  });
+  const d = new Date(ms);
+  const now = new Date(nowMs);
+  let zone = "";
+  try {
+    const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+      .formatToParts(d)
+      .find((p) => p.type === "timeZoneName");
+    zone = part ? ` ${part.value}` : "";
+  } catch (err) {
+    zone = "";
+  }
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${zone}`;
+  const sameDay =
+    d.getFullYear() === now.getFullYear() &&
+    d.getMonth() === now.getMonth() &&
+    d.getDate() === now.getDate();
+  return sameDay ? time : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
 }
 
 async function writeClipboard(text) {
@@ -93,6 +104,7 @@ const TEMPLATE = `
   </div>
   <div class="ctp-state" data-f="state-text">No token yet.</div>
   <div class="ctp-error" role="alert" data-f="error" hidden></div>
+  <div class="ctp-notice" role="status" data-f="notice" hidden></div>
   <div class="ctp-buttons" role="group" aria-label="Token actions">
     <button type="button" data-act="refresh" title="Use the refresh token (or get a new token if that fails)">Refresh</button>
     <button type="button" data-act="new_token" title="Request a brand-new token with the client credentials">Get new token</button>
@@ -113,6 +125,8 @@ function render({ model, el }) {
 
   let lastText = "";
   let lastState = "";
+  let forceState = false;
+  let copyLabelTimer = null;
   let lastSerial = model.get("token_serial");
   // Announce the 5-minute mark only when we cross it while watching, not on first render.
   let wasAboveFive = null;
@@ -134,7 +148,7 @@ function render({ model, el }) {
   function tick() {
     const rem = remainingMs();
     let state = "none";
-    let text = "--:--:--";
+    let text = "—";
     let pct = 0;
     if (rem !== null) {
       const lifeMs = Math.max(1, model.get("lifetime_s") * 1000);
@@ -151,7 +165,9 @@ function render({ model, el }) {
       }
       wasAboveFive = aboveFive;
     }
-    if (text !== lastText) {
+    // Redraw when the text or the state changes (at expiry the text stays 00:00:00 but
+    // the bar and its aria-valuetext must say "expired").
+    if (text !== lastText || state !== lastState) {
       f("countdown").textContent = text;
       lastText = text;
       f("fill").style.width = `${pct.toFixed(2)}%`;
@@ -161,7 +177,8 @@ function render({ model, el }) {
         rem === null ? "no token" : rem <= 0 ? "expired" : `${spoken(rem)} left`,
       );
     }
-    if (state !== lastState) {
+    if (state !== lastState || forceState) {
+      forceState = false;
       section.dataset.state = state;
       const badge = {
         none: "no token",
@@ -174,7 +191,9 @@ function render({ model, el }) {
         none: "No token yet. Click Get new token (or Get New Access Token in the form).",
         fresh: "Fresh: the token is valid.",
         soon: "Refresh soon: the token is inside its refresh window; the next request refreshes it (if auto-refresh is on).",
-        expired: "Expired: requests need a new token. Click Refresh.",
+        expired: model.get("auto_refresh")
+          ? "Expired: the next request renews it automatically (or click Refresh)."
+          : "Expired: requests need a new token. Click Refresh (auto-refresh is off).",
       }[state];
       lastState = state;
     }
@@ -192,6 +211,9 @@ function render({ model, el }) {
         : "none (a refresh gets a new token with the client credentials)"
       : "—";
     f("last").textContent = model.get("last_refresh") || "—";
+    const notice = model.get("notice");
+    f("notice").hidden = !notice;
+    f("notice").textContent = notice || "";
     const err = model.get("error");
     f("error").hidden = !err;
     f("error").textContent = err || "";
@@ -206,6 +228,7 @@ function render({ model, el }) {
     btn("auto").textContent = `Auto-refresh: ${auto ? "on" : "off"}`;
     btn("refresh").textContent = busy ? "Working…" : "Refresh";
     lastText = ""; // force a redraw of the countdown with the new expiry
+    forceState = true; // the state text depends on auto_refresh too
     tick();
   }
 
@@ -228,6 +251,13 @@ function render({ model, el }) {
     const result = await writeClipboard(msg.text);
     msg.text = "";
     announce(result.ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
+    // A short visible confirmation on the button too (not only for screen readers).
+    const copyBtn = btn("copy");
+    copyBtn.textContent = result.ok ? "Copied ✓" : "Copy failed";
+    clearTimeout(copyLabelTimer);
+    copyLabelTimer = setTimeout(() => {
+      copyBtn.textContent = "Copy token";
+    }, 2000);
     model.send({ kind: "copied", ok: result.ok, error: result.error || null });
   }
 
@@ -251,6 +281,7 @@ function render({ model, el }) {
     "has_refresh_token",
     "last_refresh",
     "error",
+    "notice",
     "auto_refresh",
     "busy",
     "has_client",
@@ -264,6 +295,7 @@ function render({ model, el }) {
 
   return () => {
     clearInterval(timer);
+    clearTimeout(copyLabelTimer);
     for (const t of traits) model.off(`change:${t}`, update);
     model.off("change:token_serial", onSerial);
     model.off("msg:custom", onMsg);
