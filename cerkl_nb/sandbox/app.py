@@ -26,7 +26,7 @@ from .config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ClientSpec, SandboxConfi
 from .faults import Faults
 from .oauth import OAuthError, TokenService
 from .resources import CONTENT_TYPES, EXAMPLES, LOOKUP, LOOKUPS, RESOURCES, Resource
-from .store import Problem, Store, parse_filters
+from .store import Problem, Store, format_date, parse_filters
 
 __all__ = ["App", "Request", "Response", "Route", "ROUTES", "API_PREFIX", "TOKEN_PATH"]
 
@@ -625,16 +625,12 @@ class App:
         hint = ""
         if auth is not None and self.config.basic_auth_encoding != "either":
             # Would the other Basic encoding have worked? Say so: it is the classic trap.
-            other = "rfc6749" if self.config.basic_auth_encoding == "raw" else "raw"
-            saved = self.config.basic_auth_encoding
-            try:
-                self.config.basic_auth_encoding = other
-                alt = self.tokens.parse_basic(auth)
-            finally:
-                self.config.basic_auth_encoding = saved
+            mode = self.config.basic_auth_encoding
+            other = "rfc6749" if mode == "raw" else "raw"
+            alt = self.tokens.parse_basic(auth, mode=other)
             if any(self.tokens.authenticate(c, s) for c, s in alt):
                 hint = (
-                    f" (this sandbox decodes Basic credentials as {saved!r}; your client "
+                    f" (this sandbox decodes Basic credentials as {mode!r}; your client "
                     f"seems to encode them as {other!r}: check the basic_auth_encoding setting)"
                 )
         raise OAuthError(
@@ -780,9 +776,7 @@ class App:
         h = [("Location", href)] if status == 201 and len(data) == 1 else None
         return json_response(status, {"version": VERSION, "href": href, "data": data}, h)
 
-    def _page(
-        self, ctx: _Ctx, res: Resource, records, total_hint: int | None, render=None
-    ) -> Response:
+    def _page(self, ctx: _Ctx, res: Resource, records, total_hint: int | None) -> Response:
         page, size = self._paging(ctx)
         preds = []
         if ctx.route.filterable:
@@ -792,8 +786,7 @@ class App:
             rows, total = self.store.select(
                 records() if callable(records) else records, preds, start, start + size, total_hint
             )
-            render = render or (lambda r: self._render_any(res, r, ctx.base))
-            data = [render(r) for r in rows]
+            data = [self._render_any(res, r, ctx.base) for r in rows]
         link_q: dict[str, str] = {}
         if "filters_json" in ctx.query:
             link_q["filters_json"] = ctx.query["filters_json"]
@@ -917,7 +910,7 @@ class App:
                 raise Problem(404, f"there is no subscriber with id {sid}")
             rows = self.store.interest_rows(sid)
         res = RESOURCES["subscriber_interest"]
-        return self._page(ctx, res, rows, None, lambda r: self.render(res, r, ctx.base))
+        return self._page(ctx, res, rows, None)
 
     def segment_members(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
@@ -969,21 +962,20 @@ class App:
                 if res.name == "content_insights"
                 else self.store.subscriber_insight_rows()
             )
-        return self._page(ctx, res, rows, None, lambda r: self.render(res, r, ctx.base))
+        return self._page(ctx, res, rows, None)
 
     def lookup_list(self, ctx: _Ctx) -> Response:
         name = ctx.route.resource
         rows = [{"id": i, "description": d} for i, d in LOOKUPS[name]]
-        res = Resource(name, RESOURCES_LOOKUP_FIELDS, name)
-        return self._page(ctx, res, rows, None, lambda r: self.render(res, r, ctx.base))
+        return self._page(ctx, _LOOKUP_RESOURCES[name], rows, None)
 
     def lookup_get(self, ctx: _Ctx) -> Response:
         name = ctx.route.resource
         rid = self._id(ctx)
         for i, d in LOOKUPS[name]:
             if i == rid:
-                res = Resource(name, RESOURCES_LOOKUP_FIELDS, name)
-                return self._single(200, res, [{"id": i, "description": d}], ctx)
+                row = {"id": i, "description": d}
+                return self._single(200, _LOOKUP_RESOURCES[name], [row], ctx)
         raise Problem(404, f"there is no {name} with id {rid}")
 
     # ------------------------------------------------------------------ admin
@@ -1022,7 +1014,7 @@ class App:
             "openapi_url": base + "/openapi.json",
             "demo_client": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
             "uptime_s": round(time.time() - self.started_at, 3),
-            "server_time_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.now())),
+            "server_time_utc": format_date(self.now()),
         }
 
     def _a_health(self, req: Request, q: dict) -> Response:
@@ -1087,11 +1079,8 @@ class App:
         return json_response(200, self.faults.public())
 
     def _clock_info(self) -> dict:
-        return {
-            "offset_s": self.clock_offset_s,
-            "now": self.now(),
-            "now_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.now())),
-        }
+        now = self.now()
+        return {"offset_s": self.clock_offset_s, "now": now, "now_utc": format_date(now)}
 
     def _a_get_clock(self, req: Request, q: dict) -> Response:
         return json_response(200, self._clock_info())
@@ -1145,11 +1134,7 @@ class App:
 
     def apply_config(self, **changes: Any) -> None:
         """Change settings live; ``subscribers``/``seed``/``reply_to_domain`` re-seed the data."""
-        if "clients" in changes:
-            changes["clients"] = tuple(
-                c if isinstance(c, ClientSpec) else ClientSpec(**c) for c in changes["clients"]
-            )
-        new = self.config.replace(**changes)
+        new = self.config.replace(**changes)  # validates, and turns client dicts into ClientSpec
         reseed = any(
             getattr(new, k) != getattr(self.config, k)
             for k in ("subscribers", "seed", "reply_to_domain")
@@ -1178,7 +1163,8 @@ class App:
         self.stats.reset()
 
 
-RESOURCES_LOOKUP_FIELDS = LOOKUP.fields
+# One Resource per lookup list (its name is its URL), built once.
+_LOOKUP_RESOURCES = {name: Resource(name, LOOKUP.fields, name) for name in LOOKUPS}
 
 
 def _reject_constant(name: str) -> Any:
@@ -1189,24 +1175,25 @@ def _is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip in ("::1", "localhost") or ip.startswith("::ffff:127.")
 
 
+# Type hints shown by the sandbox-only /<resource>/template endpoints.
+_HINTS: dict[str, Any] = {
+    "str": "string",
+    "email": "string (email)",
+    "int": "integer",
+    "bool": "boolean",
+    "date": "string (YYYY-MM-DD HH:MM:SS, UTC)",
+    "ref": {"id": "integer"},
+    "refs": [{"id": "integer"}],
+    "merge_fields": [{"id": "integer", "type": {"id": "integer"}, "value": "string"}],
+}
+_REQUIRED_HINTS: dict[str, Any] = {
+    "str": "string (required)",
+    "email": "string (email, required)",
+    "int": "integer (required)",
+    "date": "string (YYYY-MM-DD HH:MM:SS, UTC; required)",
+    "ref": {"id": "integer (required)"},
+}
+
+
 def _hint(f) -> Any:
-    return (
-        {
-            "str": "string",
-            "email": "string (email)",
-            "int": "integer",
-            "bool": "boolean",
-            "date": "string (YYYY-MM-DD HH:MM:SS, UTC)",
-            "ref": {"id": "integer"},
-            "refs": [{"id": "integer"}],
-            "merge_fields": [{"id": "integer", "type": {"id": "integer"}, "value": "string"}],
-        }[f.kind]
-        if not f.required
-        else {
-            "str": "string (required)",
-            "email": "string (email, required)",
-            "int": "integer (required)",
-            "date": "string (YYYY-MM-DD HH:MM:SS, UTC; required)",
-            "ref": {"id": "integer (required)"},
-        }.get(f.kind, "required")
-    )
+    return _REQUIRED_HINTS.get(f.kind, "required") if f.required else _HINTS[f.kind]

@@ -118,11 +118,13 @@ class TokenService:
         return spec if (ok and spec is not None) else None
 
     # ------------------------------------------------------------------ basic auth
-    def parse_basic(self, header: str) -> list[tuple[str, str]]:
+    def parse_basic(self, header: str, mode: str | None = None) -> list[tuple[str, str]]:
         """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs.
 
-        In ``either`` mode both the raw and the form-decoded reading are returned (raw
-        first), and the first that authenticates wins.
+        ``mode`` is a :data:`~cerkl_nb.sandbox.config.BASIC_AUTH_ENCODINGS` value
+        (default: the configured one). In ``either`` mode both the raw and the
+        form-decoded reading are returned (raw first), and the first that authenticates
+        wins.
 
         Raises
         ------
@@ -153,7 +155,7 @@ class TokenService:
                 401, "invalid_client", "malformed Basic credentials: no ':' between id and secret"
             )
         cid, secret = text.split(":", 1)
-        mode = self.config.basic_auth_encoding
+        mode = mode or self.config.basic_auth_encoding
         out = []
         if mode in ("raw", "either"):
             out.append((cid, secret))
@@ -180,7 +182,6 @@ class TokenService:
             if family is None:
                 self._family_seq += 1
                 family = self._family_seq
-                self.families[family] = _Family()
             fam = self.families.setdefault(family, _Family())
             token = new_token()
             if self.config.record_issued_tokens:

@@ -36,6 +36,12 @@ _TAG_TEXT = {
 }
 
 
+def _with(s: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """``s`` plus ``extra``; a ``$ref`` is wrapped in ``allOf`` (OpenAPI 3.0 ignores a
+    ``$ref``'s siblings)."""
+    return {"allOf": [s], **extra} if "$ref" in s else {**s, **extra}
+
+
 def _out_schema(f: Field) -> dict[str, Any]:
     k = f.kind
     if k in ("str", "email"):
@@ -54,10 +60,7 @@ def _out_schema(f: Field) -> dict[str, Any]:
         return {"type": "array", "items": {"$ref": "#/components/schemas/MergeField"}}
     if f.name in ("id", "self", "content_type") or (f.required and f.kind != "ref"):
         return s
-    if "$ref" in s:
-        return {"allOf": [s], "nullable": True}
-    s["nullable"] = True
-    return s
+    return _with(s, nullable=True)
 
 
 def _in_schema(f: Field) -> dict[str, Any]:
@@ -83,16 +86,9 @@ def _in_schema(f: Field) -> dict[str, Any]:
     else:
         s = {"type": "array", "items": {"$ref": "#/components/schemas/MergeFieldIn"}}
     if f.target:
-        s = (
-            {**s, "description": f"A {f.target} id: {{'id': n}} or a bare n."}
-            if "$ref" not in s
-            else {
-                "allOf": [s],
-                "description": f"A {f.target} id: {{'id': n}} or a bare n.",
-            }
-        )
+        s = _with(s, description=f"A {f.target} id: {{'id': n}} or a bare n.")
     if not f.required:
-        s = {**s, "nullable": True} if "$ref" not in s else {"allOf": [s], "nullable": True}
+        s = _with(s, nullable=True)
     return s
 
 
@@ -114,16 +110,10 @@ def _write_schema(res: Resource, update: bool) -> dict[str, Any]:
     props = {}
     for f in res.fields:
         if f.readonly:
-            s = (
-                {**_out_schema(f), "readOnly": True}
-                if "$ref" not in _out_schema(f)
-                else {
-                    "allOf": [_out_schema(f)],
-                    "readOnly": True,
-                }
-            )
             if f.name == "id" and update:
                 s = {"type": "integer", "description": "Optional; must equal the id in the URL."}
+            else:
+                s = _with(_out_schema(f), readOnly=True)
         else:
             s = _in_schema(f)
         props[f.name] = s
@@ -523,10 +513,10 @@ def build_openapi(base_url: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rt in ROUTES:
         paths.setdefault(rt.path, {})[rt.method.lower()] = _operation(rt, schemas)
-    tags = []
-    for rt in ROUTES:
-        if rt.tag not in [t["name"] for t in tags]:
-            tags.append({"name": rt.tag, "description": _TAG_TEXT.get(rt.tag, "")})
+    tags = [
+        {"name": tag, "description": _TAG_TEXT.get(tag, "")}
+        for tag in dict.fromkeys(rt.tag for rt in ROUTES)
+    ]
     return {
         "openapi": "3.0.3",
         "info": {

@@ -561,15 +561,12 @@ class Store:
     def _drop_refs(self, target: str, rid: int) -> None:
         # Deleting a segment or category removes it from content and blast targets,
         # so later reads never point at a missing object.
+        plural = "segments" if target == "segment" else "categories"
         for coll in ("content", "blast"):
             for rec in self.data[coll].values():
-                for key in ("segments", "categories", "target_segments", "target_categories"):
+                for key in (plural, "target_" + plural):
                     lst = rec.get(key)
-                    if (
-                        lst
-                        and rid in lst
-                        and ((target == "segment") == (key in ("segments", "target_segments")))
-                    ):
+                    if lst and rid in lst:
                         lst.remove(rid)
 
     def _unsubscribe(self, rec: dict, *, source: str, when: str | None = None) -> None:
