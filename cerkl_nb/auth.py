@@ -159,9 +159,8 @@ def backoff_s(attempt: int, cap: float, base: float = 0.5) -> float:
 
 def sandbox_hint(url: str) -> str | None:
     """A next step for connection failures to loopback URLs (the sandbox is probably down)."""
-    parts = urlsplit(url)
-    if is_loopback_host(parts.hostname):
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+    _, host, port = origin_of(url)
+    if is_loopback_host(host):
         return (
             "This is a local address where nothing answers: it looks like the sandbox is not "
             f"running (on port {port}). Start one there with "
@@ -244,16 +243,6 @@ def parse_json_body(resp: requests.Response) -> Any:
             status=resp.status_code,
             body_excerpt=excerpt(text, 300),
         ) from None
-
-
-class _KeepHeaders(AuthBase):
-    """A no-op auth: stops requests from replacing our Authorization header from ~/.netrc."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
-
-
-_KEEP = _KeepHeaders()
 
 
 # -- keeping secrets out of tracebacks ----------------------------------------------------------

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .client import wrap_template
+from .paging import OPERATORS
 from .snippets import Snippets
 
 __all__ = [
@@ -42,8 +44,8 @@ __all__ = [
 ]
 
 #: Operators understood in ``filters_json`` (only ``gt`` is in Cerkl's docs; the rest are
-#: the sandbox's documented choice).
-FILTER_OPERATORS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+#: the sandbox's documented choice): :data:`cerkl_nb.paging.OPERATORS`.
+FILTER_OPERATORS: tuple[str, ...] = OPERATORS
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
@@ -54,7 +56,7 @@ def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
 
     With no items the data holds one empty object, ready to fill in.
     """
-    return {"template": {"version": "3.0", "data": [dict(i) for i in items] or [{}]}}
+    return wrap_template([dict(i) for i in items] or [{}])
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ class Catalog:
                 )
                 tags = op.get("tags") or []
                 resource = str(tags[0]) if tags else _resource_of(path)
-                body, fields = _body_from_openapi(op, doc, schemas)
+                body, fields = _body_from_openapi(op, doc)
                 if not fields:
                     fields = _fields_for(resource, schemas)
                 endpoints.append(
@@ -372,7 +374,7 @@ def _example_from_schema(schema: Any, doc: Mapping[str, Any], depth: int = 0) ->
 
 
 def _body_from_openapi(
-    op: Mapping[str, Any], doc: Mapping[str, Any], schemas: Mapping[str, Any]
+    op: Mapping[str, Any], doc: Mapping[str, Any]
 ) -> tuple[Any, tuple[str, ...]]:
     body = _deref(op.get("requestBody") or {}, doc)
     content = (body.get("content") or {}) if isinstance(body, Mapping) else {}
@@ -632,10 +634,6 @@ class RequestSpec:
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
     body: Any = None
-
-    def url(self, base_url: str) -> str:
-        """The absolute URL, without the query string."""
-        return base_url.rstrip("/") + "/" + self.path.lstrip("/")
 
     def _snippets(self) -> Snippets:
         return Snippets(self.method, self.path, self.params, self.body)

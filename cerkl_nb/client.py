@@ -38,6 +38,7 @@ from .auth import (
     backoff_s,
     connection_error,
     forget_credentials,
+    origin_of,
     parse_json_body,
     parse_retry_after,
     scrub_exception,
@@ -67,13 +68,12 @@ from .paging import (
     require_pandas,
     unwrap_items,
 )
-from .redact import excerpt, install_log_redaction, redact
+from .redact import excerpt, redact
 from .token import Token
 
 __all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION"]
 
 log = logging.getLogger("cerkl_nb.client")
-install_log_redaction()
 
 #: The envelope version Cerkl's documentation uses.
 TEMPLATE_VERSION = "3.0"
@@ -633,7 +633,7 @@ class CerklClient:
                     retry_after_s=ra,
                     prefix=f"after {attempt + 1} attempts: ",
                 )
-            if status in _RETRY_5XX or status >= 500:
+            if status >= 500:
                 if not idempotent:
                     raise self._error(
                         resp,
@@ -881,12 +881,9 @@ def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: A
     import os
     import socket
 
-    parts = urlsplit(settings.base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    _, host, port = origin_of(settings.base_url)
     try:
-        with socket.create_connection(
-            (parts.hostname, port), timeout=min(settings.connect_timeout_s, 2.0)
-        ):
+        with socket.create_connection((host, port), timeout=min(settings.connect_timeout_s, 2.0)):
             return
     except OSError:
         pass

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, MissingCredentials
 from .redact import Secret
+from .token import effective_leeway
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -201,7 +202,7 @@ class Settings:
 
     def leeway_for(self, lifetime_s: float) -> float:
         """The effective leeway for a token of ``lifetime_s``: ``min(leeway_s, lifetime/10)``."""
-        return min(float(self.leeway_s), max(0.0, float(lifetime_s)) / 10.0)
+        return effective_leeway(self.leeway_s, lifetime_s)
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied (and re-validated).

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from .config import TOKEN_PATH
 from .redact import MASK, redact
-from .snippets import Snippets
+from .snippets import _HEADERS, Snippets
 
 __all__ = ["HistoryEntry", "History", "redact_json"]
 
@@ -164,10 +165,7 @@ class HistoryEntry:
             url["query"] = [{"key": str(k), "value": str(v)} for k, v in self.params.items()]
         request: dict[str, Any] = {
             "method": self.method,
-            "header": [
-                {"key": "Accept", "value": "application/json"},
-                {"key": "Accept-Language", "value": "en_US"},
-            ],
+            "header": [{"key": name, "value": value} for name, value in _HEADERS],
             "url": url,
         }
         if self.request_body is not None:
@@ -291,7 +289,7 @@ class History:
             },
             "variable": [
                 {"key": "baseUrl", "value": base_url, "type": "string"},
-                {"key": "tokenUrl", "value": "{{baseUrl}}/oauth/Token", "type": "string"},
+                {"key": "tokenUrl", "value": "{{baseUrl}}" + TOKEN_PATH, "type": "string"},
                 {"key": "clientId", "value": "", "type": "string"},
                 {"key": "clientSecret", "value": "", "type": "string"},
                 {"key": "accessToken", "value": "", "type": "string"},

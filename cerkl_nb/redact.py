@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -127,10 +126,6 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], _Replacement]] = [
 # 40 lowercase hex characters: the documented shape of Cerkl access/refresh tokens.
 _HEX40_QUICK = re.compile(r"[0-9a-f]{40}")
 _HEX40 = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
-# Kept for callers that iterate the patterns (tests, docs).
-_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [(rx, repl) for _, rx, repl in _RULES] + [
-    (_HEX40, MASK)
-]
 
 
 def register_secret(value: str | None, *, transient: bool = False) -> None:
@@ -305,7 +300,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_installed: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
 # A filter on a logger only sees records logged *to that logger*, not those propagated
 # from its children, so every logger that can see our traffic is listed by full name.
 _LOGGERS = (

@@ -53,6 +53,11 @@ class TokenState(str, enum.Enum):
         return self.value
 
 
+def effective_leeway(leeway_s: float, lifetime_s: float) -> float:
+    """``min(leeway_s, lifetime_s / 10)``: short-lived tokens are not refreshed at once."""
+    return min(float(leeway_s), max(0.0, float(lifetime_s)) / 10.0)
+
+
 def _parse_lifetime(body: Mapping[str, Any], default_lifetime_s: float) -> float:
     raw = body.get("expires_in")
     if raw is None or raw == "":
@@ -191,7 +196,7 @@ class Token:
 
     def effective_leeway_s(self, leeway_s: float) -> float:
         """``min(leeway_s, lifetime_s / 10)``: short-lived tokens are not refreshed at once."""
-        return min(float(leeway_s), self.lifetime_s / 10.0)
+        return effective_leeway(leeway_s, self.lifetime_s)
 
     def state(self, clock: Clock, leeway_s: float = 300.0) -> TokenState:
         """FRESH, STALE (within the effective leeway of expiry) or EXPIRED.
