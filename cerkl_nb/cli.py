@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from .lab import DEFAULT_SANDBOX_PORT
+
 __all__ = ["main", "build_parser"]
 
 
@@ -28,7 +30,12 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 = any free)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_SANDBOX_PORT,
+        help=f"TCP port (default {DEFAULT_SANDBOX_PORT}; 0 = any free)",
+    )
     p.add_argument(
         "--token-lifetime",
         type=float,

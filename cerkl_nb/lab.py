@@ -104,11 +104,12 @@ def parse_options(argv: Sequence[str] | None = None) -> LabOptions:
     if "--" in args:
         cut = args.index("--")
         args, passthrough = args[:cut], args[cut + 1 :]
-    ns, unknown = build_parser().parse_known_args(args)
+    parser = build_parser()
+    ns, unknown = parser.parse_known_args(args)
     for name in ("port", "sandbox_port"):
         value = getattr(ns, name)
         if value is not None and not 0 <= value <= 65535:
-            build_parser().error(f"--{name.replace('_', '-')} must be between 0 and 65535")
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 65535")
     return LabOptions(
         port=ns.port,
         no_browser=ns.no_browser,

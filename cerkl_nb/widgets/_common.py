@@ -258,13 +258,12 @@ FOCUS_STYLE = (
 )
 
 
-def button(description: str, icon: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
+def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
     """A button as wide as its label; ``primary`` for the widget's main action.
 
-    ``icon`` is accepted for compatibility but not shown: ipywidgets draws it with an
-    icon font whose glyph becomes the start of the button's accessible name.
+    No icon: ipywidgets draws it with an icon font whose glyph becomes the start of the
+    button's accessible name.
     """
-    del icon
     return widgets.Button(
         description=description,
         tooltip=tooltip,

@@ -155,18 +155,15 @@ class CredentialsForm(StatusLine, widgets.VBox):
         )
         self.get_token_button = button(
             "Get New Access Token",
-            "key",
             "Request a token with the client-credentials grant",
             primary=True,
         )
         self.load_button = button(
             "Load from .env",
-            "folder-open",
             "Read CERKL_CLIENT_ID, CERKL_CLIENT_SECRET and CERKL_BASE_URL from .env",
         )
         self.save_button = button(
             "Save to .env",
-            "save",
             "Write the credentials to .env (mode 0600); make sure .env is git-ignored",
         )
         self.status = widgets.HTML(value="")

@@ -32,7 +32,16 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..catalog import FILTER_OPERATORS, Catalog, Endpoint, RequestSpec, fill_path, load_catalog
+from ..catalog import (
+    FILTER_OPERATORS,
+    Catalog,
+    Endpoint,
+    RequestSpec,
+    fill_path,
+    load_catalog,
+    template_envelope,
+)
+from ..config import DEFAULT_BASE_URL
 from ..errors import ApiError, CerklError
 from ..paging import filters_json
 from ..redact import redact
@@ -68,6 +77,8 @@ _CODE_HEADER = (
     "client = cerkl_nb.widgets.current_client()  # the explorer's client; in a script: "
     "cerkl_nb.connect()\n"
 )
+
+_NO_RESPONSE = "<div class='cerkl-response-status' style='color:#6e7781'>No response yet.</div>"
 
 _STYLE = FOCUS_STYLE + (
     "<style>.cerkl-mono textarea,.cerkl-mono input{font-family:var(--jp-code-font-family,"
@@ -129,7 +140,7 @@ class _FilterRow(widgets.HBox):
             layout=widgets.Layout(width="260px"),
             style={"description_width": "40px"},
         )
-        self.remove = button("Remove", "times", "Remove this condition")
+        self.remove = button("Remove", "Remove this condition")
         for w in (self.field, self.op, self.value):
             w.observe(lambda _c: on_change(), names="value")
         self.remove.on_click(lambda _b: on_remove(self))
@@ -215,7 +226,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
         self.extra_query = widgets.VBox()
         self.filters_box = widgets.VBox()
         self.add_filter_button = button(
-            "Add filter condition", "filter", "Add a field/operator/value condition to filters_json"
+            "Add filter condition", "Add a field/operator/value condition to filters_json"
         )
         self.filters_json = labelled(
             widgets.Text,
@@ -242,32 +253,23 @@ class ApiExplorer(StatusLine, widgets.VBox):
             tooltip="The request body, in Cerkl's template envelope",
         )
         self.body.add_class("cerkl-mono")
-        self.reset_body_button = button(
-            "Reset body", "undo", "Put the resource's template envelope back"
-        )
+        self.reset_body_button = button("Reset body", "Put the resource's template envelope back")
         self.body_section = widgets.VBox([self.body, self.reset_body_button])
-        self.send_button = button(
-            "Send", "paper-plane", "Send the request with the current token", primary=True
-        )
+        self.send_button = button("Send", "Send the request with the current token", primary=True)
         self.curl_button = button(
             "Copy as curl",
-            "terminal",
             "Copy a curl command ($CERKL_ACCESS_TOKEN stands for the token)",
         )
         self.python_button = button(
             "Copy as Python",
-            "copy",
             "Copy plain requests code (the token is read from the environment)",
         )
         self.insert_button = button(
             "Insert as code cell",
-            "plus-square",
             "Add a new notebook cell below with the equivalent cerkl_nb call",
         )
         self.status = widgets.HTML()
-        self.response_status = widgets.HTML(
-            "<div class='cerkl-response-status' style='color:#6e7781'>No response yet.</div>"
-        )
+        self.response_status = widgets.HTML(_NO_RESPONSE)
         # Response data (possibly personal data) is never synced state: see HtmlPane.
         self.response_body = HtmlPane(tablist_label="Response view")
         self.response_table = HtmlPane()
@@ -278,7 +280,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
         )
         self.response_tabs.add_class("cerkl-response-tabs")
         self.clear_button = button(
-            "Clear response", "", "Empty the response view (status, body, table, headers)"
+            "Clear response", "Empty the response view (status, body, table, headers)"
         )
         self.history = labelled(
             widgets.Select,
@@ -288,7 +290,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
             rows=6,
             tooltip="Select a request to load it",
         )
-        self.rerun_button = button("Re-run", "redo", "Send the selected history request again")
+        self.rerun_button = button("Re-run", "Send the selected history request again")
         self.bridge = FrontEndBridge()
         self.bridge.on_report(self._on_bridge_report)
 
@@ -372,15 +374,11 @@ class ApiExplorer(StatusLine, widgets.VBox):
         _remember(client)
         self._remove_history_listener = client.history.add_listener(self._on_history_event)
         if not self._fixed_catalog and (
-            old is None
-            or old.settings.base_url != client.settings.base_url
-            or self._catalog is None
+            old is None or old.settings.base_url != client.settings.base_url
         ):
             self._install_catalog(load_catalog(client))
         self._refresh_history()
-        ep = self._endpoint
-        what = f"{ep.method} {ep.path}" if ep else "an endpoint"
-        self._set_status("info", f"Ready: {what} is selected. Click Send.")
+        self._show_ready()
 
     @property
     def environment_notice(self) -> str:
@@ -396,9 +394,12 @@ class ApiExplorer(StatusLine, widgets.VBox):
         if notice:
             self._set_status("warn", notice)
         elif self._client is not None:
-            ep = self._endpoint
-            what = f"{ep.method} {ep.path}" if ep else "an endpoint"
-            self._set_status("info", f"Ready: {what} is selected. Click Send.")
+            self._show_ready()
+
+    def _show_ready(self) -> None:
+        ep = self._endpoint
+        what = f"{ep.method} {ep.path}" if ep else "an endpoint"
+        self._set_status("info", f"Ready: {what} is selected. Click Send.")
 
     def _update_buttons(self) -> None:
         blocked = self._sending or bool(self._environment_notice)
@@ -430,13 +431,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
         path = "/" + path.strip().lstrip("/")
         ep = self.catalog.find(method, path)
         if ep is not None:
-            self._loading = True
-            try:
-                self.folder.value = ep.resource
-                self._fill_endpoint_options(ep.resource)
-                self.endpoint.value = ep.key
-            finally:
-                self._loading = False
+            self._show_in_pickers(ep)
             self._apply_endpoint(ep)
             if path != ep.path:
                 m = re.fullmatch(
@@ -516,14 +511,14 @@ class ApiExplorer(StatusLine, widgets.VBox):
         """
         self._relay.drain()
         try:
-            self._require_client()
+            client = self._require_client()
             spec = self.current_request()
         except (CerklError, ValueError) as err:
             self._report(err)
             if raise_errors:
                 raise
             return None
-        return self._send_spec(spec, raise_errors=raise_errors)
+        return self._send_spec(client, spec, raise_errors=raise_errors)
 
     def rerun(self, history_id: int, *, raise_errors: bool = False) -> Any:
         """Load history entry ``history_id`` into the builder and send it again."""
@@ -537,7 +532,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
             return None
         self._load_entry(entry)
         spec = RequestSpec(entry.method, entry.path, dict(entry.params or {}), entry.request_body)
-        return self._send_spec(spec, raise_errors=raise_errors)
+        return self._send_spec(client, spec, raise_errors=raise_errors)
 
     def copy_as_curl(self) -> str | None:
         """Copy the request as a curl command; returns the command (no token in it)."""
@@ -574,9 +569,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
 
     def clear_response(self) -> None:
         """Empty the response view ("Clear response") and forget the last response."""
-        self.response_status.value = (
-            "<div class='cerkl-response-status' style='color:#6e7781'>No response yet.</div>"
-        )
+        self.response_status.value = _NO_RESPONSE
         self.response_body.value = self.response_table.value = self.response_headers.value = ""
         self.last_response = None
 
@@ -595,8 +588,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
             raise CerklError(self._environment_notice)
         return self._client
 
-    def _send_spec(self, spec: RequestSpec, *, raise_errors: bool) -> Any:
-        client = self._require_client()
+    def _send_spec(self, client: Any, spec: RequestSpec, *, raise_errors: bool) -> Any:
         self._sending = True
         self._update_buttons()
         self._set_status("busy", f"Sending {spec.method} {spec.path} …")
@@ -676,7 +668,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
     def _copy(self, make: Callable[[RequestSpec, str], str], what: str) -> str | None:
         try:
             spec = self.current_request()
-            base = self._client.settings.base_url if self._client else "https://api.cerkl.com/v3"
+            base = self._client.settings.base_url if self._client else DEFAULT_BASE_URL
             text = make(spec, base)
         except (CerklError, ValueError) as err:
             self._report(err)
@@ -711,6 +703,19 @@ class ApiExplorer(StatusLine, widgets.VBox):
         if ep is not None:
             self.select(ep.method, ep.path)
 
+    def _show_in_pickers(self, ep: Endpoint | None) -> None:
+        """Show ``ep`` in the Folder and Endpoint dropdowns (no endpoint for ``None``)."""
+        self._loading = True
+        try:
+            if ep is not None:
+                self.folder.value = ep.resource
+                self._fill_endpoint_options(ep.resource)
+                self.endpoint.value = ep.key
+            else:
+                self.endpoint.value = None
+        finally:
+            self._loading = False
+
     def _fill_endpoint_options(self, resource: str) -> None:
         eps = self.catalog.by_resource(resource)
         self.endpoint.options = [(e.label, e.key) for e in eps]
@@ -743,7 +748,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
         ep = self._endpoint
         template = ep.body_template if ep is not None else None
         if template is None and self.method.value in ("POST", "PUT", "PATCH"):
-            template = {"template": {"version": "3.0", "data": [{}]}}
+            template = template_envelope()
         self.body.value = json.dumps(template, indent=2, ensure_ascii=False) if template else ""
 
     def _rebuild_path_params(self) -> None:
@@ -874,10 +879,11 @@ class ApiExplorer(StatusLine, widgets.VBox):
     def _on_folder(self, change: dict[str, Any]) -> None:
         if self._loading or not change["new"]:
             return
-        self._fill_endpoint_options(change["new"])
         eps = self.catalog.by_resource(change["new"])
         if eps:
-            self.select(eps[0].method, eps[0].path)
+            self.select(eps[0].method, eps[0].path)  # fills the Endpoint list too
+        else:
+            self._fill_endpoint_options(change["new"])
 
     @_reporting
     def _on_endpoint(self, change: dict[str, Any]) -> None:
@@ -908,16 +914,7 @@ class ApiExplorer(StatusLine, widgets.VBox):
         if found is self._endpoint:
             return
         self._endpoint = found
-        self._loading = True
-        try:
-            if found is not None:
-                self.folder.value = found.resource
-                self._fill_endpoint_options(found.resource)
-                self.endpoint.value = found.key
-            else:
-                self.endpoint.value = None
-        finally:
-            self._loading = False
+        self._show_in_pickers(found)
         self._rebuild_query_inputs()
         self._show_sections()
 

@@ -219,7 +219,7 @@ class TokenPanel(anywidget.AnyWidget):
             if not isinstance(err, CerklError):
                 log.error("token %s failed unexpectedly", what, exc_info=True)
             self._show_error(err)
-            self.last_refresh = f"{_now()} · {what} failed"
+            self.last_refresh = f"{_clock()} · {what} failed"
             if raise_errors:
                 raise
             return None
@@ -244,14 +244,9 @@ class TokenPanel(anywidget.AnyWidget):
             self.last_refresh = f"{_clock(event.at)} · {_HOW_WORDS.get(event.how, event.how)}: ok"
         elif event.kind == "error":
             text = redact(str(event.error)) if event.error is not None else "token request failed"
-            if event.warning:
-                self.last_refresh = (
-                    f"{_clock(event.at)} · background refresh failed; old token kept"
-                )
-                self.error = text
-            else:
-                self.last_refresh = f"{_clock(event.at)} · failed"
-                self.error = text
+            what = "background refresh failed; old token kept" if event.warning else "failed"
+            self.last_refresh = f"{_clock(event.at)} · {what}"
+            self.error = text
         self.sync()
 
     def _on_auto_refresh_trait(self, change: dict[str, Any]) -> None:
@@ -284,9 +279,6 @@ class TokenPanel(anywidget.AnyWidget):
         return f"TokenPanel(state={self.state!r}, token_type={self.token_type!r}, masked=True)"
 
 
-def _now() -> str:
-    return clock_text(time.time())
-
-
-def _clock(at: float) -> str:
+def _clock(at: float | None = None) -> str:
+    """``at`` (default: now) in the widgets' one time format."""
     return clock_text(at or time.time())
