@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .api import ENVELOPE_VERSION, wrap_template
 from .auth import (
     TokenManager,
     _HeaderAuth,
@@ -75,8 +76,8 @@ __all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION"]
 
 log = logging.getLogger("cerkl_nb.client")
 
-#: The envelope version Cerkl's documentation uses.
-TEMPLATE_VERSION = "3.0"
+#: The envelope version Cerkl's documentation uses (:data:`cerkl_nb.api.ENVELOPE_VERSION`).
+TEMPLATE_VERSION = ENVELOPE_VERSION
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_5XX = frozenset({500, 502, 503, 504})
@@ -154,12 +155,6 @@ class Page:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.items)
-
-
-def wrap_template(items: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Wrap one record or a list of records in Cerkl's request envelope."""
-    data = [items] if isinstance(items, Mapping) else list(items)
-    return {"template": {"version": TEMPLATE_VERSION, "data": data}}
 
 
 def _find_unjsonable(value: Any, path: str = "body") -> tuple[str, Any] | None:

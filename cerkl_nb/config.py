@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .api import PRODUCTION_BASE_URL, TOKEN_PATH
 from .errors import ConfigurationError, MissingCredentials
 from .redact import Secret
 from .token import effective_leeway
@@ -45,9 +46,7 @@ __all__ = [
     "is_loopback_host",
 ]
 
-DEFAULT_BASE_URL = "https://api.cerkl.com/v3"
-#: The token path, with the capital T of Cerkl's documentation.
-TOKEN_PATH = "/oauth/Token"
+DEFAULT_BASE_URL = PRODUCTION_BASE_URL
 
 ENV_CLIENT_ID = "CERKL_CLIENT_ID"
 ENV_CLIENT_SECRET = "CERKL_CLIENT_SECRET"

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .api import FILTER_OPERATORS, unwrap_items
 from .errors import BadResponse, ConfigurationError, MissingDependency
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,11 +38,10 @@ __all__ = [
 
 log = logging.getLogger("cerkl_nb.paging")
 
-#: Filter operators known to work: Cerkl documents ``gt``; the sandbox also implements
-#: the others. Documentation only: the client does not enforce this list (any operator name
-#: made of ``a-z`` and ``_`` is passed through, and the server answers for it), because
+#: Filter operators known to work (:data:`cerkl_nb.api.FILTER_OPERATORS`). Documentation
+#: only: the client passes any operator name made of ``a-z`` and ``_`` through, because
 #: Cerkl does not publish its full set.
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
+OPERATORS = FILTER_OPERATORS
 _OPERATOR_NAME = re.compile(r"^[a-z_]+$")
 
 
@@ -124,57 +124,6 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
     if not out:
         raise ConfigurationError("filters_json() needs at least one condition")
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def unwrap_items(body: Any) -> list[dict[str, Any]]:
-    """Return the list of records in a response body, whatever the envelope.
-
-    Accepts a top-level list; ``data`` (list or single object); ``items``; ``results``;
-    Collection+JSON ``collection.items`` (``{name, value}`` pairs are turned into a dict);
-    a request-style ``template.data``; or a bare object that looks like a record.
-    """
-    if body is None:
-        return []
-    if isinstance(body, list):
-        return [x for x in body if isinstance(x, dict)] if body else []
-    if not isinstance(body, Mapping):
-        return []
-    for key in ("data", "items", "results", "records"):
-        if key in body:
-            value = body[key]
-            if isinstance(value, list):
-                return [x for x in value if isinstance(x, dict)]
-            if isinstance(value, Mapping):
-                inner = unwrap_items(value) if _is_envelope(value) else [dict(value)]
-                return inner
-            if value is None:
-                return []
-    coll = body.get("collection")
-    if isinstance(coll, Mapping):
-        items = coll.get("items") or []
-        return [_from_collection_json(x) for x in items if isinstance(x, Mapping)]
-    tmpl = body.get("template")
-    if isinstance(tmpl, Mapping) and isinstance(tmpl.get("data"), list):
-        return [x for x in tmpl["data"] if isinstance(x, dict)]
-    if "error" in body:
-        return []
-    if "id" in body:
-        return [dict(body)]
-    return []
-
-
-def _is_envelope(value: Mapping[str, Any]) -> bool:
-    return any(k in value for k in ("data", "items", "results", "collection"))
-
-
-def _from_collection_json(item: Mapping[str, Any]) -> dict[str, Any]:
-    data = item.get("data")
-    if isinstance(data, list) and all(isinstance(d, Mapping) and "name" in d for d in data):
-        out = {d["name"]: d.get("value") for d in data}
-        if "href" in item:
-            out.setdefault("self", item["href"])
-        return out
-    return dict(item)
 
 
 def _as_int(value: Any) -> int | None:
