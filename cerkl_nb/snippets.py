@@ -15,10 +15,10 @@ through :func:`~cerkl_nb.history.redact_json` first.
 Examples
 --------
 >>> print(Snippets("GET", "/subscriber", {"page": 1}).curl())
-curl -G "$CERKL_BASE_URL/subscriber" \\
+curl --globoff -G "$CERKL_BASE_URL"/subscriber \\
   -H "Authorization: Bearer $CERKL_ACCESS_TOKEN" \\
-  -H "Accept: application/json" \\
-  -H "Accept-Language: en_US" \\
+  -H 'Accept: application/json' \\
+  -H 'Accept-Language: en_US' \\
   --data-urlencode page=1
 >>> Snippets("GET", "/segment/12").cerkl_nb_call()
 "client.get('segment', 12)"
@@ -35,7 +35,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from .redact import MASK
 
@@ -53,6 +53,10 @@ _HEADERS = (("Accept", "application/json"), ("Accept-Language", "en_US"))
 _LIST_PARAMS = frozenset({"page", "page_size", "filters_json"})
 _REQUESTS_VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _INT = re.compile(r"0|-?[1-9]\d*")
+# Every printable ASCII character but the space: what may stand in a URL unencoded.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+# Characters that would put a line break (or worse) inside a quoted shell word.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
 @dataclass
@@ -91,29 +95,44 @@ class Snippets:
         return [f"# {MASKED_NOTE}"] if self.masked else []
 
     def curl(self, base_url: str | None = None) -> str:
-        """A curl command (POSIX shell quoting).
+        """A curl command that is safe to paste into any POSIX shell, interactive bash too.
+
+        Every value is single-quoted (:func:`shlex.quote`): inside single quotes the
+        shell expands nothing, not ``$()``, backticks or, in an interactive bash, ``!``
+        history references, which double quotes do not stop. ``--globoff`` keeps curl
+        from reading ``[]{}`` in the URL as ranges. The URL is percent-encoded and a
+        parameter value with a control character is sent pre-encoded (``--data``), so no
+        quoted value spans two lines. Only the two placeholders, ``$CERKL_BASE_URL`` and
+        ``$CERKL_ACCESS_TOKEN``, are left for the shell to expand, in double quotes that
+        hold nothing else.
 
         A GET's query parameters are passed with ``-G --data-urlencode`` so that values
         such as ``filters_json`` stay readable; other methods carry them in the URL.
         """
-        method, path, pairs = self.method, self.path, _query_pairs(self.params)
+        method, pairs = self.method, _query_pairs(self.params)
+        path = self.path.partition("#")[0]  # a fragment is never sent
+        if method != "GET" and pairs:
+            path += ("&" if "?" in path else "?") + urlencode(pairs)
         if base_url is None and not _is_absolute(path):
-            url = f'"${BASE_URL_VAR}{_sh_double(_join("", path))}"'
+            url = f'"${BASE_URL_VAR}"' + shlex.quote(_url_text(_join("", path)))
         else:
-            url = f'"{_sh_double(_url(path, base_url))}"'
+            url = shlex.quote(_url_text(_url(path, base_url)))
         if method == "GET":
-            lines = [f"curl -G {url}" if pairs else f"curl {url}"]
+            lines = [f"curl --globoff -G {url}" if pairs else f"curl --globoff {url}"]
         else:
-            if pairs:
-                sep = "&" if "?" in path else "?"
-                url = url[:-1] + _sh_double(sep + urlencode(pairs)) + '"'
-            lines = [f"curl -X {method} {url}"]
+            lines = [f"curl --globoff -X {shlex.quote(method)} {url}"]
         lines.append(f'-H "Authorization: Bearer ${TOKEN_VAR}"')
-        lines += [f'-H "{name}: {value}"' for name, value in _HEADERS]
+        lines += ["-H " + shlex.quote(f"{name}: {value}") for name, value in _HEADERS]
         if method == "GET":
-            lines += ["--data-urlencode " + shlex.quote(f"{k}={v}") for k, v in pairs]
+            for k, v in pairs:
+                if _CONTROL.search(k + v):
+                    # Same bytes on the wire, without a raw newline inside the quotes.
+                    lines.append("--data " + shlex.quote(urlencode([(k, v)])))
+                else:
+                    lines.append("--data-urlencode " + shlex.quote(f"{k}={v}"))
         if self.body is not None:
-            lines.append('-H "Content-Type: application/json"')
+            lines.append("-H " + shlex.quote("Content-Type: application/json"))
+            # json.dumps writes control characters as escapes: the body stays on one line.
             lines.append("--data-raw " + shlex.quote(json.dumps(self.body, ensure_ascii=False)))
         return "\n".join([*self._warning(), " \\\n  ".join(lines)])
 
@@ -170,9 +189,9 @@ class Snippets:
         return "\n".join([*self._warning(), f"{name} = {call}\n{show}" if name else call])
 
 
-def _sh_double(text: str) -> str:
-    """Escape text for a double-quoted POSIX shell string."""
-    return "".join("\\" + c if c in '\\"`$' else c for c in text)
+def _url_text(url: str) -> str:
+    """The URL with spaces, control and non-ASCII characters percent-encoded (as sent)."""
+    return quote(url, safe=_URL_SAFE)
 
 
 def _call(method: str, path: str, params: dict[str, Any], body: Any) -> tuple[str, str, str]:
