@@ -44,6 +44,7 @@ __all__ = [
     "MAX_BATCH_ITEMS",
     "MAX_TEXT_LENGTH",
     "MAX_FILTER_VALUES",
+    "SCALAR_KINDS",
     "wrap_template",
     "unwrap_items",
     "is_envelope",

@@ -1,23 +1,39 @@
-"""The OpenAPI 3 description of what the sandbox serves, built from the route table.
+"""The OpenAPI 3 description of what the sandbox serves, built from :mod:`cerkl_nb.api`.
 
-Served at ``/v3/openapi.json`` (and ``/openapi.json``) without authentication. Because
-it is generated from :data:`cerkl_nb.sandbox.app.ROUTES` and the field tables in
-``resources.py``, it cannot drift from the server. The explorer builds its catalogue
-from it: operations are grouped by tag, and every write operation carries an
-``example`` body to pre-fill the editor.
+Served at ``/v3/openapi.json`` (and ``/openapi.json``) without authentication. The
+sandbox's routes and this description both derive from :data:`cerkl_nb.api.ENDPOINTS`
+and the field tables beside it, so the description cannot drift from the server. It is
+written for strict tools: Redocly's linter, openapi-core (responses validate, nullable
+fields included) and Postman's importer (the OAuth 2.0 client-credentials scheme comes
+first, and every path id and query parameter has an example that a freshly seeded
+sandbox answers with 2xx). Operations that Cerkl's documentation does not describe carry
+``x-sandbox-only: true``.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from .app import MAX_PAGE_SIZE, ROUTES, Route
-from .resources import EXAMPLES, LOOKUPS, RESOURCES, Field, Resource
+from ..api import (
+    ENDPOINTS,
+    ENVELOPE_VERSION,
+    LOOKUPS,
+    MAX_BATCH_ITEMS,
+    MAX_PAGE_SIZE,
+    MAX_TEXT_LENGTH,
+    RESOURCES,
+    TOKEN_LIFETIME_S,
+    TOKEN_PATH,
+    Endpoint,
+    Field,
+    Param,
+    Resource,
+)
 
 __all__ = ["build_openapi", "to_json_schema"]
 
 _DATE_OUT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+_REF = "#/components/schemas/"
 
 _TAG_TEXT = {
     "oauth": "OAuth 2.0 token endpoint (client credentials and refresh token grants).",
@@ -36,37 +52,48 @@ _TAG_TEXT = {
 }
 
 
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": _REF + name}
+
+
 def _with(s: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """``s`` plus ``extra``; a ``$ref`` is wrapped in ``allOf`` (OpenAPI 3.0 ignores a
-    ``$ref``'s siblings)."""
+    ``$ref``'s siblings). Never used for ``nullable``: that needs a ``type`` beside it."""
     return {"allOf": [s], **extra} if "$ref" in s else {**s, **extra}
+
+
+def _nullable(f: Field) -> bool:
+    """Output fields that may be ``null``: everything not required, but the server's own."""
+    return not (f.name in ("id", "self", "content_type") or (f.required and f.kind != "ref"))
 
 
 def _out_schema(f: Field) -> dict[str, Any]:
     k = f.kind
+    if k == "refs":
+        return {"type": "array", "items": _ref("Ref")}
+    if k == "merge_fields":
+        return {"type": "array", "items": _ref("MergeField")}
+    if k == "ref":
+        # A nullable reference is its own component: `nullable` needs a `type` beside it,
+        # which a `$ref` cannot have in OpenAPI 3.0.
+        return _ref("NullableRef" if _nullable(f) else "Ref")
     if k in ("str", "email"):
         s: dict[str, Any] = {"type": "string"}
     elif k == "int":
         s = {"type": "integer"}
     elif k == "bool":
         s = {"type": "boolean"}
-    elif k == "date":
+    else:  # date
         s = {"type": "string", "pattern": _DATE_OUT, "example": "2020-07-16 14:03:11"}
-    elif k == "ref":
-        s = {"$ref": "#/components/schemas/Ref"}
-    elif k == "refs":
-        return {"type": "array", "items": {"$ref": "#/components/schemas/Ref"}}
-    else:  # merge_fields
-        return {"type": "array", "items": {"$ref": "#/components/schemas/MergeField"}}
-    if f.name in ("id", "self", "content_type") or (f.required and f.kind != "ref"):
-        return s
-    return _with(s, nullable=True)
+    return {**s, "nullable": True} if _nullable(f) else s
 
 
 def _in_schema(f: Field) -> dict[str, Any]:
     k = f.kind
+    if k == "ref":
+        return _ref("RefIn" if f.required else "NullableRefIn")
     if k in ("str", "email"):
-        s: dict[str, Any] = {"type": "string", "maxLength": 20000}
+        s: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
         if k == "email":
             s["format"] = "email"
     elif k == "int":
@@ -79,16 +106,14 @@ def _in_schema(f: Field) -> dict[str, Any]:
             "description": "'YYYY-MM-DD HH:MM:SS' (UTC) or ISO 8601",
             "example": "2020-07-20 15:00:00",
         }
-    elif k == "ref":
-        s = {"$ref": "#/components/schemas/RefIn"}
     elif k == "refs":
-        s = {"type": "array", "items": {"$ref": "#/components/schemas/RefIn"}}
+        s = {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": _ref("RefIn")}
     else:
-        s = {"type": "array", "items": {"$ref": "#/components/schemas/MergeFieldIn"}}
+        s = {"type": "array", "items": _ref("MergeFieldIn")}
     if f.target:
-        s = _with(s, description=f"A {f.target} id: {{'id': n}} or a bare n.")
+        s["description"] = f"{f.target} ids: {{'id': n}} or a bare n."
     if not f.required:
-        s = _with(s, nullable=True)
+        s["nullable"] = True
     return s
 
 
@@ -124,10 +149,7 @@ def _write_schema(res: Resource, update: bool) -> dict[str, Any]:
     return out
 
 
-def _template_schema(item_ref: str, *, max_items: int | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": "array", "minItems": 1, "items": {"$ref": item_ref}}
-    if max_items:
-        data["maxItems"] = max_items
+def _template_schema(item_ref: str, *, max_items: int = MAX_BATCH_ITEMS) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["template"],
@@ -136,8 +158,13 @@ def _template_schema(item_ref: str, *, max_items: int | None = None) -> dict[str
                 "type": "object",
                 "required": ["data"],
                 "properties": {
-                    "version": {"type": "string", "example": "3.0"},
-                    "data": data,
+                    "version": {"type": "string", "example": ENVELOPE_VERSION},
+                    "data": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": max_items,
+                        "items": {"$ref": item_ref},
+                    },
                 },
             }
         },
@@ -146,7 +173,7 @@ def _template_schema(item_ref: str, *, max_items: int | None = None) -> dict[str
 
 def _envelope(item_ref: str, paged: bool) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "version": {"type": "string", "enum": ["3.0"]},
+        "version": {"type": "string", "enum": [ENVELOPE_VERSION]},
         "href": {"type": "string"},
         "data": {"type": "array", "items": {"$ref": item_ref}},
     }
@@ -177,65 +204,78 @@ def _schema_name(name: str) -> str:
 
 
 def _err(desc: str, oauth: bool = False) -> dict[str, Any]:
-    ref = "#/components/schemas/OAuthError" if oauth else "#/components/schemas/Error"
-    schema: dict[str, Any] = {"$ref": ref}
+    schema = _ref("Error")
     if oauth:
-        schema = {"anyOf": [{"$ref": ref}, {"$ref": "#/components/schemas/Error"}]}
+        schema = {"anyOf": [_ref("OAuthError"), _ref("Error")]}
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
-_LIST_PARAMS = [
-    {
-        "name": "page",
-        "in": "query",
-        "description": "1-based page number.",
-        "schema": {"type": "integer", "minimum": 1, "default": 1},
-    },
-    {
-        "name": "page_size",
-        "in": "query",
-        "description": f"Items per page, 1 to {MAX_PAGE_SIZE}.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 100},
-    },
-    {
-        "name": "filters_json",
-        "in": "query",
-        "description": (
-            'URL-encoded JSON: {"<field>": {"<op>": <value>}}. Operators: eq, ne, gt, gte, '
-            "lt, lte, contains, in. Several fields and operators combine with AND."
-        ),
-        "schema": {"type": "string"},
-        "example": '{"date_modified_utc": {"gt": "2020-07-16 00:00:00"}}',
-    },
-]
-
-
-def _path_params(path: str) -> list[dict[str, Any]]:
-    out = []
-    for name in ("id", "subscriber_id"):
-        if "{" + name + "}" in path:
-            out.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            )
+def _parameter(p: Param) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": p.type}
+    for key in ("minimum", "maximum", "default"):
+        if getattr(p, key) is not None:
+            schema[key] = getattr(p, key)
+    out: dict[str, Any] = {"name": p.name, "in": p.location}
+    if p.required or p.location == "path":
+        out["required"] = True
+    if p.description:
+        out["description"] = p.description
+    out["schema"] = schema
+    if p.example is not None:
+        out["example"] = p.example
     return out
 
 
-def _operation(rt: Route, schemas: dict[str, Any]) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "operationId": rt.operation_id,
-        "tags": [rt.tag],
-        "summary": rt.summary,
+_LOCATION = {
+    "description": "The created object's URL (for a new membership: the subscriber's URL).",
+    "schema": {"type": "string"},
+}
+
+
+def _token_operation(op: dict[str, Any]) -> dict[str, Any]:
+    op["security"] = [{"clientBasic": []}, {}]
+    op["description"] = (
+        "RFC 6749 token endpoint. Authenticate the client with HTTP Basic (or "
+        "client_id/client_secret form fields, never both). Cerkl's documented command:\n\n"
+        'curl -v <base>/oauth/Token -H "Accept: application/json" -H "Accept-Language: '
+        'en_US" -u "<id>:<secret>" -d "grant_type=client_credentials"'
+    )
+    op["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": _ref("TokenRequest"),
+                "example": {"grant_type": "client_credentials"},
+            }
+        },
     }
-    if rt.description:
-        op["description"] = rt.description
-    if rt.sandbox_only:
+    op["responses"] = {
+        "200": {
+            "description": "A new access token (Cache-Control: no-store).",
+            "content": {"application/json": {"schema": _ref("TokenResponse")}},
+        },
+        "400": _err("invalid_request, unsupported_grant_type, invalid_grant, invalid_scope", True),
+        "401": _err("invalid_client (with WWW-Authenticate: Basic)", True),
+        "default": _err("413, 429 or 5xx", True),
+    }
+    return op
+
+
+def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": ep.operation_id,
+        "tags": [ep.resource],
+        "summary": ep.summary,
+    }
+    if ep.description:
+        op["description"] = ep.description
+    if ep.sandbox_only:
         op["x-sandbox-only"] = True
-    params = _path_params(rt.path)
+    if ep.kind == "token":
+        return _token_operation(op)
+    op["parameters"] = [_parameter(p) for p in ep.params]
+    if not op["parameters"]:
+        del op["parameters"]
     std = {
         "401": {
             "description": "Missing, expired or revoked access token.",
@@ -245,164 +285,132 @@ def _operation(rt: Route, schemas: dict[str, Any]) -> dict[str, Any]:
                     "schema": {"type": "string"},
                 }
             },
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": _ref("Error")}},
         },
         "default": _err("Any other error (400, 404, 405, 409, 413, 415, 429, 5xx)."),
     }
-    if rt.kind == "token":
-        op["security"] = [{"clientBasic": []}, {}]
-        op["description"] = (
-            "RFC 6749 token endpoint. Authenticate the client with HTTP Basic (or "
-            "client_id/client_secret form fields, never both). Cerkl's documented command:\n\n"
-            'curl -v <base>/oauth/Token -H "Accept: application/json" -H "Accept-Language: '
-            'en_US" -u "<id>:<secret>" -d "grant_type=client_credentials"'
-        )
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {"$ref": "#/components/schemas/TokenRequest"},
-                    "example": {"grant_type": "client_credentials"},
-                }
-            },
-        }
+    ok = str(ep.status)
+    if ep.kind == "list":
         op["responses"] = {
-            "200": {
-                "description": "A new access token (Cache-Control: no-store).",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}
-                },
-            },
-            "400": _err(
-                "invalid_request, unsupported_grant_type, invalid_grant, invalid_scope", True
-            ),
-            "401": _err("invalid_client (with WWW-Authenticate: Basic)", True),
-            "default": _err("413, 429 or 5xx", True),
-        }
-        return op
-
-    op["security"] = [{"bearerAuth": []}, {"cerklOAuth": []}]
-    res_name = rt.resource
-    if rt.kind == "list":
-        item = _item_ref(res_name, schemas)
-        op["parameters"] = params + copy.deepcopy(_LIST_PARAMS)
-        op["responses"] = {
-            "200": {
+            ok: {
                 "description": "One page of results.",
-                "content": {"application/json": {"schema": _envelope(item, True)}},
+                "content": {
+                    "application/json": {"schema": _envelope(_item_ref(ep.model, schemas), True)}
+                },
             },
             "400": _err("Bad page, page_size or filters_json."),
             **std,
         }
-    elif rt.kind == "get":
-        item = _item_ref(res_name, schemas)
-        op["parameters"] = params
+    elif ep.kind == "get":
         op["responses"] = {
-            "200": {
+            ok: {
                 "description": "The object, as a one-item data list.",
-                "content": {"application/json": {"schema": _envelope(item, False)}},
+                "content": {
+                    "application/json": {"schema": _envelope(_item_ref(ep.model, schemas), False)}
+                },
             },
             "404": _err("No object with this id."),
             **std,
         }
-    elif rt.kind in ("create", "update", "add_member"):
-        if rt.kind == "add_member":
-            body_ref = "#/components/schemas/SegmentMemberTemplate"
+    elif ep.kind in ("create", "update", "add_member"):
+        if ep.kind == "add_member":
+            body_ref = _REF + "SegmentMemberTemplate"
             out_item = _item_ref("subscriber", schemas)
-            example = {"template": {"version": "3.0", "data": [EXAMPLES["segment_member"]]}}
         else:
-            sname = _schema_name(res_name) + ("Update" if rt.kind == "update" else "Create")
-            schemas.setdefault(sname, _write_schema(RESOURCES[res_name], rt.kind == "update"))
+            sname = _schema_name(ep.model) + ("Update" if ep.kind == "update" else "Create")
+            schemas.setdefault(sname, _write_schema(RESOURCES[ep.model], ep.kind == "update"))
             tname = sname + "Template"
-            schemas.setdefault(tname, _template_schema(f"#/components/schemas/{sname}"))
-            body_ref = f"#/components/schemas/{tname}"
-            out_item = _item_ref(res_name, schemas)
-            example = {"template": {"version": "3.0", "data": [EXAMPLES[res_name]]}}
-        op["parameters"] = params
+            schemas.setdefault(tname, _template_schema(_REF + sname))
+            body_ref = _REF + tname
+            out_item = _item_ref(ep.model, schemas)
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": body_ref}, "example": example}},
-        }
-        code = "200" if rt.kind == "update" else "201"
-        op["responses"] = {
-            code: {
-                "description": "The stored object(s), as a data list.",
-                "content": {"application/json": {"schema": _envelope(out_item, False)}},
+            "content": {
+                "application/json": {"schema": {"$ref": body_ref}, "example": ep.example_body}
             },
+        }
+        success: dict[str, Any] = {
+            "description": "The stored object(s), as a data list.",
+            "content": {"application/json": {"schema": _envelope(out_item, False)}},
+        }
+        if ep.status == 201:
+            success["headers"] = {"Location": _LOCATION}
+        op["responses"] = {
+            ok: success,
             "400": _err("Invalid envelope or field."),
             "404": _err("No object with this id."),
             "409": _err("Duplicate (email, external_id, membership) or a forbidden change."),
             **std,
         }
-    elif rt.kind in ("delete", "remove_member", "remove_member_body"):
-        op["parameters"] = params
-        if rt.kind == "remove_member_body":
+    elif ep.kind in ("delete", "remove_member", "remove_member_body"):
+        if ep.kind == "remove_member_body":
             op["requestBody"] = {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {"$ref": "#/components/schemas/SegmentMemberTemplate"},
-                        "example": {"template": {"version": "3.0", "data": [{"id": 100001}]}},
+                        "schema": _ref("SegmentMemberTemplate"),
+                        "example": ep.example_body,
                     }
                 },
             }
         op["responses"] = {
-            "204": {"description": "Deleted."},
+            ok: {"description": "Deleted."},
             "404": _err("No object with this id."),
             "409": _err("The object cannot be deleted in its state."),
             **std,
         }
-    elif rt.kind == "template":
+    elif ep.kind == "template":
         op["description"] = (
-            "Sandbox-only stand-in for Cerkl's 'self-documenting template endpoints': the "
-            "writable fields with type hints, plus an example body."
+            "Stand-in for Cerkl's 'self-documenting template endpoints': the writable "
+            "fields with type hints, plus an example body."
         )
         op["responses"] = {
-            "200": {
+            ok: {
                 "description": "A template with type hints.",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/TemplateHints"}}
-                },
+                "content": {"application/json": {"schema": _ref("TemplateHints")}},
             },
             **std,
         }
     return op
 
 
-def _item_ref(res_name: str, schemas: dict[str, Any]) -> str:
+def _item_ref(res_name: str | None, schemas: dict[str, Any]) -> str:
     if res_name in LOOKUPS:
-        return "#/components/schemas/Lookup"
-    name = _schema_name(res_name)
+        return _REF + "Lookup"
+    name = _schema_name(str(res_name))
     if name not in schemas:
-        schemas[name] = _item_schema(RESOURCES[res_name])
-    return f"#/components/schemas/{name}"
+        schemas[name] = _item_schema(RESOURCES[str(res_name)])
+    return _REF + name
+
+
+def _ref_object(*, nullable: bool = False, minimum: int | None = None) -> dict[str, Any]:
+    ident: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        ident["minimum"] = minimum
+    out: dict[str, Any] = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": ident, "self": {"type": "string"}},
+    }
+    if nullable:
+        out["nullable"] = True
+    return out
 
 
 def _components() -> dict[str, Any]:
     return {
-        "Ref": {
-            "type": "object",
-            "required": ["id"],
-            "properties": {"id": {"type": "integer"}, "self": {"type": "string"}},
-        },
-        "RefIn": {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "required": ["id"],
-                    "properties": {
-                        "id": {"type": "integer", "minimum": 1},
-                        "self": {"type": "string"},
-                    },
-                },
-                {"type": "integer", "minimum": 1},
-            ]
+        "Ref": _ref_object(),
+        "NullableRef": _ref_object(nullable=True),
+        "RefIn": {"oneOf": [_ref_object(minimum=1), {"type": "integer", "minimum": 1}]},
+        # null matches only the first branch (the object is nullable, the integer is not).
+        "NullableRefIn": {
+            "oneOf": [_ref_object(nullable=True, minimum=1), {"type": "integer", "minimum": 1}]
         },
         "MergeField": {
             "type": "object",
             "properties": {
                 "id": {"type": "integer"},
-                "type": {"$ref": "#/components/schemas/Ref"},
+                "type": _ref("Ref"),
                 "value": {"type": "string"},
             },
         },
@@ -412,8 +420,8 @@ def _components() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "integer", "minimum": 1},
-                "type": {"$ref": "#/components/schemas/RefIn"},
-                "value": {"type": "string"},
+                "type": _ref("RefIn"),
+                "value": {"type": "string", "maxLength": MAX_TEXT_LENGTH},
             },
         },
         "Lookup": {
@@ -425,13 +433,11 @@ def _components() -> dict[str, Any]:
                 "self": {"type": "string"},
             },
         },
-        "SegmentMemberTemplate": _template_schema(
-            "#/components/schemas/SegmentMember", max_items=1
-        ),
+        "SegmentMemberTemplate": _template_schema(_REF + "SegmentMember", max_items=1),
         "SegmentMember": {
             "type": "object",
             "required": ["id"],
-            "properties": {"id": {"$ref": "#/components/schemas/RefIn"}},
+            "properties": {"id": _ref("RefIn")},
         },
         "TemplateHints": {
             "type": "object",
@@ -493,7 +499,7 @@ def _components() -> dict[str, Any]:
             "properties": {
                 "access_token": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
                 "token_type": {"type": "string", "example": "Bearer"},
-                "expires_in": {"type": "number", "example": 43200},
+                "expires_in": {"type": "number", "example": TOKEN_LIFETIME_S},
                 "refresh_token": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
                 "scope": {"type": "string", "nullable": True},
             },
@@ -511,23 +517,24 @@ def build_openapi(base_url: str) -> dict[str, Any]:
     """
     schemas = _components()
     paths: dict[str, dict[str, Any]] = {}
-    for rt in ROUTES:
-        paths.setdefault(rt.path, {})[rt.method.lower()] = _operation(rt, schemas)
+    for ep in ENDPOINTS:
+        paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, schemas)
     tags = [
         {"name": tag, "description": _TAG_TEXT.get(tag, "")}
-        for tag in dict.fromkeys(rt.tag for rt in ROUTES)
+        for tag in dict.fromkeys(ep.resource for ep in ENDPOINTS)
     ]
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "Cerkl Broadcast API v3 (cerkl-nb sandbox)",
-            "version": "3.0",
+            "version": ENVELOPE_VERSION,
             "description": (
                 "A local, faithful imitation of the Cerkl Broadcast API v3 served by "
-                "cerkl-nb. Operations marked x-sandbox-only are not part of Cerkl's "
-                "documented API. Where Cerkl's docs are silent, the sandbox's choices are "
+                "cerkl-nb. Operations marked x-sandbox-only are not described in Cerkl's "
+                "documentation. Where Cerkl's docs are silent, the sandbox's choices are "
                 "listed in docs/sandbox.md."
             ),
+            "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
         },
         "servers": [{"url": base_url, "description": "this sandbox"}],
         "tags": tags,
@@ -537,15 +544,18 @@ def build_openapi(base_url: str) -> dict[str, Any]:
             "securitySchemes": {
                 "cerklOAuth": {
                     "type": "oauth2",
+                    "description": "Cerkl's client-credentials grant (HTTP Basic client auth).",
                     "flows": {
-                        "clientCredentials": {"tokenUrl": base_url + "/oauth/Token", "scopes": {}}
+                        "clientCredentials": {"tokenUrl": base_url + TOKEN_PATH, "scopes": {}}
                     },
                 },
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "clientBasic": {"type": "http", "scheme": "basic"},
             },
         },
-        "security": [{"bearerAuth": []}, {"cerklOAuth": []}],
+        # The OAuth 2.0 scheme comes first: Postman's importer builds the collection's
+        # auth from the first one (OAuth 2.0, client credentials).
+        "security": [{"cerklOAuth": []}, {"bearerAuth": []}],
     }
 
 
