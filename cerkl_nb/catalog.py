@@ -2,7 +2,8 @@
 
 The catalogue is built from a machine-readable API description (the sandbox serves an
 OpenAPI 3 document) or, when none is available (Cerkl production publishes none we can
-read), from a built-in list that follows Cerkl's public documentation. It is UI-free: the
+read), from :data:`cerkl_nb.api.ENDPOINTS`, the package's one list of operations.
+:class:`Param` and :data:`FILTER_OPERATORS` are those of :mod:`cerkl_nb.api`. It is UI-free: the
 :class:`~cerkl_nb.widgets.ApiExplorer` draws it, and scripts can use it too.
 
 A :class:`RequestSpec` also turns into code: ``curl``, plain ``requests``, and the
@@ -28,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .client import wrap_template
-from .paging import OPERATORS
+from . import api
+from .api import FILTER_OPERATORS, Param, wrap_template
 from .snippets import Snippets
 
 __all__ = [
@@ -43,48 +44,16 @@ __all__ = [
     "FILTER_OPERATORS",
 ]
 
-#: Operators understood in ``filters_json`` (only ``gt`` is in Cerkl's docs; the rest are
-#: the sandbox's documented choice): :data:`cerkl_nb.paging.OPERATORS`.
-FILTER_OPERATORS: tuple[str, ...] = OPERATORS
-
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
 def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap items in Cerkl's envelope: ``{"template": {"version": "3.0", "data": [...]}}``.
+    """Wrap items in Cerkl's envelope (:func:`cerkl_nb.api.wrap_template`).
 
     With no items the data holds one empty object, ready to fill in.
     """
     return wrap_template([dict(i) for i in items] or [{}])
-
-
-@dataclass(frozen=True)
-class Param:
-    """One path or query parameter of an endpoint.
-
-    Attributes
-    ----------
-    name
-        The parameter's name.
-    location
-        ``"path"`` or ``"query"``.
-    required
-        Whether the server insists on it.
-    description
-        One line of help for the form.
-    type
-        The JSON-schema type (``"integer"``, ``"string"`` ...), if known.
-    default
-        The server's default, if known.
-    """
-
-    name: str
-    location: str
-    required: bool = False
-    description: str = ""
-    type: str = "string"
-    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -290,7 +259,11 @@ class Catalog:
 
     @classmethod
     def builtin(cls) -> Catalog:
-        """The catalogue of Cerkl's documented endpoints, for when no description is served."""
+        """The catalogue for Cerkl production, where no description is served.
+
+        Built from :data:`cerkl_nb.api.ENDPOINTS`: the operations Cerkl documents, plus
+        the update and delete of its documented collections.
+        """
         return cls(_builtin_endpoints(), source="built-in")
 
 
@@ -331,6 +304,7 @@ def _param_from_openapi(raw: Mapping[str, Any], doc: Mapping[str, Any]) -> Param
         description=str(p.get("description") or ""),
         type=str(schema.get("type") or "string") if isinstance(schema, Mapping) else "string",
         default=schema.get("default") if isinstance(schema, Mapping) else None,
+        example=p.get("example"),
     )
 
 
@@ -404,126 +378,46 @@ def _fields_for(resource: str, schemas: Mapping[str, Any]) -> tuple[str, ...]:
     for name, schema in schemas.items():
         if str(name).lower() == resource.lower() and isinstance(schema, Mapping):
             return tuple((schema.get("properties") or {}).keys())
-    return tuple(_BUILTIN_FIELDS.get(resource, ()))
+    return _filterable_fields(resource)
 
 
 # -- built-in catalogue ------------------------------------------------------------------
 
-_PAGING = (
-    Param("page", "query", description="Page number, starting at 1", type="integer", default=1),
-    Param("page_size", "query", description="Items per page", type="integer", default=100),
-    Param(
-        "filters_json",
-        "query",
-        description='JSON such as {"date_modified_utc": {"gt": "2020-07-16 00:00:00"}}',
-    ),
-)
 
-_BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {
-    "subscriber": (
-        "first_name",
-        "last_name",
-        "email",
-        "external_id",
-        "subscriber_privacy_level",
-        "subscriber_status",
-        "date_subscribed_utc",
-        "date_modified_utc",
-    ),
-    "segment": ("description", "external_id", "date_modified_utc"),
-    "category": ("description", "external_id", "date_modified_utc"),
-    "blast": ("name", "subject", "status", "blast_template", "date_scheduled_utc"),
-    "story": ("title", "summary", "url", "categories", "status", "priority"),
-    "event": ("title", "summary", "event_start_utc", "event_end_utc", "event_time_zone"),
-    "need": ("title", "summary"),
-    "link": ("title", "url"),
-    "content": ("title", "content_type", "date_modified_utc"),
-    "unsubscribe": ("first_name", "last_name", "email", "date_unsubscribed_utc"),
-}
+def _filterable_fields(model: str | None) -> tuple[str, ...]:
+    """Field names of a record shape that ``filters_json`` can use."""
+    res = api.RESOURCES.get(model or "") or (api.LOOKUP if model in api.LOOKUPS else None)
+    return tuple(f.name for f in res.fields if f.filterable) if res is not None else ()
 
-_BUILTIN_BODIES: dict[str, dict[str, Any]] = {
-    "subscriber": {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "subscriber_privacy_level": {"id": 1},
-        "subscriber_status": {"id": 1},
-    },
-    "segment": {"description": "Engineers", "external_id": "12345"},
-    "category": {"description": "Engineering"},
-    "blast": {"name": "Welcome", "subject": "Hello", "status": {"id": 1}},
-    "story": {"title": "A story", "summary": "Short summary"},
-    "event": {"title": "An event", "summary": "Short summary"},
-    "need": {"title": "A need", "summary": "Short summary"},
-    "link": {"title": "A link", "url": "https://example.com"},
-}
+
+def _offered_by_cerkl(ep: api.Endpoint) -> bool:
+    """What to offer against production: Cerkl's documented operations, plus the update
+    and delete of a documented collection that Cerkl's pattern implies. Not the token
+    endpoint (the client handles it), nor the sandbox's template endpoints and
+    invented lookup lists."""
+    if ep.kind in ("token", "template"):
+        return False
+    if ep.documented:
+        return True
+    return ep.kind in ("update", "delete") and any(
+        o.documented and o.kind == "create" and o.model == ep.model for o in api.ENDPOINTS
+    )
 
 
 def _builtin_endpoints() -> list[Endpoint]:
-    eps: list[Endpoint] = []
-
-    def add(method: str, path: str, summary: str, resource: str | None = None, **kw: Any) -> None:
-        res = resource or _resource_of(path)
-        params = tuple(kw.pop("params", ()))
-        body = kw.pop("body", None)
-        if body is None and method in ("POST", "PUT"):
-            body = template_envelope(_BUILTIN_BODIES.get(res, {}))
-        eps.append(
-            Endpoint(method, path, res, summary, params, body, _BUILTIN_FIELDS.get(res, ()), **kw)
+    return [
+        Endpoint(
+            ep.method,
+            ep.path,
+            ep.resource,
+            ep.summary,
+            ep.params,
+            ep.example_body,
+            _filterable_fields(ep.model),
         )
-
-    id_param = (Param("id", "path", required=True, type="integer"),)
-    for res, plural, writable in (
-        ("subscriber", "subscribers", ("POST", "PUT", "DELETE")),
-        ("segment", "segments", ("POST", "PUT", "DELETE")),
-        ("category", "categories", ("POST", "PUT", "DELETE")),
-        ("blast", "blasts", ("POST", "PUT", "DELETE")),
-        ("content", "content", ()),
-        ("unsubscribe", "unsubscribes", ()),
-    ):
-        add("GET", f"/{res}", f"List {plural}", params=_PAGING)
-        add("GET", f"/{res}/{{id}}", f"Get one {res}", params=id_param)
-        if "POST" in writable:
-            add("POST", f"/{res}", f"Create a {res}")
-        if "PUT" in writable:
-            add("PUT", f"/{res}/{{id}}", f"Update a {res}", params=id_param)
-        if "DELETE" in writable:
-            add("DELETE", f"/{res}/{{id}}", f"Delete a {res}", params=id_param)
-    for res in ("story", "event", "need", "link"):
-        add("POST", f"/{res}", f"Create a {res}")
-        add("PUT", f"/{res}/{{id}}", f"Update a {res}", params=id_param)
-        add("DELETE", f"/{res}/{{id}}", f"Delete a {res}", params=id_param)
-    add(
-        "GET",
-        "/subscriber/{subscriber_id}/subscriber_interest",
-        "A subscriber's interests",
-        resource="subscriber",
-        params=(Param("subscriber_id", "path", required=True, type="integer"),),
-    )
-    add(
-        "GET",
-        "/segment/{id}/subscriber",
-        "List a segment's subscribers",
-        resource="segment",
-        params=(*id_param, *_PAGING[:2]),
-    )
-    add(
-        "POST",
-        "/segment/{id}/subscriber",
-        "Add one subscriber to a segment",
-        resource="segment",
-        params=id_param,
-        body=template_envelope({"id": 98765}),
-    )
-    for path, summary in (
-        ("/subscriber_privacy_level", "Privacy levels"),
-        ("/subscriber_status", "Subscriber statuses"),
-        ("/blast_status", "Blast statuses"),
-        ("/content_insights", "Content insights"),
-        ("/subscriber_insights", "Subscriber insights"),
-    ):
-        add("GET", path, summary, resource="lookups" if "insights" not in path else "insights")
-    return eps
+        for ep in api.ENDPOINTS
+        if _offered_by_cerkl(ep)
+    ]
 
 
 # -- fetching ----------------------------------------------------------------------------

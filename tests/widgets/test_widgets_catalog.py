@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
+import requests
 
+from cerkl_nb import api
 from cerkl_nb.catalog import Catalog, RequestSpec, fill_path, load_catalog, template_envelope
 
 _DOC = {
@@ -84,10 +87,32 @@ def test_builtin_catalog_covers_the_documented_endpoints():
     assert cat.default().key == "GET /subscriber"
     assert cat.resources()[0] == "subscriber"
     assert cat.find("POST", "/segment/5/subscriber").body_template == template_envelope(
-        {"id": 98765}
+        {"id": 100001}
     )
     assert cat.find("GET", "/subscriber").is_list
     assert "Catalog(" in repr(cat)
+    documented = {e.key for e in api.ENDPOINTS if e.documented and e.kind != "token"}
+    assert documented <= {e.key for e in cat}
+    # Implied by Cerkl's pattern, so offered against production too.
+    assert cat.find("DELETE", "/subscriber/7") is not None
+    # The sandbox's own inventions are not offered against production.
+    keys = {e.key for e in cat}
+    assert "GET /subscriber/template" not in keys and "GET /time_zone" not in keys
+
+
+def test_builtin_catalog_and_sandbox_description_agree(sandbox):
+    """One list of operations: the served description and the built-in catalogue carry
+    the same example bodies and parameters as cerkl_nb.api."""
+    served = Catalog.from_openapi(requests.get(sandbox.openapi_url, timeout=10).json())
+    builtin = Catalog.builtin()
+    for ep in builtin:
+        twin = served.find(ep.method, ep.path)
+        assert twin is not None, ep.key
+        assert twin.body_template == ep.body_template, ep.key
+        assert [(p.name, p.example) for p in twin.params] == [
+            (p.name, p.example) for p in ep.params
+        ], ep.key
+    assert len(served) == len([e for e in api.ENDPOINTS if e.kind != "token"])
 
 
 def test_load_catalog_never_probes_production_and_falls_back():
@@ -148,9 +173,13 @@ def test_curl_and_python_snippets_hold_placeholders_only():
         "POST", "/segment", {"x": "it's"}, template_envelope({"description": "O'Neil"})
     )
     curl = spec.to_curl("https://api.cerkl.com/v3")
-    assert curl.startswith('curl -X POST "https://api.cerkl.com/v3/segment?x=it%27s"')
-    assert '"Authorization: Bearer $CERKL_ACCESS_TOKEN"' in curl
-    assert "O'\"'\"'Neil" in curl  # shell-quoted
+    # What the shell would run: the words after quoting, line continuations joined.
+    words = shlex.split(curl.replace("\\\n", " "))
+    assert words[0] == "curl" and "POST" in words
+    assert "https://api.cerkl.com/v3/segment?x=it%27s" in words
+    assert "Authorization: Bearer $CERKL_ACCESS_TOKEN" in words  # a placeholder, no token
+    body = json.loads(next(w for w in words if w.startswith("{")))
+    assert body == template_envelope({"description": "O'Neil"})
     py = spec.to_python("https://api.cerkl.com/v3")
     compile(py, "<snippet>", "exec")
     assert "requests.post(" in py and json.dumps("O'Neil")[1:-1] in py
