@@ -54,7 +54,7 @@ def test_to_curl_and_to_python_use_placeholders(sandbox, make_client) -> None:
     ]
     e_list, e_post = client.history.entries()[-2:]
     curl = e_list.to_curl()
-    assert curl.startswith('curl -G "$CERKL_BASE_URL/subscriber"')
+    assert curl.startswith('curl --globoff -G "$CERKL_BASE_URL"/subscriber')
     assert '-H "Authorization: Bearer $CERKL_ACCESS_TOKEN"' in curl
     words = shlex.split(curl.replace("\\\n", " "))
     assert [words[i + 1] for i, w in enumerate(words) if w == "--data-urlencode"] == [
@@ -62,7 +62,7 @@ def test_to_curl_and_to_python_use_placeholders(sandbox, make_client) -> None:
         "page_size=2",
     ]
     words = shlex.split(e_post.to_curl().replace("\\\n", " "))
-    assert words[:3] == ["curl", "-X", "POST"]
+    assert words[:4] == ["curl", "--globoff", "-X", "POST"]
     body = json.loads(words[words.index("--data-raw") + 1])
     assert body["template"]["data"][0]["description"] == 'it\'s "quoted" $HOME'
     assert e_list.to_python() == "client.list('subscriber', page=1, page_size=2)"
@@ -161,9 +161,11 @@ def test_postman_round_trip_has_variables_not_values(sandbox, make_client) -> No
             {"request": {"method": "GET", "url": "https://elsewhere.example/x"}},
         ]
     }
-    assert History.from_postman_collection(nested) == [
-        {"method": "GET", "path": "/segment", "params": {"page": "2"}, "json": None}
+    imported = History.from_postman_collection(nested)
+    assert imported == [
+        {"method": "GET", "path": "/segment", "params": {"page": "2"}, "json": None, "name": ""}
     ]
+    assert imported.warnings == ["'(unnamed)' goes to another host (elsewhere.example): skipped."]
 
 
 def test_headers_are_recorded_redacted(sandbox, make_client) -> None:
@@ -175,3 +177,75 @@ def test_headers_are_recorded_redacted(sandbox, make_client) -> None:
     assert entry.response_headers["X-Request-Id"] == entry.request_id
     token = client.token_manager.token.access_token.get_secret_value()
     assert token not in str(entry)
+
+
+def _call(**kw) -> HistoryEntry:
+    return _entry(**{"params": None, **kw})
+
+
+def test_logical_calls_fold_retries_and_leave_failures_out() -> None:
+    h = History()
+    url = "http://127.0.0.1:1/v3/segment/7"
+    h.add(_call(method="GET", url=url, path="/segment/7", status=401, attempt=1))
+    h.add(_call(method="GET", url=url, path="/segment/7", status=200, attempt=2))
+    h.add(_call(method="GET", url=url, path="/segment/7", status=503, attempt=1))
+    h.add(_call(method="GET", url=url, path="/segment/7", status=503, attempt=2))
+    h.add(_call(method="GET", url=url, path="/segment/7", status=200, attempt=3))
+    h.add(_call(method="GET", url=url, path="/segment/8", status=404, attempt=1))
+    h.add(_call(method="POST", url=url, path="/segment", status=None, attempt=1))
+    calls = h.logical_calls()
+    assert [(c.path, c.status, c.attempt) for c in calls] == [
+        ("/segment/7", 200, 2),
+        ("/segment/7", 200, 3),
+    ]
+    everything = h.logical_calls(include_failed=True)
+    assert [c.status for c in everything] == [200, 200, 404, None]
+    assert len(h.to_postman_collection()["item"]) == 2
+    assert len(h.to_postman_collection(include_failed=True)["item"]) == 4
+
+
+def test_postman_items_repeat_list_keys_drop_none_and_split_next_links() -> None:
+    item = _call(params={"ids": [1, 2], "skip": None, "page": 1}).to_postman_item()
+    url = item["request"]["url"]
+    assert url["query"] == [
+        {"key": "ids", "value": "1"},
+        {"key": "ids", "value": "2"},
+        {"key": "page", "value": "1"},
+    ]
+    assert url["raw"] == "{{baseUrl}}/subscriber?ids=1&ids=2&page=1"
+    nxt = _call(path="/subscriber?page=2&page_size=2").to_postman_item()["request"]["url"]
+    assert nxt["path"] == ["subscriber"]
+    assert nxt["query"] == [{"key": "page", "value": "2"}, {"key": "page_size", "value": "2"}]
+    odd = _call(params={"q": "a&b=c #d+e"}).to_postman_item()["request"]["url"]
+    assert odd["raw"].endswith("?q=a%26b%3Dc%20%23d%2Be")
+    assert odd["query"] == [{"key": "q", "value": "a&b=c #d+e"}]
+
+
+def test_created_ids_and_unique_values_become_variables() -> None:
+    h = History()
+    body = {"template": {"version": "3.0", "data": [{"external_id": "x-1", "email": "a@b.c"}]}}
+    created = '{"version":"3.0","data":[{"id":5013,"external_id":"x-1"}]}'
+    h.add(
+        _call(
+            method="POST", path="/segment", request_body=body, status=201, response_excerpt=created
+        )
+    )
+    member = {"template": {"version": "3.0", "data": [{"id": 5013}]}}
+    h.add(_call(method="POST", path="/segment/5013/subscriber", request_body=member, status=201))
+    h.add(_call(path="/segment", params={"filters_json": '{"id":{"eq":5013}}'}))
+    h.add(_call(path="/segment", params={"filters_json": '{"external_id":{"eq":"x-1"}}'}))
+    coll = h.to_postman_collection()
+    create, add, by_id, by_ext = coll["item"]
+    raw = create["request"]["body"]["raw"]
+    assert '"external_id": "x-1-{{runId}}"' in raw and '"email": "a+{{runId}}@b.c"' in raw
+    tests = next(e for e in create["event"] if e["listen"] == "test")
+    assert 'pm.collectionVariables.set("segmentId", items[0].id);' in tests["script"]["exec"]
+    assert add["request"]["url"]["path"] == ["segment", "{{segmentId}}", "subscriber"]
+    # A numeric id stays a number in the body Postman sends.
+    assert '"id": {{segmentId}}' in add["request"]["body"]["raw"]
+    assert by_id["request"]["url"]["query"][0]["value"] == '{"id":{"eq":{{segmentId}}}}'
+    assert by_ext["request"]["url"]["query"][0]["value"] == '{"external_id":{"eq":"x-1-{{runId}}"}}'
+    # The first item starts a new run id, so a second run does not collide with the first.
+    first_scripts = [e["listen"] for e in create["event"]]
+    assert first_scripts[0] == "prerequest"
+    assert all(any(e["listen"] == "test" for e in i["event"]) for i in coll["item"])
