@@ -19,15 +19,10 @@ them:
 
 from __future__ import annotations
 
-from ..redact import install_log_redaction
 from .credentials import CredentialsForm
 from .dashboard import Dashboard, dashboard
 from .explorer import ApiExplorer, current_client
 from .token_panel import TokenPanel
-
-# Widget status texts and logs pass through redact(); protect this package's logger too
-# (a filter on "cerkl_nb" does not see records logged to its children).
-install_log_redaction(["cerkl_nb.widgets"])
 
 __all__ = [
     "CredentialsForm",

@@ -1,9 +1,16 @@
-"""FrontEndBridge: a tiny anywidget for what only the page can do (clipboard, new cells).
+"""Small anywidgets for what only the page can do.
 
-Python cannot write the browser's clipboard or add a notebook cell from a button click
-(``IPython.set_next_input`` only works inside a cell execution, and a click is a comm
-message, not an execution). The page can: this widget receives one-off custom messages
-(never traits, so nothing is saved with the notebook) and answers with a report.
+* :class:`FrontEndBridge`: clipboard and new cells. Python cannot write the browser's
+  clipboard or add a notebook cell from a button click (``IPython.set_next_input`` only
+  works inside a cell execution, and a click is a comm message, not an execution). The
+  page can: this widget receives one-off custom messages (never traits, so nothing is
+  saved with the notebook) and answers with a report. It also loads the widgets'
+  stylesheet and keeps busy buttons focusable (see ``static/bridge.js``).
+* :class:`HtmlPane`: HTML that is never synced state (response data).
+* :class:`LiveStatus`: a status line whose live region persists across updates.
+
+anywidget loads each ESM from its own Blob URL, so one module cannot import another:
+:func:`page_module` builds each ESM from its file plus the shared ``clipboard.js``.
 """
 
 from __future__ import annotations
@@ -17,9 +24,20 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-__all__ = ["FrontEndBridge", "HtmlPane"]
+__all__ = ["FrontEndBridge", "HtmlPane", "LiveStatus", "page_module"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+
+
+def page_module(name: str) -> str:
+    """The ESM source of ``static/<name>`` with the shared clipboard helper prepended.
+
+    Both widgets that write the clipboard (the bridge and the token panel) get the same
+    ``writeClipboard()`` from ``static/clipboard.js``: one helper, one place to fix it.
+    """
+    shared = (_STATIC / "clipboard.js").read_text(encoding="utf-8")
+    own = (_STATIC / name).read_text(encoding="utf-8")
+    return f"{shared}\n{own}"
 
 
 class FrontEndBridge(anywidget.AnyWidget):
@@ -31,7 +49,11 @@ class FrontEndBridge(anywidget.AnyWidget):
         The last few requests sent (kind and nonce only, never the text), for tests.
     """
 
-    _esm = _STATIC / "bridge.js"
+    _esm = page_module("bridge.js")
+    _css = _STATIC / "widgets.css"
+    #: When set, the accessible name given to a ``.cerkl-response-tabs`` tab list in the
+    #: composite widget around the bridge (ipywidgets' Tab has no aria-label).
+    tablist_label = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("layout", widgets.Layout(height="0px", overflow="hidden", margin="0"))
@@ -67,27 +89,63 @@ class FrontEndBridge(anywidget.AnyWidget):
 _PANE_ESM = """
 // HtmlPane: HTML that arrives in one-off messages, never in a synced trait, so a
 // notebook saved with widget state holds none of it. A new view asks for the content.
+//
+// A JSON body is one tab stop however long it is (a roving tabindex): Tab reaches the
+// first visible section, the arrow keys move between sections, Right/Left open and
+// close one, Enter/Space toggle it (native <details>).
+function visibleSummaries(el) {
+  return Array.from(el.querySelectorAll(".cerkl-json summary")).filter(
+    (s) => s.getClientRects().length > 0,
+  );
+}
+
+function rove(el) {
+  const all = el.querySelectorAll(".cerkl-json summary");
+  all.forEach((s, i) => s.setAttribute("tabindex", i === 0 ? "0" : "-1"));
+}
+
+function onKey(el, event) {
+  const here = event.target;
+  if (!here || here.tagName !== "SUMMARY") return;
+  const list = visibleSummaries(el);
+  const i = list.indexOf(here);
+  let next = null;
+  if (event.key === "ArrowDown") next = list[i + 1];
+  else if (event.key === "ArrowUp") next = list[i - 1];
+  else if (event.key === "Home") next = list[0];
+  else if (event.key === "End") next = list[list.length - 1];
+  else if (event.key === "ArrowRight" && !here.parentElement.open) here.parentElement.open = true;
+  else if (event.key === "ArrowLeft" && here.parentElement.open) here.parentElement.open = false;
+  else if (event.key === "ArrowLeft") {
+    const parent = here.parentElement.parentElement.closest("details");
+    next = parent ? parent.querySelector(":scope > summary") : null;
+  } else return;
+  event.preventDefault();
+  if (next) {
+    here.setAttribute("tabindex", "-1");
+    next.setAttribute("tabindex", "0");
+    next.focus();
+  }
+}
+
 function render({ model, el }) {
   el.classList.add("cerkl-html-pane");
   const onMsg = (msg) => {
-    if (msg && msg.kind === "html") el.innerHTML = msg.html || "";
+    if (msg && msg.kind === "html") {
+      el.innerHTML = msg.html || "";
+      rove(el);
+    }
   };
+  const keys = (event) => onKey(el, event);
+  el.addEventListener("keydown", keys);
   model.on("msg:custom", onMsg);
   try {
     model.send({ kind: "want" });
   } catch (err) {
     // no kernel (a saved notebook opened without one): nothing to show, by design
   }
-  // ipywidgets' Tab has no aria-label: name the enclosing tab list for screen readers.
-  const label = model.get("tablist_label");
-  const timer = label
-    ? setTimeout(() => {
-        const list = el.closest(".cerkl-response-tabs")?.querySelector("[role='tablist']");
-        if (list && !list.hasAttribute("aria-label")) list.setAttribute("aria-label", label);
-      }, 0)
-    : null;
   return () => {
-    clearTimeout(timer);
+    el.removeEventListener("keydown", keys);
     model.off("msg:custom", onMsg);
   };
 }
@@ -105,8 +163,6 @@ class HtmlPane(anywidget.AnyWidget):
     """
 
     _esm = _PANE_ESM
-    #: When set, the accessible name given to the enclosing ``.cerkl-response-tabs`` tab list.
-    tablist_label = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, value: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -130,3 +186,51 @@ class HtmlPane(anywidget.AnyWidget):
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("kind") == "want":
             self._push()
+
+
+_STATUS_ESM = """
+// LiveStatus: one live region for the widget's whole life. Screen readers announce a
+// change of its text; a region re-created with each update (ipywidgets' HTML) is missed.
+const ICONS = { info: "ℹ", ok: "✔", warn: "⚠", error: "✖", busy: "…" };
+function render({ model, el }) {
+  const box = document.createElement("div");
+  box.className = "cerkl-status";
+  box.setAttribute("role", "status");
+  box.setAttribute("aria-live", "polite");
+  box.setAttribute("aria-atomic", "true");
+  el.appendChild(box);
+  const update = () => {
+    const text = model.get("text") || "";
+    const kind = model.get("kind") || "info";
+    box.dataset.kind = kind;
+    box.replaceChildren();
+    if (!text) return;
+    const icon = document.createElement("span");
+    icon.setAttribute("aria-hidden", "true");
+    icon.className = `cerkl-${kind === "busy" ? "note" : kind}`;
+    icon.textContent = `${ICONS[kind] || ICONS.info} `;
+    box.append(icon, text);
+  };
+  model.on("change:text", update);
+  model.on("change:kind", update);
+  update();
+  return () => {
+    model.off("change:text", update);
+    model.off("change:kind", update);
+  };
+}
+export default { render };
+"""
+
+
+class LiveStatus(anywidget.AnyWidget):
+    """A status line: icon, coloured bar and text, in a live region that persists.
+
+    The text is plain (already redacted by the caller) and is shown as text, never as
+    HTML, so it cannot inject markup.
+    """
+
+    _esm = _STATUS_ESM
+    #: ``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``.
+    kind = traitlets.Unicode("info").tag(sync=True)
+    text = traitlets.Unicode("").tag(sync=True)

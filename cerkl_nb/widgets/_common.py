@@ -28,13 +28,13 @@ import ipywidgets as widgets
 
 from ..errors import CerklError
 from ..redact import redact
+from ._bridge import LiveStatus
 
 __all__ = [
     "log",
     "is_binder",
     "is_main_thread",
     "MainThreadRelay",
-    "status_html",
     "StatusLine",
     "esc",
     "describe_error",
@@ -43,7 +43,8 @@ __all__ = [
     "button",
     "labelled",
     "clock_text",
-    "FOCUS_STYLE",
+    "set_busy",
+    "is_busy",
 ]
 
 log = logging.getLogger("cerkl_nb.widgets")
@@ -134,43 +135,14 @@ def esc(text: object) -> str:
     return html.escape(redact(text))
 
 
-_STATUS_STYLE = {
-    "info": ("#0969da", "ℹ"),
-    "ok": ("#1a7f37", "✔"),
-    "warn": ("#9a6700", "⚠"),
-    "error": ("#cf222e", "✖"),
-    "busy": ("#6e7781", "…"),
-}
-
-
-def status_html(kind: str, text: str) -> str:
-    """A status line: coloured bar, icon and text (redacted and escaped; newlines kept).
-
-    ``role="status"`` makes screen readers announce changes politely; errors use
-    ``role="alert"``.
-    """
-    colour, icon = _STATUS_STYLE.get(kind, _STATUS_STYLE["info"])
-    role = "alert" if kind == "error" else "status"
-    body = esc(text).replace("\n", "<br>")
-    if not text:
-        return f'<div role="{role}" aria-live="polite" class="cerkl-status"></div>'
-    return (
-        f'<div role="{role}" aria-live="polite" class="cerkl-status cerkl-status-{kind}" '
-        f'style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0;'
-        f'white-space:normal;line-height:1.4">'
-        f'<span aria-hidden="true" style="color:{colour};font-weight:bold">{icon}</span> '
-        f"{body}</div>"
-    )
-
-
 class StatusLine:
-    """Mixin for a widget with a status line: ``self.status`` (an ``HTML`` widget).
+    """Mixin for a widget with a status line: ``self.status`` (a :class:`LiveStatus`).
 
     :attr:`status_text` and :attr:`status_kind` mirror what the line shows, in plain
     (redacted) text, for tests and scripts.
     """
 
-    status: widgets.HTML
+    status: LiveStatus
     _status_kind: str = "info"
     _status_text: str = ""
 
@@ -187,7 +159,9 @@ class StatusLine:
     def _set_status(self, kind: str, text: str) -> None:
         self._status_kind = kind
         self._status_text = redact(text)
-        self.status.value = status_html(kind, text)
+        with self.status.hold_sync():
+            self.status.kind = kind
+            self.status.text = self._status_text
 
 
 def describe_error(err: BaseException) -> str:
@@ -245,17 +219,22 @@ def on_click(
     control.on_click(lambda _button: _shielded(name, action, report))
 
 
-#: A clearly visible 2px keyboard-focus ring for the widgets' buttons and tabs (the
-#: default is a faint 1px light blue, nearly invisible on a primary button).
-FOCUS_STYLE = (
-    "<style>"
-    ".cerkl-credentials-form .jupyter-button:focus-visible,"
-    ".cerkl-api-explorer .jupyter-button:focus-visible,"
-    ".cerkl-api-explorer .lm-TabBar-tab:focus-visible{"
-    "outline:2px solid var(--jp-ui-font-color0,#1f2328)!important;"
-    "outline-offset:2px!important;box-shadow:0 0 0 4px #fff!important}"
-    "</style>"
-)
+def set_busy(control: widgets.Button, busy: bool) -> None:
+    """Mark ``control`` busy without disabling it.
+
+    A disabled button drops the keyboard focus to ``<body>``; a busy one keeps it. The
+    front-end bridge (``static/bridge.js``) turns the ``cerkl-busy`` class into
+    ``aria-disabled``/``aria-busy`` and drops clicks on the button meanwhile.
+    """
+    if busy:
+        control.add_class("cerkl-busy")
+    else:
+        control.remove_class("cerkl-busy")
+
+
+def is_busy(control: widgets.Button) -> bool:
+    """True while ``control`` is marked busy (see :func:`set_busy`)."""
+    return "cerkl-busy" in control._dom_classes
 
 
 def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
@@ -280,13 +259,19 @@ def labelled(
     height: str | None = None,
     **kwargs: Any,
 ) -> Any:
-    """A ``kind`` control (``Text``, ``Dropdown`` ...) with its label in a 110px column."""
-    return kind(
+    """A ``kind`` control (``Text``, ``Dropdown`` ...) with its label in a 110px column.
+
+    ``width`` is the widest it gets: in a narrower output it shrinks with the output
+    (no horizontal scrolling at 400 px).
+    """
+    control = kind(
         description=description,
         style={"description_width": "110px"},
-        layout=widgets.Layout(width=width, height=height),
+        layout=widgets.Layout(width="100%", max_width=width, height=height),
         **kwargs,
     )
+    control.add_class("cerkl-field")
+    return control
 
 
 def clock_text(at: float, now: float | None = None) -> str:

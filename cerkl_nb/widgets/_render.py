@@ -1,36 +1,37 @@
-"""HTML renderings for the explorer's response view: collapsible JSON, tables, headers.
+"""HTML renderings for the explorer's response view: status line, JSON, tables, headers.
 
 Everything is escaped and passed through :func:`~cerkl_nb.redact.redact` first, so a
-response can never inject markup or show a credential-looking value. Collapsing uses
-native ``<details>``/``<summary>`` elements: keyboard operable, no JavaScript.
+response can never inject markup or show a credential-looking value. That holds for
+every leaf of a JSON body, numbers and booleans included (a numeric secret is a secret),
+and for a value whose *field name* marks it as a credential (``"access_token": ...``).
+Collapsing uses native ``<details>``/``<summary>`` elements: keyboard operable, no
+JavaScript; the pane that shows them (:class:`~cerkl_nb.widgets._bridge.HtmlPane`) makes
+a whole body one tab stop. Colours come from classes styled in ``static/widgets.css``.
 """
 
 from __future__ import annotations
 
-import html
+import http
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..redact import MASK, redact
 from ._common import esc
 
-__all__ = ["json_html", "table_html", "headers_html", "human_size"]
+__all__ = [
+    "json_html",
+    "table_html",
+    "headers_html",
+    "human_size",
+    "reason",
+    "NO_RESPONSE_HTML",
+    "response_status_html",
+    "error_status_html",
+    "error_body_html",
+]
 
-_STYLE = (
-    "<style>"
-    ".cerkl-json{font-family:var(--jp-code-font-family,monospace);font-size:12px;"
-    "line-height:1.45;max-height:420px;overflow:auto;padding:4px 0}"
-    ".cerkl-json details>div{margin-left:1.3em;border-left:1px dotted #d0d7de;padding-left:6px}"
-    ".cerkl-json summary{cursor:pointer}"
-    ".cerkl-json .k{color:#8250df}.cerkl-json .s{color:#0a3069}.cerkl-json .n{color:#0550ae}"
-    ".cerkl-json .b{color:#cf222e}.cerkl-json .m{color:#6e7781;font-style:italic}"
-    ".cerkl-table{border-collapse:collapse;font-size:12px}"
-    ".cerkl-table th,.cerkl-table td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;"
-    "vertical-align:top;max-width:260px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}"
-    ".cerkl-table th{background:#f6f8fa;position:sticky;top:0}"
-    ".cerkl-scroll{max-height:420px;overflow:auto}"
-    "</style>"
-)
+NO_RESPONSE_HTML = "<div class='cerkl-response-status cerkl-note'>No response yet.</div>"
 
 
 def human_size(n: int | None) -> str:
@@ -44,14 +45,42 @@ def human_size(n: int | None) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
-def _scalar(value: Any) -> str:
+def reason(status: int | None) -> str:
+    """The standard phrase of an HTTP status (``404`` → ``"Not Found"``), or ``""``."""
+    if status is None:
+        return ""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _leaf_text(key: str | None, value: Any) -> str:
+    """A JSON leaf as redacted text.
+
+    The value alone is redacted (a registered secret, a token's shape), and so is the
+    ``"key": value`` pair: redact() knows credential field names (``access_token``,
+    ``client_secret`` ...), which only show in the pair.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    shown = redact(text)
+    if key is not None and shown == text:
+        pair = json.dumps({key: value}, ensure_ascii=False)
+        if redact(pair) != pair:
+            shown = json.dumps(MASK)
+    return shown
+
+
+def _scalar(key: str | None, value: Any) -> str:
     if isinstance(value, str):
-        return f'<span class="s">{esc(json.dumps(value, ensure_ascii=False))}</span>'
-    if isinstance(value, bool) or value is None:
-        return f'<span class="b">{json.dumps(value)}</span>'
-    if isinstance(value, (int, float)):
-        return f'<span class="n">{html.escape(json.dumps(value))}</span>'
-    return f'<span class="s">{esc(str(value))}</span>'
+        cls = "s"
+    elif isinstance(value, bool) or value is None:
+        cls = "b"
+    elif isinstance(value, (int, float)):
+        cls = "n"
+    else:
+        cls, value = "s", str(value)
+    return f'<span class="{cls}">{esc(_leaf_text(key, value))}</span>'
 
 
 def _preview(obj: Mapping[str, Any], n: int = 3) -> str:
@@ -59,13 +88,17 @@ def _preview(obj: Mapping[str, Any], n: int = 3) -> str:
     parts = []
     for k, v in obj.items():
         if isinstance(v, (str, int, float, bool)) or v is None:
-            text = json.dumps(v, ensure_ascii=False)
+            text = _leaf_text(str(k), v)
             if len(text) > 32:
                 text = text[:31] + "…"
             parts.append(f"{k}: {text}")
         if len(parts) == n:
             break
     return f' <span class="m">· {esc(", ".join(parts))}</span>' if parts else ""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def json_html(value: Any, *, open_depth: int = 2, max_nodes: int = 3000) -> str:
@@ -94,6 +127,7 @@ def json_html(value: Any, *, open_depth: int = 2, max_nodes: int = 3000) -> str:
             else ""
         )
         comma = "" if last else ","
+        opened = " open" if depth < open_depth else ""
         if isinstance(v, Mapping):
             if not v:
                 return f"<div>{label}{{}}{comma}</div>"
@@ -102,24 +136,21 @@ def json_html(value: Any, *, open_depth: int = 2, max_nodes: int = 3000) -> str:
                 node(val, str(k), depth + 1, i == len(items) - 1)
                 for i, (k, val) in enumerate(items)
             )
-            opened = " open" if depth < open_depth else ""
-            count = f"{len(items)} key{'s' if len(items) != 1 else ''}"
             return (
                 f"<details{opened}><summary>{label}{{ "
-                f'<span class="m">{count}</span>{_preview(v)} }}'
+                f'<span class="m">{_plural(len(items), "key")}</span>{_preview(v)} }}'
                 f"</summary><div>{inner}</div></details>"
             )
         if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
             if not v:
                 return f"<div>{label}[]{comma}</div>"
             inner = "".join(node(val, None, depth + 1, i == len(v) - 1) for i, val in enumerate(v))
-            opened = " open" if depth < open_depth else ""
             return (
                 f"<details{opened}><summary>{label}[ "
-                f'<span class="m">{len(v)} item{"s" if len(v) != 1 else ""}</span> ]'
+                f'<span class="m">{_plural(len(v), "item")}</span> ]'
                 f"</summary><div>{inner}</div></details>"
             )
-        return f"<div>{label}{_scalar(v)}{comma}</div>"
+        return f"<div>{label}{_scalar(key, v)}{comma}</div>"
 
     body = node(value, None, 0, True)
     note = (
@@ -127,9 +158,8 @@ def json_html(value: Any, *, open_depth: int = 2, max_nodes: int = 3000) -> str:
         if skipped[0]
         else ""
     )
-    return (
-        f'{_STYLE}<div class="cerkl-json" role="tree" aria-label="Response body">{body}{note}</div>'
-    )
+    # A group, not role="tree": a tree needs treeitem children, which <details> are not.
+    return f'<div class="cerkl-json" role="group" aria-label="Response body">{body}{note}</div>'
 
 
 def _cell(value: Any) -> str:
@@ -150,11 +180,19 @@ def _cell(value: Any) -> str:
     return esc(text)
 
 
+def _scroll_region(label: str, inner: str) -> str:
+    """A scrolling box the keyboard can reach (and scroll with the arrow keys)."""
+    return (
+        f'<div class="cerkl-scroll" role="region" tabindex="0" aria-label="{esc(label)}">'
+        f"{inner}</div>"
+    )
+
+
 def table_html(items: Sequence[Any], *, max_rows: int = 200) -> str:
     """A table of list items (columns: the union of keys, in order of appearance)."""
     rows = [i for i in items if isinstance(i, Mapping)]
     if not rows:
-        return f"{_STYLE}<p class='m'>No list in this response.</p>"
+        return "<p class='cerkl-note'>No list in this response.</p>"
     columns: list[str] = []
     for row in rows[:50]:
         for k in row:
@@ -166,21 +204,61 @@ def table_html(items: Sequence[Any], *, max_rows: int = 200) -> str:
         for r in rows[:max_rows]
     )
     more = (
-        f"<p class='m'>Showing {max_rows} of {len(rows)} rows.</p>" if len(rows) > max_rows else ""
+        f"<p class='cerkl-note'>Showing {max_rows} of {len(rows)} rows.</p>"
+        if len(rows) > max_rows
+        else ""
     )
-    plural = "s" if len(rows) != 1 else ""
-    caption = f"<caption style='text-align:left'>{len(rows)} item{plural}</caption>"
-    return (
-        f"{_STYLE}<div class='cerkl-scroll'><table class='cerkl-table'>{caption}"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+    caption = f"<caption>{_plural(len(rows), 'item')}</caption>"
+    table = (
+        f"<table class='cerkl-table'>{caption}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
     )
+    return _scroll_region("Response items table", table) + more
 
 
 def headers_html(headers: Mapping[str, Any] | None) -> str:
     """Response headers as a two-column table (values redacted)."""
     if not headers:
-        return f"{_STYLE}<p class='m'>No headers (no response arrived).</p>"
+        return "<p class='cerkl-note'>No headers (no response arrived).</p>"
     body = "".join(
         f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>' for k, v in headers.items()
     )
-    return f"{_STYLE}<table class='cerkl-table'><tbody>{body}</tbody></table>"
+    return _scroll_region(
+        "Response headers", f"<table class='cerkl-table'><tbody>{body}</tbody></table>"
+    )
+
+
+def response_status_html(method: str, path: str, resp: Any) -> str:
+    """The summary line of a response: status, time, size, request, request id."""
+    kind = "ok" if resp.status < 300 else "warn"
+    rid = f" · request id {esc(resp.request_id)}" if resp.request_id else ""
+    return (
+        f"<div class='cerkl-response-status'>"
+        f"<b class='cerkl-{kind}'>{resp.status} {esc(reason(resp.status))}</b>"
+        f" · {resp.elapsed_s * 1000:.0f} ms · {human_size(resp.size)}"
+        f" · {esc(method)} {esc(path)}{rid}</div>"
+    )
+
+
+def error_status_html(method: str, path: str, err: BaseException) -> str:
+    """The summary line of a failed request (an HTTP error or no response at all)."""
+    status = getattr(err, "status", None)
+    head = f"{status} {reason(status)}" if status else "No response"
+    request_id = getattr(err, "request_id", None)
+    rid = f" · request id {esc(request_id)}" if request_id else ""
+    return (
+        f"<div class='cerkl-response-status'><b class='cerkl-error'>{esc(head)}</b>"
+        f" · {esc(method)} {esc(path)}{rid}</div>"
+    )
+
+
+def error_body_html(excerpt: str | None, message: str) -> str:
+    """The Body tab for a failed request: the server's body when there is one."""
+    if excerpt:
+        try:
+            return json_html(json.loads(excerpt))
+        except ValueError:
+            return f"<pre>{esc(excerpt)}</pre>"
+    if excerpt is not None:
+        return ""
+    return f"<pre style='white-space:pre-wrap'>{esc(message)}</pre>"

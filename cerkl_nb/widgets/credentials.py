@@ -8,24 +8,34 @@ the kernel, the form copies it into a private :class:`~cerkl_nb.redact.Secret` a
 the field back to ``""``. So saved widget state, ``embed_data`` and ``get_state()`` hold
 an empty password; a placeholder says a secret is held. Secrets loaded from ``.env`` or
 taken from an existing client never touch a widget at all.
+
+ipywidgets echoes every value a front end sends back to all attached front ends
+(``echo_update``); the secret field turns that off, so the typed secret travels once,
+from the page that typed it to the kernel, and no other view ever receives it.
+
+Real credentials never go to the sandbox
+----------------------------------------
+Switching the environment to Sandbox drops credentials that were not the sandbox's own
+(typed, loaded from ``.env`` or adopted for another environment): whatever answers at
+``CERKL_SANDBOX_URL`` never receives them. The empty form then uses the sandbox's demo
+client. Likewise, the sandbox's demo client is dropped when leaving the sandbox.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
-from ..config import DEFAULT_BASE_URL, Credentials, Settings, find_dotenv, save_dotenv
-from ..errors import CerklError, ConfigurationError, MissingCredentials
+from ..config import DEFAULT_BASE_URL, Credentials, Settings
+from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret
 from ..token import Token
+from ._bridge import FrontEndBridge, LiveStatus
 from ._common import (
-    FOCUS_STYLE,
     StatusLine,
     button,
     clock_text,
@@ -34,7 +44,10 @@ from ._common import (
     labelled,
     log,
     on_click,
+    set_busy,
 )
+from ._dotenv import SECRET_HELD as _SECRET_HELD
+from ._dotenv import DotenvActions
 
 __all__ = ["CredentialsForm", "ENVIRONMENTS"]
 
@@ -46,7 +59,7 @@ ENVIRONMENTS: list[tuple[str, str]] = [
 ]
 
 _SECRET_EMPTY = "Paste the client secret (hidden once read)"
-_SECRET_HELD = "•••••••• secret held in memory (type to replace)"
+_SECRET_REFUSED = "•••••••• held, but refused last time (type to replace)"
 
 #: The core's hint for refused credentials names the environment variables; when the
 #: user typed the credentials into the form, point at what they typed instead.
@@ -60,20 +73,30 @@ _FORM_HINT = (
 )
 
 _PRODUCTION_BANNER = (
-    '<div role="note" style="background:#ffebe9;border:1px solid #cf222e;color:#82071e;'
-    'padding:6px 10px;border-radius:4px;font-weight:600">'
+    '<div role="note" class="cerkl-banner cerkl-banner-production">'
     "PRODUCTION: requests go to api.cerkl.com and read or change your organisation's real "
     "data (subscribers, segments, blasts). Check every write before you send it.</div>"
 )
 _BINDER_BANNER = (
-    '<div role="note" style="background:#fff8c5;border:1px solid #9a6700;color:#4d2d00;'
-    'padding:6px 10px;border-radius:4px">'
+    '<div role="note" class="cerkl-banner cerkl-banner-binder">'
     "<b>You are on Binder:</b> a public, shared, short-lived machine. Never paste real Cerkl "
     "credentials here; use the sandbox (its demo client is filled in for you).</div>"
 )
 
 
-class CredentialsForm(StatusLine, widgets.VBox):
+class SecretField(widgets.Password):
+    """A Password field whose value is never echoed to other front ends.
+
+    ipywidgets (8.1+) sends each value a front end sets back to every attached front end
+    (an ``echo_update`` message), so a second view of the form, another browser tab, or a
+    collaborator's page would receive the typed secret. ``echo_update=False`` turns that
+    off for this trait only.
+    """
+
+    value = traitlets.Unicode(help="String value").tag(sync=True, echo_update=False)
+
+
+class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
     """A form that turns a client ID and secret into a token.
 
     Parameters
@@ -115,14 +138,42 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self._token_status_shown = False
         self._sandbox_url = sandbox_url
         # Client IDs that only exist in the sandbox (its demo client), so switching to
-        # production does not send them there.
+        # production does not send them there; and the only ones kept when switching to it.
         self._sandbox_ids: set[str] = set()
+        self._sandbox_credentials: Credentials | None = None
         self._busy = False
         self._last_done = -1e9
         self._token_callbacks = widgets.CallbackDispatcher()
         self._client_callbacks = widgets.CallbackDispatcher()
         self._environment_callbacks = widgets.CallbackDispatcher()
 
+        self._init_controls(env)
+        buttons = widgets.HBox([self.get_token_button, self.load_button, self.save_button])
+        kwargs.setdefault(
+            "children",
+            [
+                self.binder_banner,
+                self.production_banner,
+                self.environment,
+                self.base_url,
+                self.client_id,
+                self.client_secret,
+                buttons,
+                self.status,
+                self.bridge,
+            ],
+        )
+        super().__init__(**kwargs)
+        self.add_class("cerkl-widget")
+        self.add_class("cerkl-credentials-form")
+        if client is not None:
+            self.set_client(client)
+        else:
+            self._on_environment({"new": self.environment.value})
+            self._set_status("info", "Enter a client ID and secret, or load them from .env.")
+
+    def _init_controls(self, env: dict[str, str] | None) -> None:
+        """Create the form's controls and connect them to their handlers."""
         self.environment = labelled(
             widgets.Dropdown,
             "Environment",
@@ -146,7 +197,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
             tooltip="The OAuth 2.0 client ID",
         )
         self.client_secret = labelled(
-            widgets.Password,
+            SecretField,
             "Client secret",
             "420px",
             placeholder=_SECRET_EMPTY,
@@ -166,7 +217,9 @@ class CredentialsForm(StatusLine, widgets.VBox):
             "Save to .env",
             "Write the credentials to .env (mode 0600); make sure .env is git-ignored",
         )
-        self.status = widgets.HTML(value="")
+        self.status = LiveStatus()
+        # Loads the widgets' stylesheet and keeps busy buttons focusable (no messages).
+        self.bridge = FrontEndBridge()
         self.production_banner = widgets.HTML(
             value=_PRODUCTION_BANNER, layout=widgets.Layout(display="none")
         )
@@ -181,32 +234,6 @@ class CredentialsForm(StatusLine, widgets.VBox):
         on_click(self.get_token_button, self._get_token_once, self._report)
         on_click(self.load_button, self.load_env, self._report)
         on_click(self.save_button, self.save_env, self._report)
-
-        buttons = widgets.HBox(
-            [self.get_token_button, self.load_button, self.save_button],
-            layout=widgets.Layout(flex_flow="row wrap"),
-        )
-        kwargs.setdefault(
-            "children",
-            [
-                widgets.HTML(FOCUS_STYLE),
-                self.binder_banner,
-                self.production_banner,
-                self.environment,
-                self.base_url,
-                self.client_id,
-                self.client_secret,
-                buttons,
-                self.status,
-            ],
-        )
-        super().__init__(**kwargs)
-        self.add_class("cerkl-credentials-form")
-        if client is not None:
-            self.set_client(client)
-        else:
-            self._on_environment({"new": self.environment.value})
-            self._set_status("info", "Enter a client ID and secret, or load them from .env.")
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -231,6 +258,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         creds = client.token_manager.credentials
         if settings.is_loopback:
             self._sandbox_ids.add(creds.client_id)
+            self._sandbox_credentials = creds
             if self._sandbox_url is None:
                 self._sandbox_url = settings.base_url
         # ID first, then environment, then secret: the environment observer drops a
@@ -273,7 +301,7 @@ class CredentialsForm(StatusLine, widgets.VBox):
         """
         cid = self.client_id.value
         if not cid and not self._secret and self.environment.value == "sandbox":
-            creds = self._sandbox().credentials
+            creds = self._sandbox_credentials or Credentials.for_sandbox(self._sandbox())
             self._sandbox_ids.add(creds.client_id)
             return creds
         if not self._secret:
@@ -345,6 +373,8 @@ class CredentialsForm(StatusLine, widgets.VBox):
             self._client = new_client
             self._secret = new_client.token_manager.credentials.client_secret
             self._client_callbacks(new_client)
+        if self._secret:
+            self.client_secret.placeholder = _SECRET_HELD
         self._show_token_status(token)
         self._token_callbacks(self._client)
         return token
@@ -377,91 +407,6 @@ class CredentialsForm(StatusLine, widgets.VBox):
             "The token panel shows its countdown.",
             about_token=True,
         )
-
-    def load_env(self, path: str | Path | None = None) -> Credentials | None:
-        """Load credentials (and the base URL) from a ``.env`` file ("Load from .env").
-
-        Parameters
-        ----------
-        path
-            The file; by default the nearest ``.env`` from the working directory up. When
-            no file holds credentials, the process environment is tried.
-
-        Returns
-        -------
-        Credentials | None
-            What was loaded (the secret stays masked), or ``None`` on failure (see status).
-        """
-        try:
-            found = Path(path) if path is not None else find_dotenv()
-            source = ""
-            creds: Credentials | None = None
-            settings: Settings | None = None
-            if found is not None and Path(found).is_file():
-                try:
-                    creds = Credentials.from_env(env={}, dotenv_path=found)
-                    settings = Settings.from_env(env={}, dotenv_path=found)
-                    source = str(Path(found).resolve())
-                except MissingCredentials:
-                    creds = None
-            elif path is not None:
-                raise ConfigurationError(f"{path} does not exist.")
-            if creds is None:
-                try:
-                    creds = Credentials.from_env(dotenv_path=False)
-                    settings = Settings.from_env(dotenv_path=False)
-                    source = "the environment variables"
-                except MissingCredentials:
-                    where = f"{found}" if found else "no .env file was found from this folder up"
-                    raise MissingCredentials(
-                        f"No CERKL_CLIENT_ID / CERKL_CLIENT_SECRET found ({where}). Copy "
-                        ".env.example to .env and fill it in, or type them here."
-                    ) from None
-        except Exception as err:
-            self._show_error(err, "Could not load credentials")
-            return None
-        # ID, environment, then secret (see set_client).
-        self.client_id.value = creds.client_id
-        if settings is not None:
-            self._show_environment_for(settings.base_url)
-        self._secret = creds.client_secret
-        self._secret_source = "env"
-        self.client_secret.value = ""
-        self.client_secret.placeholder = _SECRET_HELD
-        self._set_status(
-            "ok",
-            f"Loaded the client ID and secret (hidden) from {source}. Click Get New Access Token.",
-        )
-        return creds
-
-    def save_env(self, path: str | Path = ".env") -> Path | None:
-        """Save the credentials to ``path`` with mode 0600 ("Save to .env").
-
-        Warns in the status line when the file is not git-ignored, and when a local
-        (sandbox) URL was left out of it (see :func:`cerkl_nb.config.save_dotenv`).
-
-        Returns
-        -------
-        pathlib.Path | None
-            The file written, or ``None`` on failure.
-        """
-        try:
-            creds = self.credentials()
-            settings = self.settings()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                written = save_dotenv(creds, settings, path)
-        except Exception as err:
-            self._show_error(err, "Could not save .env")
-            return None
-        notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-        if notes:
-            # The notes say what to do themselves (add .env to .gitignore; why a local
-            # sandbox URL was left out), so they are shown as they are.
-            self._set_status("warn", f"Saved to {written} (mode 0600), but: " + " ".join(notes))
-        else:
-            self._set_status("ok", f"Saved to {written} (mode 0600, readable by you only).")
-        return written
 
     def on_token(self, callback: Callable[[Any], None], remove: bool = False) -> None:
         """Call ``callback(client)`` after each new token obtained with the form."""
@@ -524,10 +469,14 @@ class CredentialsForm(StatusLine, widgets.VBox):
         client = CerklClient(credentials=creds, settings=settings)
         return client, client
 
+    def _is_sandbox_url(self, base_url: str) -> bool:
+        known = self._sandbox_url
+        return bool(known) and base_url.rstrip("/") == known.rstrip("/")  # type: ignore[union-attr]
+
     def _show_environment_for(self, base_url: str) -> None:
         if base_url.rstrip("/") == DEFAULT_BASE_URL:
             self.environment.value = "production"
-        elif self._sandbox_url and base_url.rstrip("/") == self._sandbox_url.rstrip("/"):
+        elif self._is_sandbox_url(base_url):
             self.environment.value = "sandbox"
         else:
             self.environment.value = "custom"
@@ -559,16 +508,34 @@ class CredentialsForm(StatusLine, widgets.VBox):
             self.base_url.disabled = False
         if env != "sandbox" and self.client_id.value in self._sandbox_ids:
             # The demo client exists only in the sandbox: don't send it elsewhere.
-            self.client_id.value = ""
-            self._secret = None
-            self.client_secret.placeholder = _SECRET_EMPTY
-            self._set_status(
-                "info",
+            self._drop_credentials(
                 "The sandbox's demo client only works with the sandbox: enter the client ID "
-                "and secret of your own Cerkl API v3 credentials, or load them from .env.",
+                "and secret of your own Cerkl API v3 credentials, or load them from .env."
             )
+        elif env == "sandbox" and self._holds_foreign_credentials():
+            # Whatever answers at the sandbox's URL must never receive real credentials.
+            self._drop_credentials(
+                "Switched to the sandbox: your own client ID and secret were cleared from "
+                "the form, so they are never sent to the sandbox. It uses its demo client: "
+                "click Get New Access Token."
+            )
+        elif self._status_kind == "error":
+            # An error about the previous environment would be stale now.
+            label, _url = self.target()
+            self._set_status("info", f"Environment: {label}. Click Get New Access Token.")
         self._update_production_banner()
         self._environment_callbacks(self)
+
+    def _holds_foreign_credentials(self) -> bool:
+        """True when the form holds an ID or secret that is not the sandbox's own."""
+        cid = self.client_id.value
+        return bool(cid or self._secret) and cid not in self._sandbox_ids
+
+    def _drop_credentials(self, why: str) -> None:
+        self.client_id.value = ""
+        self._secret = None
+        self.client_secret.placeholder = _SECRET_EMPTY
+        self._set_status("info", why)
 
     def _on_base_url(self, change: dict[str, Any]) -> None:
         self._update_production_banner()
@@ -583,16 +550,19 @@ class CredentialsForm(StatusLine, widgets.VBox):
         self.production_banner.layout.display = None if production else "none"
 
     def _set_busy(self, busy: bool) -> None:
+        # Busy, not disabled: the button that was pressed keeps the keyboard focus.
         self._busy = busy
-        self.get_token_button.disabled = busy
-        self.load_button.disabled = busy
-        self.save_button.disabled = busy
+        for control in (self.get_token_button, self.load_button, self.save_button):
+            set_busy(control, busy)
 
     def _show_error(self, err: BaseException, what: str) -> None:
         text = describe_error(err)
         if self._secret_source == "form" and _ENV_HINT in text:
             text = text.replace(_ENV_HINT, _FORM_HINT)
-        self._set_status("error", f"{what}: {text}")
+        if isinstance(err, InvalidCredentials) and self._secret:
+            self.client_secret.placeholder = _SECRET_REFUSED
+        # The time makes a repeated failure visibly a new one.
+        self._set_status("error", f"{what} ({clock_text(time.time())}): {text}")
 
     def _report(self, err: BaseException) -> None:
         self._show_error(err, "Error")

@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..redact import install_log_redaction
 from .credentials import CredentialsForm
 from .explorer import ApiExplorer
 from .token_panel import TokenPanel
@@ -135,6 +136,9 @@ def dashboard(client: Any = None, **connect_kwargs: Any) -> Dashboard:
     Dashboard
         Display it (it is the last expression of the cell) to use it.
     """
+    # An explicit, idempotent call (never made on import): widget status texts are
+    # redacted already; this also covers log records of the libraries underneath.
+    install_log_redaction()
     if client is None:
         from ..client import connect
 

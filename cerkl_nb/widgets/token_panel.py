@@ -27,6 +27,7 @@ import traitlets
 from ..errors import CerklError
 from ..redact import redact
 from ..token import Token
+from ._bridge import page_module
 from ._common import MainThreadRelay, clock_text, describe_error, log
 
 __all__ = ["TokenPanel"]
@@ -54,11 +55,12 @@ class TokenPanel(anywidget.AnyWidget):
 
     Notes
     -----
-    Buttons and methods: Refresh → :meth:`refresh`, Get new token → :meth:`get_new_token`,
+    Buttons and methods: Refresh → :meth:`refresh`, Get New Access Token → :meth:`get_new_token`,
     Auto-refresh → :meth:`set_auto_refresh`, Copy token → :meth:`copy_token`.
     """
 
-    _esm = _STATIC / "token_panel.js"
+    # The page code shares its clipboard helper with the bridge (see page_module).
+    _esm = page_module("token_panel.js")
     _css = _STATIC / "token_panel.css"
 
     has_client = traitlets.Bool(False).tag(sync=True)
@@ -169,7 +171,7 @@ class TokenPanel(anywidget.AnyWidget):
         return self._run("refresh", raise_errors)
 
     def get_new_token(self, *, raise_errors: bool = False) -> Token | None:
-        """Get a brand-new client-credentials token ("Get new token")."""
+        """Get a brand-new client-credentials token ("Get New Access Token")."""
         return self._run("fetch", raise_errors)
 
     def set_auto_refresh(self, on: bool) -> None:
@@ -186,7 +188,7 @@ class TokenPanel(anywidget.AnyWidget):
         tm = self._tm
         tok = tm.token if tm is not None else None
         if tok is None:
-            self.error = "No token to copy yet: click Get new token first."
+            self.error = "No token to copy yet: click Get New Access Token first."
             return
         self.send(
             {

@@ -105,3 +105,75 @@ def test_no_secret_or_token_in_any_widget_state_after_a_whole_flow(sandbox, own_
     carrying = [m for m in sent if any(s in json.dumps(m) for s in secrets_)]
     assert [m["kind"] for m in carrying] == ["copy"] and carrying[0]["what"] == "access token"
     dash.close()
+
+
+def test_switching_environment_warns_and_blocks_send_until_a_new_client(client):
+    dash = dashboard(client)
+    dash.form.submit()
+    assert dash.environment_notice == "" and not dash.explorer.send_button.disabled
+    sent_before = len(client.history)
+
+    dash.form.environment.value = "production"
+    notice = dash.environment_notice
+    assert notice.startswith("Environment changed to Cerkl production: click Get New Access Token")
+    assert dash.panel.notice == notice
+    assert dash.explorer.send_button.disabled and dash.explorer.rerun_button.disabled
+    assert dash.explorer.status_kind == "warn"
+    assert "Environment changed" in dash.explorer.status_text
+    assert dash.explorer.send() is None  # a script's send() is refused too
+    assert len(client.history) == sent_before  # nothing went to the sandbox
+
+    dash.form.environment.value = "custom"
+    dash.form.base_url.value = "https://cerkl.example.test/v3"
+    assert "custom URL https://cerkl.example.test/v3" in dash.panel.notice
+
+    # Back to the sandbox: the client in use matches again.
+    dash.form.environment.value = "sandbox"
+    assert dash.panel.notice == "" and dash.environment_notice == ""
+    assert not dash.explorer.send_button.disabled
+    assert dash.explorer.send().status == 200
+    dash.close()
+
+
+def test_a_new_client_for_the_new_environment_clears_the_notice(sandbox, client, own_client):
+    cid, secret = own_client
+    dash = dashboard(client)
+    dash.form.environment.value = "custom"
+    dash.form.base_url.value = "https://cerkl.example.test/v3"
+    assert dash.panel.notice
+    dash.form.base_url.value = sandbox.url  # a "custom" URL that is the sandbox again
+    dash.form.client_id.value = cid
+    dash.form.set_secret(secret)
+    assert dash.form.submit() is not None
+    assert dash.explorer.client is dash.form.client and dash.panel.notice == ""
+    assert not dash.explorer.send_button.disabled
+    dash.close()
+
+
+def test_wrong_secret_keeps_old_client_token_and_history(client, own_client):
+    cid, _secret = own_client
+    dash = dashboard(client)
+    dash.form.submit()
+    assert dash.explorer.send().status == 200
+    history_before = list(dash.explorer.history.options)
+    expires_before = dash.panel.expires_at
+    tm_before = dash.panel.token_manager
+    adopted: list = []
+    dash.form.on_client(adopted.append)
+
+    dash.form.client_id.value = cid
+    dash.form.client_secret.value = "not-the-secret"  # typed: read and cleared
+    assert dash.form.submit() is None
+
+    assert adopted == []
+    assert dash.form.client is client and dash.explorer.client is client
+    assert dash.panel.token_manager is tm_before and dash.panel.expires_at == expires_before
+    assert client.token_manager.token is not None
+    assert list(dash.explorer.history.options) == history_before
+    status = dash.form.status_text
+    assert dash.form.status_kind == "error"
+    assert "check the client ID and secret you typed".lower() in status.lower()
+    assert "Generate New OAuth Credentials" in status
+    assert "CERKL_CLIENT_SECRET" not in status
+    assert dash.explorer.send().status == 200  # still works with the old client
+    dash.close()

@@ -6,10 +6,12 @@ import json
 import threading
 
 import pytest
+from ipywidgets.embed import embed_data
+from ipywidgets.widgets.widget import _instances
 
 import cerkl_nb
 from cerkl_nb.catalog import Catalog
-from cerkl_nb.widgets import ApiExplorer, current_client
+from cerkl_nb.widgets import ApiExplorer, current_client, dashboard
 
 
 @pytest.fixture()
@@ -136,7 +138,7 @@ def test_copy_as_curl_and_python_go_through_a_one_off_message(explorer, client, 
     client.token_manager.fetch()
     token = client.token_manager.token.access_token.get_secret_value()
     curl = explorer.copy_as_curl()
-    assert curl.startswith("curl -G ") and "$CERKL_ACCESS_TOKEN" in curl
+    assert curl.startswith("curl ") and " -G " in curl and "$CERKL_ACCESS_TOKEN" in curl
     assert "page_size=100" in curl
     py = explorer.copy_as_python()
     assert 'os.environ["CERKL_ACCESS_TOKEN"]' in py
@@ -202,3 +204,97 @@ def test_folder_and_endpoint_dropdowns_drive_the_builder(explorer):
     assert explorer.body_section.layout.display == "none"
     explorer.path.value = "/segment/{id}/subscriber"
     assert list(explorer._path_inputs) == ["id"]
+
+
+def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
+    dash = dashboard(client)
+    dash.form.submit()
+    ex = dash.explorer
+    pushed: list = []
+    ex.response_table.send = lambda content, buffers=None: pushed.append(content)  # type: ignore[method-assign]
+    resp = ex.send()
+    emails = [item["email"] for item in resp.items if item.get("email")]
+    assert emails and emails[0] in ex.response_table.value  # shown in the browser ...
+    assert any(emails[0] in m.get("html", "") for m in pushed)  # ... via a one-off message
+    for model_id, w in list(_instances.items()):
+        state = json.dumps(w.get_state(), default=str)
+        assert emails[0] not in state, f"response data in {type(w).__name__} {model_id}"
+    manager_state = json.dumps(embed_data(views=[dash])["manager_state"], default=str)
+    assert emails[0] not in manager_state
+    # A view rendered later asks for the content.
+    pushed.clear()
+    ex.response_table._handle_custom_msg({"kind": "want"}, [])
+    assert pushed and emails[0] in pushed[0]["html"]
+
+    ex.clear_button.click()
+    assert ex.response_body.value == ex.response_table.value == ex.response_headers.value == ""
+    assert ex.last_response is None and ex.response_status_text == "No response yet."
+    assert "not saved with the notebook" in (ApiExplorer.__doc__ or "")
+    dash.close()
+
+
+def test_typed_single_item_path_selects_its_endpoint_and_sends_no_paging(client):
+    ex = ApiExplorer(client)
+    client.token_manager.fetch()
+    assert ex.endpoint.value == "GET /subscriber"
+    ex.response_tabs.selected_index = 1
+    ex.path.value = "/segment/999999"
+    assert ex.endpoint.value == "GET /segment/{id}" and ex.folder.value == "segment"
+    assert ex.path.value == "/segment/999999"  # what was typed stays
+    assert ex.current_request().params == {}
+    assert ex.send() is None
+    assert ex.last_error is not None and ex.last_error.status == 404
+    assert ex.response_tabs.selected_index == 0  # the error body is in view
+    assert ex.status_text.count("/segment/999999") == 1
+    assert "failed: GET" not in ex.status_text
+    sent = client.history.entries()[-1]
+    assert not sent.params
+    # Back to the list path: the list endpoint and its paging come back.
+    ex.path.value = "/subscriber"
+    assert ex.endpoint.value == "GET /subscriber"
+    assert ex.current_request().params == {"page": 1, "page_size": 100}
+    # A path the catalogue does not know: no endpoint selected.
+    ex.path.value = "/nowhere/at/all"
+    assert ex.endpoint.value is None
+    ex.close()
+
+
+def test_unexpected_error_in_our_handlers_is_shown_and_fails_the_test(widget_errors, client):
+    from cerkl_nb.widgets import ApiExplorer
+
+    explorer = ApiExplorer(client)
+
+    def broken(*_a, **_k):
+        raise KeyError("not a CerklError")
+
+    explorer._send_spec = broken  # type: ignore[method-assign]
+    explorer.send_button.click()
+    # Shown to the user in plain words ...
+    assert "Unexpected error (KeyError)" in explorer.status_text
+    # ... and recorded, so a test that did not expect it fails.
+    assert widget_errors.records
+    widget_errors.clear()
+    explorer.close()
+
+
+def test_numbers_and_credential_fields_in_the_body_view_are_redacted():
+    from cerkl_nb.redact import Secret
+    from cerkl_nb.widgets._render import json_html
+
+    Secret("8675309123")  # a numeric secret the process knows
+    shown = json_html(
+        {"pin": 8675309123, "access_token": "short-tok-1", "nested": [{"n": 8675309123}]},
+        open_depth=0,
+    )
+    assert "8675309123" not in shown and "short-tok-1" not in shown
+    assert shown.count("***") >= 3  # leaves, and the collapsed preview, are masked
+
+
+def test_choosing_another_endpoint_clears_the_previous_response(explorer):
+    assert explorer.send().status == 200
+    assert explorer.response_status_text.startswith("200 OK")
+    explorer.folder.value = "segment"
+    assert explorer.last_response is None
+    assert explorer.response_status_text == "No response yet."
+    assert explorer.response_body.value == ""
+    assert explorer.status_text.startswith("Ready: GET /segment")

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from ipywidgets.embed import embed_data
 
 import cerkl_nb
 from cerkl_nb.auth import TokenManager
-from cerkl_nb.widgets import TokenPanel
+from cerkl_nb.config import Credentials, Settings
+from cerkl_nb.widgets import TokenPanel, dashboard
+
+
+def _sandbox_config(sandbox) -> tuple[Credentials, Settings]:
+    return Credentials.for_sandbox(sandbox), Settings.for_sandbox(sandbox)
 
 
 def _front_end(panel: TokenPanel, **content) -> None:
@@ -43,7 +52,7 @@ def test_without_a_client_the_panel_says_what_to_do():
 
 
 def test_a_token_fetched_by_code_shows_at_once(sandbox):
-    tm = TokenManager(sandbox.credentials, sandbox.settings)
+    tm = TokenManager(*_sandbox_config(sandbox))
     panel = TokenPanel(tm)
     assert panel.has_client and panel.expires_at == 0
     token = tm.fetch()  # not through the panel: the listener shows it
@@ -62,7 +71,7 @@ def test_a_token_fetched_by_code_shows_at_once(sandbox):
 
 
 def test_refresh_button_uses_the_refresh_token_and_moves_the_expiry(sandbox, fake_clock):
-    tm = TokenManager(sandbox.credentials, sandbox.settings, clock=fake_clock)
+    tm = TokenManager(*_sandbox_config(sandbox), clock=fake_clock)
     panel = TokenPanel(tm)
     _front_end(panel, kind="new_token")
     first_expiry = panel.expires_at
@@ -93,7 +102,7 @@ def test_refresh_falls_back_to_client_credentials_when_the_refresh_token_is_dead
 
 
 def test_expired_and_stale_states(sandbox, fake_clock):
-    tm = TokenManager(sandbox.credentials, sandbox.settings, clock=fake_clock)
+    tm = TokenManager(*_sandbox_config(sandbox), clock=fake_clock)
     panel = TokenPanel(tm)
     panel.get_new_token()
     assert panel.state == "fresh"
@@ -107,7 +116,7 @@ def test_expired_and_stale_states(sandbox, fake_clock):
 
 def test_errors_are_shown_in_plain_words(sandbox, own_client):
     cid, _ = own_client
-    tm = TokenManager(cerkl_nb.Credentials(cid, "wrong-secret-000"), sandbox.settings)
+    tm = TokenManager(cerkl_nb.Credentials(cid, "wrong-secret-000"), Settings.for_sandbox(sandbox))
     panel = TokenPanel(tm)
     _front_end(panel, kind="new_token")
     assert "invalid_client" in panel.error or "rejected" in panel.error
@@ -194,3 +203,47 @@ def test_unknown_front_end_message_is_ignored(client, caplog):
     panel = TokenPanel(client)
     _front_end(panel, kind="bogus")
     assert any("unknown front-end message" in r.getMessage() for r in caplog.records)
+
+
+def test_token_row_shows_the_mask_alone(client):
+    dash = dashboard(client)
+    dash.form.submit()
+    assert dash.panel.masked_token == "••••••••" and dash.panel.token_type == "Bearer"
+    dash.close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_countdown_rounds_up_and_times_show_the_date_when_not_today(tmp_path):
+    # The module exactly as the page loads it (with the shared clipboard helper).
+    mod = tmp_path / "panel.mjs"
+    mod.write_text(TokenPanel._esm)
+    script = (
+        f"import {{ formatHMS, localTime }} from {json.dumps(mod.as_uri())};\n"
+        "const now = new Date(2026, 10, 29, 16, 0, 0).getTime();\n"
+        "console.log(JSON.stringify([formatHMS(500), formatHMS(0), formatHMS(-5),\n"
+        "  formatHMS(3599001), localTime(now + 3600e3, now), localTime(now + 86400e3, now),\n"
+        "  localTime(0, now)]));\n"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    a, zero, neg, hour, today, tomorrow, empty = json.loads(out)
+    assert (a, zero, neg, hour) == ("00:00:01", "00:00:00", "00:00:00", "01:00:00")
+    assert re.fullmatch(r"17:00:00( \S+)?", today)
+    assert re.fullmatch(r"2026-11-30 16:00:00( \S+)?", tomorrow)
+    assert empty == "—"
+
+
+def test_one_name_for_getting_a_new_token_and_auto_refresh_says_when_it_acts():
+    import cerkl_nb.widgets as package
+
+    root = Path(package.__file__).parent
+    texts = [p.read_text() for p in (*root.glob("*.py"), *root.glob("static/*.js"))]
+    assert not any("Get new token" in t for t in texts)
+    panel_js = (root / "static" / "token_panel.js").read_text()
+    assert ">Get New Access Token</button>" in panel_js
+    assert "Auto-refresh on next request: ${auto" in panel_js

@@ -6,35 +6,17 @@
 //          through JupyterLab's notebook model (the widget manager's document context);
 //          where that is not reachable (another front end) the code goes to the clipboard.
 // Each request is answered with {kind: "copied" | "inserted", ok, how, error, nonce}.
+//
+// It also does, for the composite widget it sits in (the credentials form, the explorer),
+// what ipywidgets' stock controls cannot:
+//  - a button with the class "cerkl-busy" stays focusable but is marked aria-disabled and
+//    aria-busy, and clicks on it are dropped (a disabled button would drop the keyboard
+//    focus to <body>);
+//  - a tab list inside ".cerkl-response-tabs" gets its accessible name.
+// writeClipboard() comes from clipboard.js, which Python prepends to this module.
 
 const handled = new Set();
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
-
-async function writeClipboard(text) {
-  try {
-    if (navigator.clipboard && window.isSecureContext) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch (err) {
-    // fall back below
-  }
-  const ta = document.createElement("textarea");
-  ta.value = text;
-  ta.setAttribute("readonly", "");
-  ta.style.position = "fixed";
-  ta.style.opacity = "0";
-  document.body.appendChild(ta);
-  ta.select();
-  let ok = false;
-  try {
-    ok = document.execCommand("copy");
-  } catch (err) {
-    ok = false;
-  }
-  ta.remove();
-  return ok;
-}
 
 function cellOutputs(cell) {
   try {
@@ -82,8 +64,59 @@ function insertCell(model, el, code, anchorIds) {
   return at;
 }
 
+const COMPOSITE = ".cerkl-credentials-form, .cerkl-api-explorer";
+
+function markBusy(root) {
+  for (const b of root.querySelectorAll("button")) {
+    const busy = b.classList.contains("cerkl-busy");
+    if (busy) {
+      b.setAttribute("aria-disabled", "true");
+      b.setAttribute("aria-busy", "true");
+    } else if (b.hasAttribute("aria-busy")) {
+      b.removeAttribute("aria-disabled");
+      b.removeAttribute("aria-busy");
+    }
+  }
+  const label = root.dataset.cerklTablistLabel;
+  const list = root.querySelector(".cerkl-response-tabs [role='tablist']");
+  if (label && list && !list.hasAttribute("aria-label")) list.setAttribute("aria-label", label);
+}
+
+function decorate(el, tablistLabel) {
+  // The composite is rendered around this view a moment after render() returns.
+  let root = null;
+  let observer = null;
+  const dropBusyClicks = (event) => {
+    const b = event.target && event.target.closest && event.target.closest("button.cerkl-busy");
+    if (b) {
+      event.stopPropagation();
+      event.preventDefault();
+    }
+  };
+  const attach = () => {
+    root = el.closest(COMPOSITE);
+    if (!root) return false;
+    if (tablistLabel) root.dataset.cerklTablistLabel = tablistLabel;
+    markBusy(root);
+    observer = new MutationObserver(() => markBusy(root));
+    observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
+    root.addEventListener("click", dropBusyClicks, true);
+    return true;
+  };
+  let tries = 0;
+  const timer = setInterval(() => {
+    if (attach() || ++tries > 50) clearInterval(timer);
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    if (observer) observer.disconnect();
+    if (root) root.removeEventListener("click", dropBusyClicks, true);
+  };
+}
+
 function render({ model, el }) {
   el.classList.add("cerkl-bridge");
+  const undecorate = decorate(el, model.get("tablist_label"));
   const live = document.createElement("div");
   live.setAttribute("aria-live", "polite");
   live.setAttribute("aria-atomic", "true");
@@ -102,7 +135,7 @@ function render({ model, el }) {
       handled.add(msg.nonce);
     }
     if (msg.kind === "copy") {
-      const ok = await writeClipboard(msg.text || "");
+      const { ok } = await writeClipboard(msg.text || "");
       say(ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
       model.send({ kind: "copied", ok, how: "clipboard", nonce: msg.nonce, what: msg.what || "",
                    error: ok ? null : "The browser refused clipboard access." });
@@ -118,7 +151,7 @@ function render({ model, el }) {
         say("Code cell inserted below");
         model.send({ kind: "inserted", ok: true, how: "notebook", index: at, nonce: msg.nonce });
       } else {
-        const ok = await writeClipboard(msg.code || "");
+        const { ok } = await writeClipboard(msg.code || "");
         say(ok ? "Code copied to the clipboard" : "Insert failed");
         model.send({
           kind: "inserted",
@@ -131,7 +164,10 @@ function render({ model, el }) {
     }
   }
   model.on("msg:custom", onMsg);
-  return () => model.off("msg:custom", onMsg);
+  return () => {
+    undecorate();
+    model.off("msg:custom", onMsg);
+  };
 }
 
 export default { render };

@@ -4,7 +4,12 @@
 // Date.now(): a setInterval updates the text and the bar, with no message to the kernel,
 // so it keeps ticking while the kernel is busy. Buttons send one-off {kind: ...}
 // messages to Python; the token itself only ever arrives in a one-off {kind: "copy"}
-// message and goes straight to the clipboard.
+// message and goes straight to the clipboard (writeClipboard() comes from clipboard.js,
+// which Python prepends to this module).
+//
+// While a token request runs, the buttons stay focusable (a disabled button would drop
+// the keyboard focus to <body>): they are marked aria-disabled / aria-busy and their
+// clicks are ignored.
 
 const FIVE_MIN_MS = 5 * 60 * 1000;
 const handledNonces = new Set();
@@ -55,33 +60,6 @@ export function localTime(ms, nowMs = Date.now()) {
   return sameDay ? time : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
 }
 
-async function writeClipboard(text) {
-  try {
-    if (navigator.clipboard && window.isSecureContext) {
-      await navigator.clipboard.writeText(text);
-      return { ok: true };
-    }
-  } catch (err) {
-    // fall through to the textarea method (for example when the page lost focus)
-  }
-  const ta = document.createElement("textarea");
-  ta.value = text;
-  ta.setAttribute("readonly", "");
-  ta.style.position = "fixed";
-  ta.style.opacity = "0";
-  document.body.appendChild(ta);
-  ta.select();
-  let ok = false;
-  try {
-    ok = document.execCommand("copy");
-  } catch (err) {
-    ok = false;
-  }
-  ta.value = "";
-  ta.remove();
-  return ok ? { ok: true } : { ok: false, error: "The browser refused clipboard access." };
-}
-
 const TEMPLATE = `
 <section class="ctp" aria-label="Access token">
   <header class="ctp-head">
@@ -103,16 +81,27 @@ const TEMPLATE = `
     <div class="ctp-bar-fill" data-f="fill"></div>
   </div>
   <div class="ctp-state" data-f="state-text">No token yet.</div>
-  <div class="ctp-error" role="alert" data-f="error" hidden></div>
-  <div class="ctp-notice" role="status" data-f="notice" hidden></div>
+  <div class="ctp-error" role="alert" data-f="error"></div>
+  <div class="ctp-notice" role="status" data-f="notice"></div>
   <div class="ctp-buttons" role="group" aria-label="Token actions">
     <button type="button" data-act="refresh" title="Use the refresh token (or get a new token if that fails)">Refresh</button>
-    <button type="button" data-act="new_token" title="Request a brand-new token with the client credentials">Get new token</button>
-    <button type="button" data-act="auto" role="switch" aria-checked="true" title="Refresh automatically before a request when the token is about to expire">Auto-refresh: on</button>
+    <button type="button" data-act="new_token" title="Request a brand-new token with the client credentials">Get New Access Token</button>
+    <button type="button" data-act="auto" role="switch" aria-checked="true" title="When on, a request made with an expired or expiring token renews it first; nothing happens between requests">Auto-refresh on next request: on</button>
     <button type="button" data-act="copy" title="Copy the full access token to the clipboard (it is never shown)">Copy token</button>
   </div>
   <div class="ctp-sr-only" aria-live="polite" aria-atomic="true" data-f="live"></div>
 </section>`;
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function markUnavailable(button, unavailable, busy) {
+  // aria-disabled, not disabled: the button keeps the keyboard focus.
+  button.setAttribute("aria-disabled", unavailable ? "true" : "false");
+  if (busy) button.setAttribute("aria-busy", "true");
+  else button.removeAttribute("aria-busy");
+}
 
 function render({ model, el }) {
   el.classList.add("cerkl-token-panel");
@@ -188,9 +177,11 @@ function render({ model, el }) {
       }[state];
       f("badge").textContent = badge;
       f("state-text").textContent = {
-        none: "No token yet. Click Get new token (or Get New Access Token in the form).",
+        none: "No token yet. Click Get New Access Token.",
         fresh: "Fresh: the token is valid.",
-        soon: "Refresh soon: the token is inside its refresh window; the next request refreshes it (if auto-refresh is on).",
+        soon: model.get("auto_refresh")
+          ? "Refresh soon: the token is inside its refresh window; the next request refreshes it first."
+          : "Refresh soon: the token is inside its refresh window. Click Refresh (auto-refresh is off).",
         expired: model.get("auto_refresh")
           ? "Expired: the next request renews it automatically (or click Refresh)."
           : "Expired: requests need a new token. Click Refresh (auto-refresh is off).",
@@ -211,21 +202,19 @@ function render({ model, el }) {
         : "none (a refresh gets a new token with the client credentials)"
       : "—";
     f("last").textContent = model.get("last_refresh") || "—";
-    const notice = model.get("notice");
-    f("notice").hidden = !notice;
-    f("notice").textContent = notice || "";
-    const err = model.get("error");
-    f("error").hidden = !err;
-    f("error").textContent = err || "";
+    // The error and notice regions stay in the page (empty when there is nothing to
+    // say): a live region created or unhidden with its text is often not announced.
+    setText(f("notice"), model.get("notice") || "");
+    setText(f("error"), model.get("error") || "");
     const busy = model.get("busy");
     const hasClient = model.get("has_client");
     section.setAttribute("aria-busy", busy ? "true" : "false");
-    btn("refresh").disabled = busy || !hasClient;
-    btn("new_token").disabled = busy || !hasClient;
-    btn("copy").disabled = busy || !model.get("expires_at");
+    markUnavailable(btn("refresh"), busy || !hasClient, busy);
+    markUnavailable(btn("new_token"), busy || !hasClient, busy);
+    markUnavailable(btn("copy"), busy || !model.get("expires_at"), busy);
     const auto = model.get("auto_refresh");
     btn("auto").setAttribute("aria-checked", auto ? "true" : "false");
-    btn("auto").textContent = `Auto-refresh: ${auto ? "on" : "off"}`;
+    btn("auto").textContent = `Auto-refresh on next request: ${auto ? "on" : "off"}`;
     btn("refresh").textContent = busy ? "Working…" : "Refresh";
     lastText = ""; // force a redraw of the countdown with the new expiry
     forceState = true; // the state text depends on auto_refresh too
@@ -248,7 +237,7 @@ function render({ model, el }) {
       if (handledNonces.has(msg.nonce)) return;
       handledNonces.add(msg.nonce);
     }
-    const result = await writeClipboard(msg.text);
+    const result = await writeClipboard(msg.text || "");
     msg.text = "";
     announce(result.ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
     // A short visible confirmation on the button too (not only for screen readers).
@@ -267,7 +256,12 @@ function render({ model, el }) {
     ["auto", () => model.send({ kind: "auto_refresh", value: !model.get("auto_refresh") })],
     ["copy", () => model.send({ kind: "copy_token" })],
   ];
-  for (const [act, fn] of clicks) btn(act).addEventListener("click", fn);
+  for (const [act, fn] of clicks) {
+    btn(act).addEventListener("click", () => {
+      if (btn(act).getAttribute("aria-disabled") === "true") return;
+      fn();
+    });
+  }
 
   const traits = [
     "environment",

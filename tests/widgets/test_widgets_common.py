@@ -1,0 +1,62 @@
+"""What the widgets share: the time format, the page code, busy buttons, status lines."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget import _instances
+
+import cerkl_nb
+from cerkl_nb.widgets import TokenPanel, dashboard
+from cerkl_nb.widgets._bridge import FrontEndBridge, LiveStatus
+from cerkl_nb.widgets._common import clock_text, is_busy, set_busy
+
+STATIC = Path(cerkl_nb.__file__).parent / "widgets" / "static"
+
+
+def test_clock_text_is_24_hour_with_zone_and_date_when_not_today():
+    now = time.time()
+    today = clock_text(now, now=now)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d \S+", today)
+    tomorrow = clock_text(now + 86_400, now=now)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", tomorrow)
+
+
+def test_one_clipboard_helper_shared_by_the_bridge_and_the_token_panel():
+    definition = "async function writeClipboard("
+    files = {p.name: p.read_text() for p in STATIC.glob("*.js")}
+    assert [name for name, text in files.items() if definition in text] == ["clipboard.js"]
+    for esm in (FrontEndBridge._esm, TokenPanel._esm):
+        assert esm.count(definition) == 1 and "writeClipboard(msg" in esm
+
+
+def test_buttons_have_clean_names_and_busy_keeps_them_enabled(client):
+    dash = dashboard(client)
+    buttons = [w for w in list(_instances.values()) if isinstance(w, widgets.Button)]
+    # No icon: ipywidgets draws it with an icon font whose glyph joins the button's name.
+    assert buttons and all(b.icon == "" for b in buttons)
+    send = dash.explorer.send_button
+    set_busy(send, True)
+    assert is_busy(send) and not send.disabled  # focusable; the page marks it aria-busy
+    set_busy(send, False)
+    assert not is_busy(send)
+    # The page code names the response tab list; the stylesheet draws a 2px focus ring.
+    assert dash.explorer.bridge.tablist_label == "Response view"
+    css = (STATIC / "widgets.css").read_text()
+    assert re.search(r"input:focus-visible[^{]*\{[^}]*outline: 2px solid", css, re.S)
+    dash.close()
+
+
+def test_status_lines_update_one_persistent_live_region(client):
+    dash = dashboard(client)
+    status = dash.form.status
+    assert isinstance(status, LiveStatus)
+    model_id = status.model_id
+    dash.form.submit()
+    assert dash.form.status.model_id == model_id  # the same widget, its text changed
+    assert status.kind == "ok" and status.text == dash.form.status_text
+    assert "<" not in status.text  # plain text: the page shows it as text, never as HTML
+    dash.close()
