@@ -485,6 +485,8 @@ def _components() -> dict[str, Any]:
         "TokenRequest": {
             "type": "object",
             "required": ["grant_type"],
+            # Cerkl's documented form; without it Postman's importer fills every field.
+            "example": {"grant_type": "client_credentials"},
             "properties": {
                 "grant_type": {"type": "string", "enum": ["client_credentials", "refresh_token"]},
                 "refresh_token": {"type": "string"},
