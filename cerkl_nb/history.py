@@ -966,6 +966,12 @@ class _PostmanImporter:
                     later["raw"] = text
                     pending += names
                 else:
+                    if not _declares_json(req, body):
+                        self.warn(
+                            f"{label!r}: its raw body is sent as JSON (application/json); "
+                            "Postman sends it as text/plain, since neither a Content-Type "
+                            "header nor Body → raw → JSON says otherwise."
+                        )
                     try:
                         result["json"] = json.loads(text)
                     except ValueError as exc:
@@ -1053,10 +1059,14 @@ class _PostmanImporter:
 
 
 def _url_without_query(url: Mapping[str, Any]) -> str:
-    """A URL object's address without its query: ``raw``, else built from its parts."""
+    """A URL object's address without its query, as Postman reads it.
+
+    Postman's collection SDK builds the URL from ``host`` / ``path`` when the object has
+    them (``raw`` is then only a display copy); ``raw`` counts only when both are absent.
+    """
     raw = url.get("raw")
-    if isinstance(raw, str) and raw.strip():
-        return raw.partition("?")[0]
+    if not url.get("host") and not url.get("path"):
+        return raw.partition("?")[0] if isinstance(raw, str) else ""
     host = url.get("host")
     host = ".".join(str(h) for h in host) if isinstance(host, list) else str(host or "")
     path = url.get("path")
@@ -1067,6 +1077,17 @@ def _url_without_query(url: Mapping[str, Any]) -> str:
     port = url.get("port")
     text = (f"{protocol}://" if protocol else "") + host + (f":{port}" if port else "")
     return text + ("/" + path.lstrip("/") if path else "")
+
+
+def _declares_json(req: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """True when Postman would send this raw body as JSON."""
+    for h in req.get("header") or []:
+        if isinstance(h, Mapping) and not h.get("disabled"):
+            if str(h.get("key", "")).lower() == "content-type":
+                return "json" in str(h.get("value", "")).lower()
+    options = body.get("options")
+    raw = options.get("raw") if isinstance(options, Mapping) else None
+    return isinstance(raw, Mapping) and raw.get("language") == "json"
 
 
 def _dynamic(name: str) -> str | None:
