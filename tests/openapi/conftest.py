@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
+from openapi_helpers import served_description
 
 from cerkl_nb.sandbox import Sandbox
-
-
-def served_description(sb: Sandbox) -> dict[str, Any]:
-    """The OpenAPI document ``sb`` serves."""
-    r = requests.get(sb.openapi_url, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import served_description
 from node_tools import node, node_module_dir, node_tool
+from openapi_helpers import served_description
 
 from cerkl_nb import api
 from cerkl_nb.sandbox import Sandbox

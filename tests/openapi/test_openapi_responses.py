@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import served_description
+from openapi_helpers import served_description
 
 from cerkl_nb import api
 from cerkl_nb.sandbox import Sandbox
