@@ -1,4 +1,4 @@
-"""Benchmarks of the UI-free core (issue #3). Not timed tests: figures for bench/README.md.
+"""Benchmarks of the UI-free core. Not timed tests: figures for bench/README.md.
 
 Three measurements, each against a sandbox running in its own process
 (``cerkl-nb sandbox --port P``), so server work does not share our GIL:
@@ -93,7 +93,11 @@ def bench_overhead(sb: SandboxProcess, n: int) -> dict[str, float]:
 
     import cerkl_nb
 
-    client = cerkl_nb.CerklClient(cerkl_nb.TokenManager(sb.handle.credentials, sb.handle.settings))
+    client = cerkl_nb.CerklClient(
+        cerkl_nb.TokenManager(
+            cerkl_nb.Credentials.for_sandbox(sb.handle), cerkl_nb.Settings.for_sandbox(sb.handle)
+        )
+    )
     token = client.token_manager.get_token().access_token.get_secret_value()
     plain = requests.Session()
     headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
@@ -159,7 +163,11 @@ def bench_import(runs: int) -> dict[str, float]:
 def bench_paging(sb: SandboxProcess, concurrency: int, rounds: int) -> dict[str, float]:
     import cerkl_nb
 
-    client = cerkl_nb.CerklClient(cerkl_nb.TokenManager(sb.handle.credentials, sb.handle.settings))
+    client = cerkl_nb.CerklClient(
+        cerkl_nb.TokenManager(
+            cerkl_nb.Credentials.for_sandbox(sb.handle), cerkl_nb.Settings.for_sandbox(sb.handle)
+        )
+    )
     client.token_manager.get_token()
     sb.handle.set_faults(latency_ms=20)
     seq, conc = [], []

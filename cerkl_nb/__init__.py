@@ -9,45 +9,63 @@ client-credentials lifecycle and the API calls::
     page = client.list("subscriber", page_size=5)
     segment = client.create("segment", {"description": "Engineers"})
 
-Importing ``cerkl_nb`` loads no widget library, IPython, tqdm or pandas; the widget layer
-is reached through :func:`dashboard` (or ``cerkl_nb.widgets``) only when asked for.
+Importing ``cerkl_nb`` loads nothing but this file: every name below is imported on first
+use (PEP 562), so ``import cerkl_nb.sandbox`` or ``import cerkl_nb.api`` never pulls in
+``requests``, and importing changes no global state (loggers, ``http.client``). The widget
+layer is reached through :func:`dashboard` (or ``cerkl_nb.widgets``) only when asked for.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .auth import BearerAuth, TokenEvent, TokenManager
-from .client import ApiResponse, CerklClient, Page, connect
-from .clock import SYSTEM_CLOCK, Clock, FakeClock
-from .config import DEFAULT_BASE_URL, Credentials, Settings, load_config, save_dotenv
-from .errors import (
-    ApiError,
-    AuthError,
-    BadResponse,
-    CerklError,
-    ConfigurationError,
-    Conflict,
-    ConnectionFailed,
-    Forbidden,
-    InvalidCredentials,
-    InvalidGrant,
-    MissingCredentials,
-    MissingDependency,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    RequestTimeout,
-    ServerError,
-    TokenEndpointError,
-    Unauthorized,
-    UnsupportedGrant,
-    ValidationError,
-)
-from .history import History, HistoryEntry
-from .paging import filters_json, unwrap_items
-from .redact import Secret, redact
-from .token import Token, TokenState
+# The function `redact` shares its name with its module: importing the module (which any
+# first use of the package does) would make `cerkl_nb.redact` the module. Binding the
+# function here, once, keeps `cerkl_nb.redact` the function. The module is stdlib-only and
+# changes no global state.
+from .redact import redact
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .api import unwrap_items
+    from .auth import BearerAuth, TokenEvent, TokenManager
+    from .client import ApiResponse, CerklClient, Page, connect
+    from .clock import SYSTEM_CLOCK, Clock, FakeClock
+    from .config import (
+        DEFAULT_BASE_URL,
+        Credentials,
+        Settings,
+        load_config,
+        save_dotenv,
+    )
+    from .errors import (
+        ApiError,
+        AuthError,
+        BadResponse,
+        CerklError,
+        ConfigurationError,
+        Conflict,
+        ConnectionFailed,
+        Forbidden,
+        InvalidCredentials,
+        InvalidGrant,
+        MissingCredentials,
+        MissingDependency,
+        NotFound,
+        OutcomeUnknown,
+        RateLimited,
+        RequestTimeout,
+        ServerError,
+        TokenEndpointError,
+        Unauthorized,
+        UnsupportedGrant,
+        ValidationError,
+    )
+    from .history import History, HistoryEntry
+    from .paging import filters_json
+    from .redact import Secret, install_log_redaction, redact
+    from .token import Token, TokenState
+    from .widgets import dashboard
 
 __version__ = "0.1.0"
 
@@ -76,6 +94,7 @@ __all__ = [
     "unwrap_items",
     "Secret",
     "redact",
+    "install_log_redaction",
     "Clock",
     "FakeClock",
     "SYSTEM_CLOCK",
@@ -104,19 +123,67 @@ __all__ = [
 ]
 
 
+# Where each public name lives; imported on first access (PEP 562).
+_HOMES: dict[str, str] = {
+    "BearerAuth": "auth",
+    "TokenEvent": "auth",
+    "TokenManager": "auth",
+    "ApiResponse": "client",
+    "CerklClient": "client",
+    "Page": "client",
+    "connect": "client",
+    "SYSTEM_CLOCK": "clock",
+    "Clock": "clock",
+    "FakeClock": "clock",
+    "DEFAULT_BASE_URL": "config",
+    "Credentials": "config",
+    "Settings": "config",
+    "load_config": "config",
+    "save_dotenv": "config",
+    "ApiError": "errors",
+    "AuthError": "errors",
+    "BadResponse": "errors",
+    "CerklError": "errors",
+    "ConfigurationError": "errors",
+    "Conflict": "errors",
+    "ConnectionFailed": "errors",
+    "Forbidden": "errors",
+    "InvalidCredentials": "errors",
+    "InvalidGrant": "errors",
+    "MissingCredentials": "errors",
+    "MissingDependency": "errors",
+    "NotFound": "errors",
+    "OutcomeUnknown": "errors",
+    "RateLimited": "errors",
+    "RequestTimeout": "errors",
+    "ServerError": "errors",
+    "TokenEndpointError": "errors",
+    "Unauthorized": "errors",
+    "UnsupportedGrant": "errors",
+    "ValidationError": "errors",
+    "History": "history",
+    "HistoryEntry": "history",
+    "filters_json": "paging",
+    "unwrap_items": "api",
+    "Secret": "redact",
+    "install_log_redaction": "redact",
+    "Token": "token",
+    "TokenState": "token",
+    "dashboard": "widgets",
+}
+_SUBPACKAGES = ("widgets", "sandbox", "api")
+
+
 def __getattr__(name: str) -> Any:
-    # PEP 562: the widget layer (ipywidgets, anywidget, traitlets) is imported only when
-    # someone asks for it, so scripts and tests of the core never pay for it.
-    if name == "dashboard":
-        from .widgets import dashboard
-
-        return dashboard
-    if name in ("widgets", "sandbox"):
-        import importlib
-
+    home = _HOMES.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(f".{home}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBPACKAGES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'cerkl_nb' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"dashboard", "widgets", "sandbox"})
+    return sorted(set(globals()) | set(_HOMES) | set(_SUBPACKAGES))

@@ -21,30 +21,18 @@ All sleeping goes through the injected clock, so tests never wait.
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from .api import ENVELOPE_VERSION, wrap_template
-from .auth import (
-    TokenManager,
-    _HeaderAuth,
-    backoff_s,
-    connection_error,
-    forget_credentials,
-    origin_of,
-    parse_json_body,
-    parse_retry_after,
-    scrub_exception,
-    sent_nothing,
-)
+from . import _http
+from .api import ENVELOPE_VERSION, unwrap_items, wrap_template
+from .auth import TokenManager
 from .clock import Clock
 from .config import Credentials, Settings, load_config
 from .errors import (
@@ -58,30 +46,30 @@ from .errors import (
     RequestTimeout,
     ServerError,
     Unauthorized,
-    api_error_for_status,
 )
-from .history import History, HistoryEntry, redact_json
 from .paging import (
+    Page,
     extract_next,
     extract_total,
     filters_json,
     iter_items,
     require_pandas,
-    unwrap_items,
 )
-from .redact import excerpt, redact
+from .redact import excerpt, get_logger, redact, redact_json
 from .token import Token
 
-__all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .history import History
 
-log = logging.getLogger("cerkl_nb.client")
+__all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION", "wrap_template"]
+
+log = get_logger("cerkl_nb.client")
 
 #: The envelope version Cerkl's documentation uses (:data:`cerkl_nb.api.ENVELOPE_VERSION`).
 TEMPLATE_VERSION = ENVELOPE_VERSION
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_5XX = frozenset({500, 502, 503, 504})
-_WWW_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -122,137 +110,32 @@ class ApiResponse:
     history_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a collection.
+@dataclass
+class _Call:
+    """One API call across its attempts: what to send, and how far the retries got."""
 
-    Attributes
-    ----------
-    items
-        The records.
-    page, page_size
-        As the server reported them (or as requested when it did not say).
-    total
-        Total number of records, when the server says.
-    next_url
-        The next page's URL, when the server gives one.
-    raw
-        The parsed body.
-    has_next
-        True/False when the server spoke about a next page, None when it did not.
-    """
+    method: str
+    url: str
+    params: Mapping[str, Any] | None
+    data: bytes | None
+    logged_body: Any
+    timeout: tuple[float, float]
+    attempt: int = 0  # retries spent (429, 5xx, connection errors)
+    tries: int = 0  # requests sent, for the history
+    refreshed: bool = False  # the one 401 refresh has been used
+    elapsed: float | None = None  # of the last attempt
+    history_id: int | None = None
+    shown: dict[str, str] | None = None  # the last response's headers, redacted
 
-    items: list[dict[str, Any]]
-    page: int
-    page_size: int
-    total: int | None
-    next_url: str | None
-    raw: Any
-    has_next: bool | None = None
+    @property
+    def idempotent(self) -> bool:
+        return self.method in _IDEMPOTENT
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.items)
-
-
-def _find_unjsonable(value: Any, path: str = "body") -> tuple[str, Any] | None:
-    """The first value JSON cannot represent, with its path (``body['items'][0]['when']``)."""
-    import math
-
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, value)
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not isinstance(k, (str, int, float, bool)) and k is not None:
-                return f"{path} key {k!r}", k
-            found = _find_unjsonable(v, f"{path}[{k!r}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            found = _find_unjsonable(v, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    return path, value
-
-
-def _json_bytes(body: Any, items: Any = None) -> bytes:
-    """Serialise a request body as requests would (UTF-8, no NaN), or raise a clear error.
-
-    ``items`` (the records before wrapping) only makes the error name the value the way
-    the caller wrote it (``items[0]['when']`` rather than ``body['template']...``).
-    """
-    import json
-
-    try:
-        return json.dumps(body, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError):
-        pass
-    found = None
-    if items is not None:
-        found = _find_unjsonable(items, "item" if isinstance(items, Mapping) else "items")
-    found = found or _find_unjsonable(body)
-    if found is None:  # pragma: no cover - e.g. a circular structure
-        raise ConfigurationError(
-            "The request body cannot be converted to JSON (a circular reference?)."
-        ) from None
-    where, value = found
-    kind = type(value).__name__
-    if isinstance(value, float):
-        advice = "JSON has no NaN or infinity: use None or a number."
-    elif hasattr(value, "isoformat"):
-        advice = (
-            "Convert it first, e.g. value.isoformat() or value.strftime(...) "
-            "(Cerkl's examples use '2020-07-16 00:00:00'), or str(value)."
-        )
-    elif isinstance(value, (set, frozenset)):
-        advice = "Convert it to a list first: list(value) or sorted(value)."
-    else:
-        advice = "Convert it to a str, number, bool, None, list or dict first, e.g. str(value)."
-    raise ConfigurationError(
-        f"The request body is not JSON-serialisable: {redact(where)[:200]} is a {kind}. " + advice
-    ) from None
-
-
-def _error_fields(body: Any) -> tuple[str | None, str | None]:
-    """Pull (code, message) out of any plausible error body."""
-    if not isinstance(body, Mapping):
-        return None, None
-    err = body.get("error")
-    if isinstance(err, Mapping):
-        code = err.get("code") or err.get("type")
-        msg = err.get("message") or err.get("description") or err.get("detail")
-        return (str(code) if code is not None else None), (str(msg) if msg else None)
-    if isinstance(err, str):
-        desc = body.get("error_description") or body.get("message")
-        return err, (str(desc) if desc else None)
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        msgs = [
-            str(e.get("message") or e) if isinstance(e, Mapping) else str(e) for e in errors[:5]
-        ]
-        return None, "; ".join(msgs)
-    for key in ("message", "detail", "error_description", "title"):
-        if body.get(key):
-            code = body.get("code")
-            return (str(code) if code is not None else None), str(body[key])
-    return None, None
-
-
-_HINTS = {
-    401: "The API rejected the token even after one refresh. Check that the credentials "
-    "belong to this Cerkl instance and that CERKL_BASE_URL is right.",
-    403: "The token is valid but not allowed to do this; a refresh would not help. Ask a "
-    "Cerkl admin about the permissions of these API credentials.",
-    404: "Check the resource name and id (GET the collection to see what exists).",
-    409: "A record with the same email or external_id probably exists already.",
-}
+    @property
+    def follow(self) -> bool:
+        # Redirects are followed for reads only: requests drops the Authorization header
+        # when a redirect leaves the host, and a 307/308 would replay a write's body.
+        return self.method in ("GET", "HEAD")
 
 
 class CerklClient:
@@ -317,10 +200,12 @@ class CerklClient:
         self.token_manager = token_manager
         self.settings = settings if settings is not None else token_manager.settings
         self.clock = clock if clock is not None else token_manager.clock
-        self.history = history if history is not None else History()
+        if history is None:
+            from .history import History
+
+            history = History()
+        self.history = history
         self._base = self.settings.base_url
-        parts = urlsplit(self._base)
-        self._origin = (parts.scheme, parts.netloc.lower())
         self._headers = {
             "Accept": "application/json",
             "Accept-Language": self.settings.accept_language,
@@ -329,143 +214,6 @@ class CerklClient:
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         # What the history shows as sent: the real headers with the token masked.
         self._shown_headers = {**self._headers, "Authorization": "Bearer ***"}
-
-    # -- plumbing --------------------------------------------------------------------------
-    def _url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            parts = urlsplit(path)
-            if (parts.scheme, parts.netloc.lower()) != self._origin:
-                raise ConfigurationError(
-                    f"Refusing to send your token to {parts.scheme}://{parts.netloc}: it is not "
-                    f"the configured API ({self._base})."
-                )
-            return path
-        return self._base + "/" + path.lstrip("/")
-
-    def _record(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        started_at: float,
-        elapsed: float,
-        resp: requests.Response | None,
-        error: str | None,
-        attempt: int,
-    ) -> tuple[int, dict[str, str] | None]:
-        path = url[len(self._base) :] if url.startswith(self._base) else url
-        if resp is not None:
-            content = resp.content or b""
-            # Redact, then cut (cutting first could leave half a token no rule recognises).
-            shown_text = excerpt(content, 500) if content else None
-            shown = {k: redact(v) for k, v in resp.headers.items()}
-        else:
-            content, shown_text, shown = b"", None, None
-        sent = dict(self._shown_headers)
-        if body is not None:
-            sent["Content-Type"] = "application/json"
-        entry = HistoryEntry(
-            id=HistoryEntry.next_id(),
-            method=method,
-            url=redact(url),
-            path=redact(path) or "/",
-            # Query parameters pass through the same key-based masking as bodies
-            # (access_token, refresh_token, client_secret, token, password ...).
-            params=redact_json(dict(params)) if params else None,
-            request_body=body,
-            status=resp.status_code if resp is not None else None,
-            elapsed_s=elapsed,
-            size=len(content),
-            request_id=resp.headers.get("X-Request-Id") if resp is not None else None,
-            started_at=started_at,
-            error=redact(error) if error else None,
-            response_excerpt=shown_text,
-            base_url=self._base,
-            attempt=attempt,
-            request_headers=sent,
-            response_headers=shown,
-        )
-        self.history.add(entry)
-        return entry.id, shown
-
-    def _error(
-        self,
-        resp: requests.Response,
-        method: str,
-        url: str,
-        *,
-        cls: type[ApiError] | None = None,
-        prefix: str = "",
-        hint: str | None = None,
-        **extra: Any,
-    ) -> ApiError:
-        status = resp.status_code
-        try:
-            body = parse_json_body(resp)
-        except BadResponse:
-            body = None
-        code, message = _error_fields(body)
-        if status == 401:
-            # RFC 6750: the WWW-Authenticate challenge carries the precise reason.
-            params = dict(_WWW_AUTH_PARAM.findall(resp.headers.get("WWW-Authenticate", "")))
-            code = params.get("error") or code
-            message = params.get("error_description") or message
-        rid = resp.headers.get("X-Request-Id")
-        path = url.split("?", 1)[0]
-        text = f"{prefix}{method} {path} failed with {status} {resp.reason or ''}".rstrip()
-        # A numeric code equal to the status says nothing new; a word code does.
-        shown_code = code if code and code != str(status) else None
-        if shown_code or message:
-            text += ": " + " ".join(
-                str(x) for x in (f"[{shown_code}]" if shown_code else None, message) if x
-            )
-        if rid:
-            text += f" (request id {rid})"
-        cls = cls or api_error_for_status(status)
-        return cls(
-            text,
-            status=status,
-            code=code,
-            request_id=rid,
-            method=method,
-            url=path,
-            body_excerpt=excerpt(resp.text, 300) if resp.text else None,
-            hint=hint if hint is not None else _HINTS.get(status),
-            **extra,
-        )
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        data: bytes | None,
-        token: Token,
-        timeout: tuple[float, float],
-        follow: bool,
-    ) -> requests.Response:
-        # No plain Authorization value is a local of any frame of ours: _HeaderAuth writes
-        # it inside requests, from the token's Secret; whatever escapes the send (even a
-        # KeyboardInterrupt) has the frames below cleared first (auth.scrub_exception); and
-        # the response's request is masked before it leaves here.
-        try:
-            resp = self.session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=self._json_headers if data is not None else self._headers,
-                auth=_HeaderAuth(token),
-                timeout=timeout,
-                allow_redirects=follow,
-            )
-            resp.content  # noqa: B018 - read the body inside the timeout and the timing
-        except BaseException as exc:
-            scrub_exception(exc)
-            raise
-        forget_credentials(resp)
-        return resp
 
     # -- the one request method ------------------------------------------------------------
     def request(
@@ -486,7 +234,7 @@ class CerklClient:
             HTTP method.
         path
             Path relative to the base URL (``"segment"``, ``"/segment/12"``), or an
-            absolute URL on the same host (a ``links.next`` value).
+            absolute URL on the same origin (a ``links.next`` value).
         params
             Query parameters.
         json
@@ -501,171 +249,242 @@ class CerklClient:
         Unauthorized, Forbidden, NotFound, Conflict, ValidationError, RateLimited,
         ServerError, OutcomeUnknown, ApiError, BadResponse, ConnectionFailed, AuthError
         """
-        method = method.upper()
+        call = self._prepare(method, path, params, json, items, timeout_s)
+        while True:
+            token = self.token_manager.get_token()
+            resp = self._attempt(call, token)
+            if resp is None:  # a connection error worth another try; back-off done
+                continue
+            if resp.status_code < 300:
+                return self._success(call, resp)
+            if not call.refreshed and _http.renew_after_401(resp, token, self.token_manager):
+                call.refreshed = True
+                log.info("%s %s: 401; refreshing the token and retrying once", method, call.url)
+                continue
+            self.clock.sleep(self._retry_wait(call, resp))
+            call.attempt += 1
+
+    # -- the named steps of request() ------------------------------------------------------
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        items: Any,
+        timeout_s: float | None,
+    ) -> _Call:
+        """Check and serialise everything before any credential is near the call stack."""
         if items is not None and json is not None:
             raise ConfigurationError("pass either json= or items=, not both")
         body = wrap_template(items) if items is not None else json
         # Serialised here, once, and not inside requests: a value JSON cannot hold (a
-        # datetime, a set, NaN) fails at this line with a clear message, before any
-        # credential is anywhere near the call stack.
-        data = _json_bytes(body, items) if body is not None else None
-        url = self._url(path)
+        # datetime, a set, NaN) fails at this line with a clear message.
+        data = _http.json_bytes(body, items) if body is not None else None
+        if path.startswith(("http://", "https://")):
+            _http.require_origin(path, self.settings)
+            url = path
+        else:
+            url = self._base + "/" + path.lstrip("/")
         s = self.settings
-        timeout = (s.connect_timeout_s, timeout_s if timeout_s is not None else s.timeout_s)
-        idempotent = method in _IDEMPOTENT
-        # Redirects are followed for reads only: requests drops the Authorization header
-        # when a redirect leaves the host, and a 307/308 would replay a write's body.
-        follow = method in ("GET", "HEAD")
-        logged_body = redact_json(body) if body is not None else None
-        tm = self.token_manager
-        attempt = 0
-        refreshed = False
-        tries = 0
-        while True:
-            tries += 1
-            token = tm.get_token()
-            started_at = self.clock.time()
-            t0 = time.perf_counter()
-            try:
-                resp = self._send(method, url, params, data, token, timeout, follow)
-            except requests.RequestException as exc:
-                elapsed = time.perf_counter() - t0
-                err = connection_error(exc, method, url, timeout)
-                self._record(
-                    method, url, params, logged_body, started_at, elapsed, None, str(err), tries
-                )
-                retry_ok = (
-                    idempotent
-                    and not isinstance(exc, requests.ReadTimeout)
-                    and attempt < s.max_retries
-                )
-                if retry_ok:
-                    wait = backoff_s(attempt, s.max_retry_wait_s)
-                    log.info("%s %s: %s; retrying in %.2f s", method, url, type(exc).__name__, wait)
-                    self.clock.sleep(wait)
-                    attempt += 1
-                    continue
-                if not idempotent and not sent_nothing(exc):
-                    cls = RequestTimeout if isinstance(err, RequestTimeout) else ConnectionFailed
-                    raise cls(
-                        err.message + f" The {method} may or may not have been carried out: "
-                        "check (for example with a GET) before sending it again.",
-                        url=err.url,
-                        hint=err.hint,
-                    ) from None
-                raise err from None
-            elapsed = time.perf_counter() - t0
-            status = resp.status_code
-            history_id, shown = self._record(
-                method, url, params, logged_body, started_at, elapsed, resp, None, tries
+        return _Call(
+            method=method.upper(),
+            url=url,
+            params=params,
+            data=data,
+            logged_body=redact_json(body) if body is not None else None,
+            timeout=(s.connect_timeout_s, timeout_s if timeout_s is not None else s.timeout_s),
+        )
+
+    def _attempt(self, call: _Call, token: Token) -> requests.Response | None:
+        """Send once and record it; None after a retryable connection error (slept already)."""
+        call.tries += 1
+        started_at = self.clock.time()
+        t0 = time.perf_counter()
+        try:
+            resp = _http.send(
+                self.session,
+                call.method,
+                call.url,
+                params=call.params,
+                data=call.data,
+                headers=self._json_headers if call.data is not None else self._headers,
+                auth=_http.HeaderAuth(token),
+                timeout=call.timeout,
+                allow_redirects=call.follow,
             )
-            if status < 300:
-                try:
-                    parsed = parse_json_body(resp)
-                except BadResponse as exc:
-                    rid = resp.headers.get("X-Request-Id")
-                    raise BadResponse(
-                        exc.message + (f" (request id {rid})" if rid else ""),
-                        status=status,
-                        body_excerpt=exc.body_excerpt,
-                    ) from None
-                return ApiResponse(
-                    status=status,
-                    headers=shown or {},
-                    body=parsed,
-                    items=unwrap_items(parsed),
-                    elapsed_s=elapsed,
-                    size=len(resp.content),
-                    request_id=resp.headers.get("X-Request-Id"),
-                    method=method,
-                    url=redact(resp.url),
-                    history_id=history_id,
-                )
-            if status == 401:
-                if not refreshed and tm.auto_refresh:
-                    # One forced refresh and one retry; invalidate() only drops *this*
-                    # token, so concurrent 401s cause a single refresh.
-                    refreshed = True
-                    tm.invalidate(token)
-                    log.info("%s %s: 401; refreshing the token and retrying once", method, url)
-                    continue
+        except requests.RequestException as exc:
+            err = _http.connection_error(exc, call.method, call.url, call.timeout)
+            self._record(call, started_at, time.perf_counter() - t0, None, str(err))
+            return self._after_connection_error(call, exc, err)
+        call.history_id, call.shown = self._record(
+            call, started_at, time.perf_counter() - t0, resp, None
+        )
+        return resp
+
+    def _after_connection_error(
+        self, call: _Call, exc: requests.RequestException, err: ConnectionFailed
+    ) -> None:
+        """Back off for a retry (idempotent calls, not after a read timeout) or raise."""
+        s = self.settings
+        if call.idempotent and not isinstance(exc, requests.ReadTimeout):
+            if call.attempt < s.max_retries:
+                wait = _http.backoff_s(call.attempt, s.max_retry_wait_s)
+                log.info("%s %s: %s; retrying in %.2f s", call.method, call.url, err, wait)
+                self.clock.sleep(wait)
+                call.attempt += 1
+                return None
+        if not call.idempotent and not _http.sent_nothing(exc):
+            cls = RequestTimeout if isinstance(err, RequestTimeout) else ConnectionFailed
+            raise cls(
+                err.message + f" The {call.method} may or may not have been carried out: "
+                "check (for example with a GET) before sending it again.",
+                url=err.url,
+                hint=err.hint,
+            ) from None
+        raise err from None
+
+    def _success(self, call: _Call, resp: requests.Response) -> ApiResponse:
+        try:
+            parsed = _http.parse_json_body(resp)
+        except BadResponse as exc:
+            rid = resp.headers.get("X-Request-Id")
+            raise BadResponse(
+                exc.message + (f" (request id {rid})" if rid else ""),
+                status=resp.status_code,
+                body_excerpt=exc.body_excerpt,
+            ) from None
+        return ApiResponse(
+            status=resp.status_code,
+            headers=call.shown or {},
+            body=parsed,
+            items=unwrap_items(parsed),
+            elapsed_s=call.elapsed or 0.0,
+            size=len(resp.content),
+            request_id=resp.headers.get("X-Request-Id"),
+            method=call.method,
+            url=redact(resp.url),
+            history_id=call.history_id,
+        )
+
+    def _retry_wait(self, call: _Call, resp: requests.Response) -> float:
+        """Seconds to wait before retrying this failed response, or raise its typed error."""
+        status, s = resp.status_code, self.settings
+        method, url = call.method, call.url
+        if status == 401:
+            hint = None
+            if not self.token_manager.auto_refresh:
                 hint = (
-                    None
-                    if tm.auto_refresh
-                    else (
-                        "auto_refresh is off: call client.token_manager.refresh() (or turn "
-                        "auto_refresh back on)."
-                    )
+                    "auto_refresh is off: call client.token_manager.refresh() (or turn "
+                    "auto_refresh back on)."
                 )
-                raise self._error(resp, method, url, cls=Unauthorized, hint=hint)
-            if status == 429:
-                ra = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
-                if ra is not None and ra > s.max_retry_wait_s:
-                    raise self._error(
-                        resp,
-                        method,
-                        url,
-                        cls=RateLimited,
-                        retry_after_s=ra,
-                        hint=f"The server asked us to wait {ra:.0f} s, longer than "
-                        f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later.",
-                    )
-                if attempt < s.max_retries:
-                    wait = (
-                        (ra + backoff_s(0, 0.25))
-                        if ra is not None
-                        else backoff_s(attempt, s.max_retry_wait_s)
-                    )
-                    log.info("%s %s: 429; waiting %.2f s", method, url, wait)
-                    self.clock.sleep(wait)
-                    attempt += 1
-                    continue
-                raise self._error(
+            raise _http.api_error(resp, method, url, cls=Unauthorized, hint=hint)
+        if status == 429:
+            return self._rate_limit_wait(call, resp)
+        if status >= 500:
+            if not call.idempotent:
+                raise _http.api_error(
                     resp,
                     method,
                     url,
-                    cls=RateLimited,
-                    retry_after_s=ra,
-                    prefix=f"after {attempt + 1} attempts: ",
+                    cls=OutcomeUnknown,
+                    hint=f"The {method} was not retried automatically: it may or may not "
+                    "have been carried out. Check (for example with a GET) before sending "
+                    "it again.",
                 )
-            if status >= 500:
-                if not idempotent:
-                    raise self._error(
-                        resp,
-                        method,
-                        url,
-                        cls=OutcomeUnknown,
-                        hint=f"The {method} was not retried automatically: it may or may not "
-                        "have been carried out. Check (for example with a GET) before sending "
-                        "it again.",
-                    )
-                if status in _RETRY_5XX and attempt < s.max_retries:
-                    ra = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
-                    if ra is not None and ra <= s.max_retry_wait_s:
-                        wait = ra + backoff_s(0, 0.25)
-                    else:
-                        wait = backoff_s(attempt, s.max_retry_wait_s)
-                    log.info("%s %s: %d; retrying in %.2f s", method, url, status, wait)
-                    self.clock.sleep(wait)
-                    attempt += 1
-                    continue
-                raise self._error(
-                    resp,
-                    method,
-                    url,
-                    cls=ServerError,
-                    prefix=f"after {attempt + 1} attempts: " if attempt else "",
-                )
-            if 300 <= status < 400:
-                raise self._error(
-                    resp,
-                    method,
-                    url,
-                    cls=ApiError,
-                    hint="Redirects are not followed for writes (the body and token would be "
-                    "replayed). Check CERKL_BASE_URL.",
-                )
-            raise self._error(resp, method, url)
+            if status in _RETRY_5XX and call.attempt < s.max_retries:
+                ra = _http.parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
+                if ra is not None and ra <= s.max_retry_wait_s:
+                    wait = ra + _http.backoff_s(0, 0.25)
+                else:
+                    wait = _http.backoff_s(call.attempt, s.max_retry_wait_s)
+                log.info("%s %s: %d; retrying in %.2f s", method, url, status, wait)
+                return wait
+            prefix = f"after {call.attempt + 1} attempts: " if call.attempt else ""
+            raise _http.api_error(resp, method, url, cls=ServerError, prefix=prefix)
+        if 300 <= status < 400:
+            raise _http.api_error(
+                resp,
+                method,
+                url,
+                cls=ApiError,
+                hint="Redirects are not followed for writes (the body and token would be "
+                "replayed). Check CERKL_BASE_URL.",
+            )
+        raise _http.api_error(resp, method, url)
+
+    def _rate_limit_wait(self, call: _Call, resp: requests.Response) -> float:
+        s = self.settings
+        ra = _http.parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
+        if ra is not None and ra > s.max_retry_wait_s:
+            raise _http.api_error(
+                resp,
+                call.method,
+                call.url,
+                cls=RateLimited,
+                retry_after_s=ra,
+                hint=f"The server asked us to wait {ra:.0f} s, longer than "
+                f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later.",
+            )
+        if call.attempt >= s.max_retries:
+            raise _http.api_error(
+                resp,
+                call.method,
+                call.url,
+                cls=RateLimited,
+                retry_after_s=ra,
+                prefix=f"after {call.attempt + 1} attempts: ",
+            )
+        wait = (
+            ra + _http.backoff_s(0, 0.25)
+            if ra is not None
+            else _http.backoff_s(call.attempt, s.max_retry_wait_s)
+        )
+        log.info("%s %s: 429; waiting %.2f s", call.method, call.url, wait)
+        return wait
+
+    def _record(
+        self,
+        call: _Call,
+        started_at: float,
+        elapsed: float,
+        resp: requests.Response | None,
+        error: str | None,
+    ) -> tuple[int, dict[str, str] | None]:
+        """Add one attempt to the history; returns its id and the redacted response headers."""
+        from .history import HistoryEntry
+
+        call.elapsed = elapsed
+        url = call.url
+        path = url[len(self._base) :] if url.startswith(self._base) else url
+        content = (resp.content or b"") if resp is not None else b""
+        # Redact, then cut (cutting first could leave half a token no rule recognises).
+        shown = {k: redact(v) for k, v in resp.headers.items()} if resp is not None else None
+        sent = dict(self._shown_headers)
+        if call.data is not None:
+            sent["Content-Type"] = "application/json"
+        entry = HistoryEntry(
+            id=HistoryEntry.next_id(),
+            method=call.method,
+            url=redact(url),
+            path=redact(path) or "/",
+            # Query parameters pass through the same key-based masking as bodies.
+            params=redact_json(dict(call.params)) if call.params else None,
+            request_body=call.logged_body,
+            status=resp.status_code if resp is not None else None,
+            elapsed_s=elapsed,
+            size=len(content),
+            request_id=resp.headers.get("X-Request-Id") if resp is not None else None,
+            started_at=started_at,
+            error=redact(error) if error else None,
+            response_excerpt=excerpt(content, 500) if content else None,
+            base_url=self._base,
+            attempt=call.tries,
+            request_headers=sent,
+            response_headers=shown,
+        )
+        self.history.add(entry)
+        return entry.id, shown
 
     # -- resource helpers --------------------------------------------------------------------
     @staticmethod
@@ -876,7 +695,7 @@ def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: A
     import os
     import socket
 
-    _, host, port = origin_of(settings.base_url)
+    _, host, port = _http.origin_of(settings.base_url)
     try:
         with socket.create_connection((host, port), timeout=min(settings.connect_timeout_s, 2.0)):
             return
@@ -929,6 +748,11 @@ def connect(
     **overrides
         Other :class:`~cerkl_nb.config.Settings` fields (``timeout_s``, ``leeway_s`` ...).
     """
+    from .redact import Secret, install_log_redaction
+
+    # Wrapped at once: a verbose traceback of any error below shows Secret('***').
+    client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
+    install_log_redaction()
     if sandbox is None or sandbox is False:
         settings, creds = load_config(client_id, client_secret, base_url, dotenv_path, **overrides)
         if creds is not None:
@@ -948,8 +772,8 @@ def connect(
         log.info("No credentials configured: using the local sandbox at %s", sb.url)
     else:
         sb = sandbox
-    settings = sb.settings
+    settings = Settings.for_sandbox(sb)
     if overrides:
         settings = settings.replace(**{k: v for k, v in overrides.items() if v is not None})
     # One pooled session serves both the token endpoint and the API.
-    return CerklClient(credentials=sb.credentials, settings=settings)
+    return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings)

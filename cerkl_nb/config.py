@@ -5,7 +5,14 @@ Values are looked up key by key in this order (the first one found wins):
 1. explicit arguments (``client_id=``, ``client_secret=``, ``base_url=``, ``**overrides``);
 2. the process environment (``CERKL_CLIENT_ID``, ``CERKL_CLIENT_SECRET``,
    ``CERKL_BASE_URL``, ``CERKL_TOKEN_URL``, ``CERKL_BASIC_AUTH_ENCODING``);
-3. a ``.env`` file, found by walking up from the working directory.
+3. a ``.env`` file, found by walking up from the working directory, no further than the
+   repository root or the home directory. A ``.env`` that another user owns, or that
+   others may write, is ignored with a warning.
+
+The URL settings (``CERKL_BASE_URL``, ``CERKL_TOKEN_URL``) are taken only from the source
+that supplied the credentials, so a ``.env`` cannot point credentials from the environment
+at another server. Secrets are wrapped in :class:`~cerkl_nb.redact.Secret` the moment they
+are read, so no frame of ours holds them in plain text (verbose tracebacks show locals).
 
 Checks happen when a :class:`Settings` or :class:`Credentials` object is built, so a bad
 value fails at the line that introduced it and not inside a token request later. No error
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .api import PRODUCTION_BASE_URL, TOKEN_PATH
+from .api import PRODUCTION_BASE_URL, PRODUCTION_HOST, TOKEN_PATH
 from .errors import ConfigurationError, MissingCredentials
 from .redact import Secret
 from .token import effective_leeway
@@ -58,17 +65,19 @@ _WHERE_TO_GET = (
     "Generate credentials in Cerkl Broadcast: Settings → Integrations & Plugins → "
     "Cerkl API v3, then set CERKL_CLIENT_ID and CERKL_CLIENT_SECRET (or put them in .env)."
 )
-_PRODUCTION_HOST = "api.cerkl.com"
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """Return True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    """Return True for the literal name ``localhost``, ``127.0.0.0/8`` and ``::1``.
+
+    Names under ``.localhost`` do not count: a resolver may send them anywhere.
+    """
     if not host:
         return False
     import ipaddress
 
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -142,12 +151,6 @@ class Settings:
     allow_insecure
         Allow ``http://`` to non-loopback hosts (warns). Loopback ``http://`` is always
         allowed.
-    soft_refresh_min_lifetime_s
-        Off (``None``) by default. When set (e.g. ``7200``), tokens living at least this
-        long are also refreshed "softly" at half their life: if that refresh fails, the
-        old, still valid token is kept, a warning is logged and the refresh is retried
-        later (MSAL's habit). Off by default so the token panel shows one predictable
-        refresh point: the leeway.
     accept_language
         Sent as ``Accept-Language`` (Cerkl's docs send ``en_US``).
     user_agent
@@ -164,7 +167,6 @@ class Settings:
     max_retry_wait_s: float = 60.0
     default_lifetime_s: float = 43200.0
     allow_insecure: bool = False
-    soft_refresh_min_lifetime_s: float | None = None
     accept_language: str = "en_US"
     user_agent: str = field(default="cerkl-nb/0.1")
 
@@ -175,6 +177,15 @@ class Settings:
         # The token URL is used exactly as configured (Cerkl's path is case-sensitive).
         token_url = _check_url("token_url", token_url, allow_insecure=self.allow_insecure)
         object.__setattr__(self, "token_url", token_url)
+        token_host = (urlsplit(token_url).hostname or "").lower()
+        if token_host != PRODUCTION_HOST and not is_loopback_host(token_host):
+            warnings.warn(
+                f"The token URL's host {token_host} is neither {PRODUCTION_HOST} nor this "
+                "machine: your client ID and secret will be sent there. Check CERKL_TOKEN_URL "
+                "and CERKL_BASE_URL if you did not mean that.",
+                UserWarning,
+                stacklevel=3,
+            )
         if self.basic_auth_encoding not in ("raw", "rfc6749"):
             raise ConfigurationError(
                 f"basic_auth_encoding must be 'raw' or 'rfc6749', got {self.basic_auth_encoding!r}"
@@ -192,7 +203,7 @@ class Settings:
     @property
     def is_production(self) -> bool:
         """True when the base URL points at Cerkl's production host."""
-        return (urlsplit(self.base_url).hostname or "").lower() == _PRODUCTION_HOST
+        return (urlsplit(self.base_url).hostname or "").lower() == PRODUCTION_HOST
 
     @property
     def is_loopback(self) -> bool:
@@ -216,6 +227,20 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     @classmethod
+    def for_sandbox(cls, handle: Any, **overrides: Any) -> Settings:
+        """Settings for a running sandbox, from its handle's ``url`` and ``token_url``.
+
+        Parameters
+        ----------
+        handle
+            A :class:`cerkl_nb.sandbox.Sandbox` (or anything with ``.url`` and
+            ``.token_url``).
+        **overrides
+            Any other :class:`Settings` field.
+        """
+        return cls(base_url=handle.url, token_url=handle.token_url, **overrides)
+
+    @classmethod
     def from_env(
         cls,
         env: Mapping[str, str] | None = None,
@@ -234,8 +259,8 @@ class Settings:
         **overrides
             Any :class:`Settings` field.
         """
-        values = _merged_sources(env, dotenv_path)
-        return _settings_from(values, overrides)
+        env = _read_environment(env)  # the secret wrapped at once (verbose tracebacks)
+        return load_config(None, None, None, dotenv_path, env=env, **overrides)[0]
 
     def __repr__(self) -> str:
         return (
@@ -264,20 +289,28 @@ def _reject_unknown(kwargs: Mapping[str, Any]) -> None:
         )
 
 
-def _check_credential(name: str, value: str) -> None:
-    """Reject values that cannot be what the user meant, without echoing them."""
-    if value != value.strip():
-        raise ConfigurationError(
-            f"{name} has stray whitespace at the start or end (a copied newline or space?). "
-            "Paste it again without surrounding spaces."
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ConfigurationError(
-            f"{name} contains a control character (tab or newline). Paste it again."
-        )
+def _bad_character(text: str) -> str | None:
+    """What is wrong with a credential's characters, or None (never says the value)."""
+    import unicodedata
+
+    if text != text.strip():
+        return "has stray whitespace at the start or end (a copied newline or space?)."
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text):
+        return "contains a control character or line break (tab, newline, U+2028 ...)."
+    return None
 
 
-@dataclass(frozen=True)
+def _check_credential(name: str, value: str | Secret) -> None:
+    """Reject values that cannot be what the user meant, without echoing them.
+
+    ``value`` is a :class:`Secret` for secrets, so this frame holds no plain text.
+    """
+    problem = _bad_character(value.get_secret_value() if isinstance(value, Secret) else value)
+    if problem:
+        raise ConfigurationError(f"{name} {problem} Paste it again, without it.")
+
+
+@dataclass(frozen=True, init=False)
 class Credentials:
     """An OAuth 2.0 client ID and secret. The secret is a :class:`~cerkl_nb.redact.Secret`.
 
@@ -299,7 +332,16 @@ class Credentials:
     client_id: str
     client_secret: Secret
 
-    def __post_init__(self) -> None:
+    def __init__(self, client_id: str, client_secret: str | Secret) -> None:
+        # Wrapped before anything else, so this frame shows Secret('***') in a verbose
+        # traceback (a generated dataclass __init__ would hold the plain value).
+        if isinstance(client_secret, str):
+            client_secret = Secret(client_secret)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "client_secret", client_secret)
+        self._check()
+
+    def _check(self) -> None:
         secret = self.client_secret
         if secret is None or (isinstance(secret, (str, Secret)) and not secret):
             missing = "client ID and secret" if not self.client_id else "client secret"
@@ -307,14 +349,17 @@ class Credentials:
         if not isinstance(self.client_id, str) or not self.client_id:
             raise MissingCredentials(f"No client ID given. {_WHERE_TO_GET}")
         if not isinstance(secret, Secret):
-            if not isinstance(secret, str):
-                raise ConfigurationError(
-                    f"client_secret must be a str or Secret, not {type(secret).__name__}"
-                )
-            secret = Secret(secret)
-            object.__setattr__(self, "client_secret", secret)
+            raise ConfigurationError(
+                f"client_secret must be a str or Secret, not {type(secret).__name__}"
+            )
         _check_credential("client ID", self.client_id)
-        _check_credential("client secret", secret.get_secret_value())
+        _check_credential("client secret", secret)
+
+    @classmethod
+    def for_sandbox(cls, handle: Any) -> Credentials:
+        """The demo client of a running sandbox, from its handle's ``client_id`` and
+        ``client_secret`` (a fake, sandbox-only pair)."""
+        return cls(handle.client_id, Secret(handle.client_secret))
 
     @classmethod
     def from_env(
@@ -329,8 +374,8 @@ class Credentials:
         MissingCredentials
             When either is missing.
         """
-        values = _merged_sources(env, dotenv_path)
-        creds = _credentials_from(values.get(ENV_CLIENT_ID), values.get(ENV_CLIENT_SECRET))
+        env = _read_environment(env)  # the secret wrapped at once (verbose tracebacks)
+        creds = load_config(None, None, None, dotenv_path, env=env)[1]
         if creds is None:
             raise MissingCredentials(
                 f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are not set. {_WHERE_TO_GET}"
@@ -395,48 +440,141 @@ def _credentials_from(
 
 
 def find_dotenv(start: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the nearest ``.env`` in ``start`` (default: the working directory) or above."""
+    """Return the nearest ``.env`` in ``start`` (default: the working directory) or above.
+
+    The search stops at the root of the git work tree (a folder holding ``.git``) or at the
+    home directory, whichever comes first; outside both, only the working directory is
+    searched. A ``.env`` in a shared folder above them (the system temporary folder, ``/``)
+    may belong to anybody.
+    """
     from pathlib import Path
 
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
+    here = Path(start or os.getcwd()).absolute()
+    home = Path.home().absolute()
+    chain = [here, *here.parents]
+    stop = next((i for i, f in enumerate(chain) if f == home or (f / ".git").exists()), 0)
+    # Outside any repository and outside the home directory: the working directory only.
+    for folder in chain[: stop + 1]:
         candidate = folder / ".env"
         if candidate.is_file():
             return candidate
     return None
 
 
-def _read_dotenv(path: str | os.PathLike[str] | bool | None) -> dict[str, str]:
+def _unsafe_owner_or_mode(path: Path) -> str | None:
+    """Why a .env must not be trusted (another owner, writable by others), or None."""
+    import stat as st
+
+    info = path.stat()
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return f"{path} belongs to another user (uid {info.st_uid})"
+    if info.st_mode & (st.S_IWGRP | st.S_IWOTH):
+        return f"{path} may be changed by other users (mode {st.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def _is_utf8(path: Path) -> bool:
+    # In its own frame, so the file's bytes are gone before any error is raised: a
+    # UnicodeDecodeError carries the whole file (secret included) in .object.
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_dotenv(path: str | os.PathLike[str] | bool | None) -> dict[str, str | Secret]:
+    """The non-empty values of a ``.env`` file, the client secret wrapped in a Secret."""
+    import stat as st
     from pathlib import Path
 
     if path is False:
         return {}
     found = find_dotenv() if path is None or path is True else Path(path)
-    if found is None or not Path(found).is_file():
+    if found is None or not found.is_file():
         if path not in (None, True):
             raise ConfigurationError(f"dotenv_path {str(path)!r} does not exist")
         return {}
+    unsafe = _unsafe_owner_or_mode(found)
+    if unsafe:
+        warnings.warn(f"Ignoring {found}: {unsafe}.", UserWarning, stacklevel=4)
+        return {}
+    if found.stat().st_mode & (st.S_IRGRP | st.S_IROTH):
+        warnings.warn(
+            f"{found} is readable by other users of this machine; protect your client secret "
+            f"with: chmod 600 {found}",
+            UserWarning,
+            stacklevel=4,
+        )
+    if not _is_utf8(found):
+        raise ConfigurationError(
+            f"{found} is not UTF-8 text (saved as Latin-1 or UTF-16, for example by Windows "
+            "Notepad?). Save it again with UTF-8 encoding."
+        )
     # python-dotenv is imported here, not at module level, to keep `import cerkl_nb` fast.
     from dotenv import dotenv_values
 
-    # interpolate=False: a secret such as "x${HOME}y" or "p$ss" is read exactly as written
-    # (python-dotenv would otherwise expand ${HOME} and friends inside values).
-    return {k: v for k, v in dotenv_values(found, interpolate=False).items() if v is not None}
+    # interpolate=False: a secret such as "x${HOME}y" or "p$ss" is read exactly as written.
+    return {
+        k: (Secret(v) if k == ENV_CLIENT_SECRET else v)
+        for k, v in dotenv_values(found, interpolate=False, encoding="utf-8").items()
+        if v
+    }
 
 
-def _merged_sources(
-    env: Mapping[str, str] | None, dotenv_path: str | os.PathLike[str] | bool | None
-) -> dict[str, str]:
-    """Environment over .env, key by key; empty values count as absent."""
-    values = {k: v for k, v in _read_dotenv(dotenv_path).items() if v != ""}
+def _read_environment(env: Mapping[str, Any] | None) -> dict[str, str | Secret]:
     source = os.environ if env is None else env
-    for key, value in source.items():
-        if key.startswith("CERKL_") and value != "":
-            values[key] = value
-    return values
+    return {
+        k: (Secret(v) if k == ENV_CLIENT_SECRET and isinstance(v, str) else v)
+        for k, v in source.items()
+        if k.startswith("CERKL_") and v != ""
+    }
 
 
-def _settings_from(values: Mapping[str, str], overrides: Mapping[str, Any]) -> Settings:
+_URL_KEYS = (ENV_BASE_URL, ENV_TOKEN_URL)
+
+
+def _pick_sources(
+    env_values: dict[str, Any], file_values: dict[str, Any], explicit: bool, urls_given: bool
+) -> dict[str, Any]:
+    """Environment over .env, key by key, except that URLs come with the credentials.
+
+    When the credentials come from one place (arguments, the environment or .env), URL
+    settings from any other place are dropped with a warning: otherwise a .env in a shared
+    folder could send the environment's credentials to its own token URL.
+    """
+    creds_keys = (ENV_CLIENT_ID, ENV_CLIENT_SECRET)
+    if explicit:
+        owner, others = None, (env_values, file_values)
+    elif any(k in env_values for k in creds_keys):
+        owner, others = env_values, (file_values,)
+    elif any(k in file_values for k in creds_keys):
+        owner, others = file_values, (env_values,)
+    else:
+        return {**file_values, **env_values}
+    merged = {**file_values, **env_values}
+    for key in _URL_KEYS:
+        merged.pop(key, None)
+        if owner is not None and key in owner:
+            merged[key] = owner[key]
+        dropped = any(key in o for o in others) and (owner is None or key not in owner)
+        if dropped and not urls_given:
+            where = (
+                "your arguments"
+                if owner is None
+                else ("the environment" if owner is env_values else "the .env file")
+            )
+            warnings.warn(
+                f"Ignoring {key}: the credentials come from {where}, and URL settings are "
+                "taken only from the same place as the credentials.",
+                UserWarning,
+                stacklevel=4,
+            )
+    return merged
+
+
+def _settings_from(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Settings:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     _reject_unknown(overrides)
     kwargs: dict[str, Any] = {}
@@ -467,11 +605,13 @@ def load_config(
     Parameters
     ----------
     client_id, client_secret
-        Explicit credentials (win over everything else).
+        Explicit credentials (win over everything else). With them, URL settings come
+        only from ``base_url`` and ``overrides``.
     base_url
         Explicit API base URL.
     dotenv_path
-        A ``.env`` file; ``None`` searches from the working directory up; ``False`` none.
+        A ``.env`` file; ``None`` searches from the working directory up (to the
+        repository root or the home directory); ``False`` none.
     env
         The environment mapping (``os.environ`` by default); for tests.
     **overrides
@@ -487,100 +627,89 @@ def load_config(
     MissingCredentials
         When only one of ID and secret was found.
     ConfigurationError
-        For malformed values.
+        For malformed values, and for a ``.env`` that is not UTF-8.
     """
-    values = _merged_sources(env, dotenv_path)
+    # Wrapped at once: a verbose traceback of any error below shows Secret('***'), also for
+    # an `env` mapping passed in (rebound to its CERKL_ values, the secret wrapped).
+    client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
+    env = _read_environment(env)
+    explicit = client_id is not None or client_secret is not None
     if base_url is not None:
         overrides["base_url"] = base_url
+    urls_given = any(overrides.get(k) is not None for k in ("base_url", "token_url"))
+    values = _pick_sources(env, _read_dotenv(dotenv_path), explicit, urls_given)
     settings = _settings_from(values, overrides)
     cid = client_id if client_id is not None else values.get(ENV_CLIENT_ID)
     secret = client_secret if client_secret is not None else values.get(ENV_CLIENT_SECRET)
     return settings, _credentials_from(cid, secret)
 
 
-def _gitignore_patterns(path: Path) -> list[tuple[Path, str]]:
-    return [
-        (path.parent, line.rstrip("\n"))
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+def _git(path: Path, *args: str) -> int | None:
+    """Exit status of ``git <args> <path>`` run in the file's folder; None without git."""
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", *args, "--", path.name],
+            cwd=path.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def is_git_ignored(path: str | os.PathLike[str]) -> bool | None:
-    """Tell whether git would ignore ``path``, without running git.
-
-    Reads ``.gitignore`` files from the repository root down to the file's folder and
-    ``.git/info/exclude``; handles negation, anchoring and directory patterns, which covers
-    the ways people ignore ``.env``.
+    """Ask git whether it ignores ``path`` (``git check-ignore``).
 
     Returns
     -------
     bool | None
-        ``None`` when ``path`` is not inside a git work tree.
+        ``None`` when ``path`` is not inside a git work tree or git is not installed.
     """
-    import fnmatch
     from pathlib import Path
 
-    target = Path(path).resolve()
-    root = next((p for p in target.parents if (p / ".git").exists()), None)
-    if root is None:
+    status = _git(Path(path).absolute(), "check-ignore", "-q")
+    return {0: True, 1: False}.get(status) if status is not None else None
+
+
+def is_git_tracked(path: str | os.PathLike[str]) -> bool | None:
+    """Ask git whether ``path`` is already committed or staged (``git ls-files``)."""
+    from pathlib import Path
+
+    target = Path(path).absolute()
+    if _git(target, "rev-parse", "--is-inside-work-tree") != 0:
         return None
-    rules: list[tuple[Path, str]] = []
-    exclude = root / ".git" / "info" / "exclude"
-    if exclude.is_file():
-        rules += [(root, pat) for _, pat in _gitignore_patterns(exclude)]
-    folders = [root, *[p for p in reversed(target.parents) if root in p.parents]]
-    for folder in folders:
-        gi = folder / ".gitignore"
-        if gi.is_file():
-            rules += _gitignore_patterns(gi)
-    ignored = False
-    for base, raw in rules:
-        pat = raw.strip()
-        negate = pat.startswith("!")
-        if negate:
-            pat = pat[1:]
-        dir_only = pat.endswith("/")
-        pat = pat.rstrip("/")
-        if not pat:
-            continue
-        try:
-            rel = target.relative_to(base).as_posix()
-        except ValueError:
-            continue
-        if pat.startswith("**/"):  # "**/x" matches x at any depth, like a bare "x"
-            pat = pat[3:]
-        anchored = "/" in pat
-        pat = pat.lstrip("/")
-        matched = False
-        if anchored:
-            matched = fnmatch.fnmatchcase(rel, pat) or any(
-                fnmatch.fnmatchcase("/".join(rel.split("/")[: i + 1]), pat)
-                for i in range(len(rel.split("/")) - 1)
-            )
-        else:
-            names = rel.split("/")
-            # A pattern without a slash matches any path component (directories only
-            # for the ancestors, the file itself unless dir_only).
-            candidates = names[:-1] if dir_only else names
-            matched = any(fnmatch.fnmatchcase(n, pat) for n in candidates)
-        if matched:
-            ignored = not negate
-    return ignored
+    return _git(target, "ls-files", "--error-unmatch") == 0
 
 
-def _is_sandbox_demo_client(credentials: Credentials) -> bool:
-    import hmac
+#: Client IDs of the sandbox's built-in demo clients start with this (see cerkl_nb.sandbox).
+SANDBOX_DEMO_PREFIX = "cerkl-nb-"
 
-    # Imported only here: the sandbox package is not needed to save real credentials.
-    from .sandbox.config import DEMO_CLIENTS
 
-    secret = credentials.client_secret.get_secret_value().encode()
-    return any(
-        spec.client_id == credentials.client_id
-        and hmac.compare_digest(spec.client_secret.encode(), secret)
-        for spec in DEMO_CLIENTS
-    )
+def _urls_to_save(settings: Settings, loopback_urls: bool) -> dict[str, str]:
+    ours: dict[str, str] = {}
+    if settings.base_url != DEFAULT_BASE_URL:
+        ours[ENV_BASE_URL] = settings.base_url
+    if settings.token_url != settings.base_url + TOKEN_PATH:
+        ours[ENV_TOKEN_URL] = settings.token_url
+    skipped = [k for k in ours if is_loopback_host(urlsplit(ours[k]).hostname)]
+    if skipped and not loopback_urls:
+        for key in skipped:
+            del ours[key]
+        warnings.warn(
+            f"Not saving {' and '.join(skipped)}: {settings.base_url} is a local address "
+            "(a sandbox's port changes every run, so the saved URL would point at nothing "
+            "next time). Pass loopback_urls=True to save it anyway, for a sandbox you "
+            "always start with `cerkl-nb sandbox --port N`.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if settings.basic_auth_encoding != "raw":
+        ours[ENV_BASIC_AUTH_ENCODING] = settings.basic_auth_encoding
+    return ours
 
 
 def save_dotenv(
@@ -592,15 +721,14 @@ def save_dotenv(
 ) -> Path:
     """Write credentials (and non-default URLs) to a ``.env`` file with mode 0600.
 
-    Other lines already in the file are kept; our keys are replaced. The file is written
-    to a temporary file created with mode 0600 and then renamed, so the secret is never
-    readable by others, not even for a moment.
+    Other lines already in the file are kept; our keys are replaced (python-dotenv's
+    ``set_key``, which writes a temporary file and renames it, so the file is read back
+    by the same parser that wrote it). The file is made 0600 before the secret goes in.
 
     The sandbox needs no ``.env``: :func:`cerkl_nb.connect` uses it whenever no
-    credentials are configured. So the sandbox's well-known demo credentials are refused,
-    and a loopback (``localhost`` / ``127.0.0.1``) base or token URL is not written unless
-    ``loopback_urls=True``: a sandbox gets a new port every run, so a saved one points at
-    nothing next time.
+    credentials are configured. So the sandbox's demo credentials are refused, and a
+    loopback (``localhost`` / ``127.0.0.1``) base or token URL is not written unless
+    ``loopback_urls=True``: a sandbox gets a new port every run.
 
     Parameters
     ----------
@@ -623,89 +751,87 @@ def save_dotenv(
     Raises
     ------
     ConfigurationError
-        For the sandbox's demo credentials.
+        For the sandbox's demo credentials, a ``path`` that is a symbolic link, and a value
+        that would not read back identically.
 
     Warns
     -----
     UserWarning
-        When the file sits in a git work tree and is not git-ignored, and when loopback
-        URLs were left out.
+        When git does not ignore the file or already tracks it, and when loopback URLs
+        were left out.
     """
-    import tempfile
     from pathlib import Path
 
-    if _is_sandbox_demo_client(credentials):
+    from dotenv import dotenv_values, set_key, unset_key
+
+    if credentials.client_id.startswith(SANDBOX_DEMO_PREFIX):
         raise ConfigurationError(
             f"Not saving the sandbox's demo credentials ({credentials.client_id}): the sandbox "
             "needs no .env. With no credentials configured, cerkl_nb.connect() starts (or "
             "finds) the sandbox and uses its demo client by itself, on whatever port it gets. "
             "Save a .env only for real Cerkl credentials."
         )
-    target = Path(path).resolve()
-    ours: dict[str, str] = {
+    target = Path(path).absolute()
+    if target.is_symlink():
+        raise ConfigurationError(
+            f"Not writing {target}: it is a symbolic link, and writing through it would "
+            "change another file. Replace the link with a regular file, or pass another path."
+        )
+    ours: dict[str, str | Secret] = {
         ENV_CLIENT_ID: credentials.client_id,
-        ENV_CLIENT_SECRET: credentials.client_secret.get_secret_value(),
+        ENV_CLIENT_SECRET: credentials.client_secret,
     }
-    if settings is not None:
-        if settings.base_url != DEFAULT_BASE_URL:
-            ours[ENV_BASE_URL] = settings.base_url
-        if settings.token_url != settings.base_url + TOKEN_PATH:
-            ours[ENV_TOKEN_URL] = settings.token_url
-        skipped = [
-            key
-            for key in (ENV_BASE_URL, ENV_TOKEN_URL)
-            if key in ours and is_loopback_host(urlsplit(ours[key]).hostname)
-        ]
-        if skipped and not loopback_urls:
-            for key in skipped:
-                del ours[key]
-            warnings.warn(
-                f"Not saving {' and '.join(skipped)}: {settings.base_url} is a local address "
-                "(a sandbox's port changes every run, so the saved URL would point at nothing "
-                "next time). Pass loopback_urls=True to save it anyway, for a sandbox you "
-                "always start with `cerkl-nb sandbox --port N`.",
-                UserWarning,
-                stacklevel=2,
-            )
-        if settings.basic_auth_encoding != "raw":
-            ours[ENV_BASIC_AUTH_ENCODING] = settings.basic_auth_encoding
-    lines: list[str] = []
-    if target.is_file():
-        for line in target.read_text(encoding="utf-8").splitlines():
-            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-            if key in ours or key in (ENV_BASE_URL, ENV_TOKEN_URL):
-                continue
-            lines.append(line)
-    for key, value in ours.items():
-        lines.append(f"{key}={_dotenv_quote(value)}")
-    text = "\n".join(lines) + "\n"
+    ours.update(_urls_to_save(settings, loopback_urls) if settings is not None else {})
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".env.", dir=target.parent)  # mkstemp uses mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    if target.exists():
+        os.chmod(target, 0o600)  # before the secret goes in; set_key keeps the mode
+    existing_keys = set(dotenv_values(target, interpolate=False)) if target.exists() else set()
+    for key in _URL_KEYS:
+        if key in existing_keys and key not in ours:
+            unset_key(target, key)
+    for key, value in ours.items():
+        set_key(target, key, _dotenv_escaped(value), quote_mode="always")
     os.chmod(target, 0o600)
-    if is_git_ignored(target) is False:
+    unreadable = _keys_not_read_back(target, ours)
+    if unreadable:
+        raise ConfigurationError(
+            f"{', '.join(unreadable)} did not read back from {target} exactly as written; "
+            "edit the file by hand and check it with cerkl_nb.load_config()."
+        )
+    _warn_if_not_ignored(target)
+    return target
+
+
+def _dotenv_escaped(value: str | Secret) -> str:
+    # set_key quotes with '...' and escapes only the quote; python-dotenv's parser also
+    # reads a doubled backslash as one, so backslashes are doubled to read back as is.
+    return (value.get_secret_value() if isinstance(value, Secret) else value).replace("\\", "\\\\")
+
+
+def _keys_not_read_back(target: Path, ours: Mapping[str, str | Secret]) -> list[str]:
+    """Keys whose value python-dotenv does not read back exactly (names only, no values)."""
+    from dotenv import dotenv_values
+
+    back = dotenv_values(target, interpolate=False)
+    return [
+        key
+        for key, value in ours.items()
+        if back.get(key) != (value.get_secret_value() if isinstance(value, Secret) else value)
+    ]
+
+
+def _warn_if_not_ignored(target: Path) -> None:
+    if is_git_tracked(target):
+        warnings.warn(
+            f"{target} is tracked by git: your client secret will be in the next commit. "
+            f"Run `git rm --cached {target.name}` and add '.env' to .gitignore.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif is_git_ignored(target) is False:
         warnings.warn(
             f"{target} is inside a git repository but is not git-ignored: add '.env' to "
             ".gitignore before you commit, or your client secret will be published.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return target
-
-
-def _dotenv_quote(value: str) -> str:
-    """Quote a value for python-dotenv when it has characters it would treat specially."""
-    if value and all(c.isalnum() or c in "-._~:/@+=,%" for c in value):
-        return value
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import math
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .api import FILTER_OPERATORS, unwrap_items
 from .errors import BadResponse, ConfigurationError, MissingDependency
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import CerklClient, Page
+from .redact import get_logger
 
 __all__ = [
+    "Page",
     "OPERATORS",
     "filters_json",
     "unwrap_items",
@@ -36,13 +35,54 @@ __all__ = [
     "iter_items",
 ]
 
-log = logging.getLogger("cerkl_nb.paging")
+log = get_logger("cerkl_nb.paging")
 
 #: Filter operators known to work (:data:`cerkl_nb.api.FILTER_OPERATORS`). Documentation
 #: only: the client passes any operator name made of ``a-z`` and ``_`` through, because
 #: Cerkl does not publish its full set.
 OPERATORS = FILTER_OPERATORS
 _OPERATOR_NAME = re.compile(r"^[a-z_]+$")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection.
+
+    Attributes
+    ----------
+    items
+        The records.
+    page, page_size
+        As the server reported them (or as requested when it did not say).
+    total
+        Total number of records, when the server says.
+    next_url
+        The next page's URL, when the server gives one.
+    raw
+        The parsed body.
+    has_next
+        True/False when the server spoke about a next page, None when it did not.
+    """
+
+    items: list[dict[str, Any]]
+    page: int
+    page_size: int
+    total: int | None
+    next_url: str | None
+    raw: Any
+    has_next: bool | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.items)
+
+
+class _Lister(Protocol):
+    """What paging needs of a client: :meth:`cerkl_nb.client.CerklClient.list`."""
+
+    def list(self, resource: str, **kwargs: Any) -> Page: ...
 
 
 def _filter_value(value: Any, op: str) -> Any:
@@ -199,7 +239,7 @@ def _progress(total: int | None, desc: str) -> Any:
 
 
 def iter_items(
-    client: CerklClient,
+    client: _Lister,
     resource: str,
     *,
     page_size: int = 100,
@@ -245,7 +285,7 @@ def iter_items(
 
 
 def _walk(
-    client: CerklClient,
+    client: _Lister,
     resource: str,
     first: Page,
     page_size: int,

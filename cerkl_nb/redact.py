@@ -21,12 +21,15 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "MASK",
     "Secret",
     "redact",
+    "redact_json",
+    "get_logger",
     "register_secret",
     "excerpt",
     "MAX_TRANSIENT_SECRETS",
@@ -211,6 +214,35 @@ def redact(text: object) -> str:
     return s
 
 
+#: JSON keys whose values are masked whole, wherever they appear in a body or parameters.
+SENSITIVE_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "id_token",
+        "password",
+        "secret",
+        "token",
+        "authorization",
+    }
+)
+
+
+def redact_json(value: Any) -> Any:
+    """Return a copy of a JSON-able value with secret-named keys and secret values masked."""
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if str(k).lower() in SENSITIVE_KEYS and v else redact_json(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
 class Secret:
     """A string that never shows itself.
 
@@ -300,16 +332,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-# A filter on a logger only sees records logged *to that logger*, not those propagated
-# from its children, so every logger that can see our traffic is listed by full name.
-_LOGGERS = (
-    "cerkl_nb",
-    "cerkl_nb.auth",
-    "cerkl_nb.client",
-    "cerkl_nb.token",
-    "cerkl_nb.paging",
-    "cerkl_nb.history",
-    "cerkl_nb.config",
+def _add_filter(logger: logging.Logger) -> None:
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger of one of the toolkit's modules, redacting its own records.
+
+    A filter on a logger sees only the records logged *to that logger* (not those that
+    propagate from its children), so each module's logger gets its own filter, here,
+    where the module creates it. Other libraries' loggers are left alone unless
+    :func:`install_log_redaction` is called.
+    """
+    logger = logging.getLogger(name)
+    _add_filter(logger)
+    return logger
+
+
+#: Other libraries' loggers that see our traffic (URLs, and headers at DEBUG level).
+THIRD_PARTY_LOGGERS = (
     "urllib3",
     "urllib3.connectionpool",
     "urllib3.connection",
@@ -320,14 +362,19 @@ _LOGGERS = (
 )
 
 
-def _redacting_print(*args: object, **kwargs: object) -> None:
+def _redacting_print(*args: object, **kwargs: Any) -> None:
     import builtins
 
-    builtins.print(*(redact(a) for a in args), **kwargs)  # type: ignore[arg-type]
+    builtins.print(*(redact(a) for a in args), **kwargs)
 
 
 def install_log_redaction(extra_loggers: Iterable[str] = ()) -> None:
-    """Attach :class:`RedactingFilter` to the toolkit's loggers and to urllib3's.
+    """Redact secrets in urllib3's and requests' log records and http.client's debug prints.
+
+    An explicit call, never made on import: :func:`cerkl_nb.connect` makes it, and so may
+    an application that wants the protection without ``connect()``. It attaches
+    :class:`RedactingFilter` to :data:`THIRD_PARTY_LOGGERS`, to every ``cerkl_nb`` logger
+    that exists and to ``extra_loggers``.
 
     ``http.client`` does not log: with ``HTTPConnection.debuglevel = 1`` it *prints* every
     request it sends, headers and body included (so ``Authorization: Basic ...`` and
@@ -340,10 +387,9 @@ def install_log_redaction(extra_loggers: Iterable[str] = ()) -> None:
     extra_loggers
         More logger names to protect.
     """
-    for name in (*_LOGGERS, *extra_loggers):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+    ours = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "cerkl_nb"]
+    for name in (*THIRD_PARTY_LOGGERS, "cerkl_nb", *ours, *extra_loggers):
+        _add_filter(logging.getLogger(name))
     import http.client
 
     if getattr(http.client, "print", None) is not _redacting_print:

@@ -21,7 +21,6 @@ is dated by the new wall clock, so there is no refresh storm. (The system clock 
 from __future__ import annotations
 
 import enum
-import logging
 import math
 import warnings
 from collections.abc import Mapping
@@ -30,11 +29,11 @@ from typing import Any
 
 from .clock import Clock
 from .errors import BadResponse, TokenEndpointError
-from .redact import Secret, redact
+from .redact import Secret, get_logger, redact
 
 __all__ = ["TokenState", "Token"]
 
-log = logging.getLogger("cerkl_nb.token")
+log = get_logger("cerkl_nb.token")
 
 
 class TokenState(str, enum.Enum):

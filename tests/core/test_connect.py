@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import cerkl_nb
-from cerkl_nb import MissingCredentials, TokenEvent
+from cerkl_nb import Credentials, MissingCredentials, Settings, TokenEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,7 @@ def test_connect_prefers_configured_credentials(no_credentials, sandbox, monkeyp
 
 
 def test_a_listener_may_ask_for_the_token_without_deadlock(sandbox) -> None:
-    tm = cerkl_nb.TokenManager(sandbox.credentials, sandbox.settings)
+    tm = cerkl_nb.TokenManager(Credentials.for_sandbox(sandbox), Settings.for_sandbox(sandbox))
     seen: list[object] = []
 
     def listener(event: TokenEvent) -> None:
@@ -87,7 +87,7 @@ def test_readme_python_example_runs_as_written(tmp_path) -> None:
 def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
     no_credentials, tmp_path
 ) -> None:
-    # Reviewer: save_dotenv in sandbox mode used to save the sandbox's random port; the next
+    # save_dotenv in sandbox mode used to save the sandbox's random port; the next
     # connect() then failed with a hint to run cerkl_nb.connect(), the call that failed.
     import socket
 
@@ -98,6 +98,7 @@ def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
         "CERKL_CLIENT_ID=my-client\nCERKL_CLIENT_SECRET=my-secret-123\n"
         f"CERKL_BASE_URL=http://127.0.0.1:{port}/v3\n"
     )
+    (tmp_path / ".env").chmod(0o600)
     with pytest.raises(cerkl_nb.ConnectionFailed) as info:
         cerkl_nb.connect()
     msg = str(info.value)
@@ -107,7 +108,7 @@ def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
 
 
 def test_connection_refused_hint_no_longer_suggests_the_call_that_failed() -> None:
-    from cerkl_nb.auth import sandbox_hint
+    from cerkl_nb._http import sandbox_hint
 
     hint = sandbox_hint("http://127.0.0.1:4567/v3/oauth/Token")
     assert "cerkl-nb sandbox --port 4567" in hint and "remove CERKL_BASE_URL" in hint

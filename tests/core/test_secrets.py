@@ -1,5 +1,4 @@
-"""No secret anywhere: reprs (H1), DEBUG logs and http.client prints (H2), tracebacks (H5),
-URLs (H7)."""
+"""No secret anywhere: reprs, DEBUG logs and http.client prints, tracebacks, URLs."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from cerkl_nb import (
     ServerError,
     Settings,
     TokenManager,
+    install_log_redaction,
     redact,
 )
 
@@ -39,7 +39,7 @@ def _collect_secrets(client) -> list[str]:
     return out
 
 
-def test_h1_reprs_hold_no_secret(sandbox, make_client) -> None:
+def test_reprs_hold_no_secret(sandbox, make_client) -> None:
     client = make_client(sandbox)
     client.list("segment", page_size=1)
     tm = client.token_manager
@@ -67,9 +67,10 @@ def test_h1_reprs_hold_no_secret(sandbox, make_client) -> None:
                 assert s[:8] not in text  # no prefixes either
 
 
-def test_h2_debug_logging_and_http_client_prints_leak_nothing(
+def test_debug_logging_and_http_client_prints_leak_nothing(
     fresh_sandbox, make_client, caplog, capfd
 ) -> None:
+    install_log_redaction()  # what connect() does; a bare import does not (tested below)
     saved = {n: logging.getLogger(n).level for n in list(logging.root.manager.loggerDict)}
     root_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
@@ -86,7 +87,8 @@ def test_h2_debug_logging_and_http_client_prints_leak_nothing(
             fresh_sandbox.revoke_all_tokens()
             client.list("segment")  # 401 -> refresh -> fallback
             bad = TokenManager(
-                Credentials(fresh_sandbox.client_id, "wrong-secret-xyz"), fresh_sandbox.settings
+                Credentials(fresh_sandbox.client_id, "wrong-secret-xyz"),
+                Settings.for_sandbox(fresh_sandbox),
             )
             with pytest.raises(InvalidCredentials):
                 bad.fetch()
@@ -116,7 +118,7 @@ def _failure(call) -> BaseException:
     raise AssertionError("expected an exception")
 
 
-def test_h5_exception_messages_and_verbose_tracebacks(fresh_sandbox, make_client) -> None:
+def test_exception_messages_and_verbose_tracebacks(fresh_sandbox, make_client) -> None:
     client = make_client(fresh_sandbox, clock=FakeClock(), max_retries=0)
     client.list("segment")
     fresh_sandbox.set_faults(fail_next={"count": 1, "status": 500})
@@ -137,7 +139,7 @@ def test_h5_exception_messages_and_verbose_tracebacks(fresh_sandbox, make_client
             assert s not in text, s[:3]
 
 
-def test_h7_no_token_in_any_url(fresh_sandbox, make_client) -> None:
+def test_no_token_in_any_url(fresh_sandbox, make_client) -> None:
     client = make_client(fresh_sandbox)
     client.get_all("segment", page_size=2)
     client.token_manager.refresh()
@@ -188,7 +190,7 @@ def test_redact_masks_credentials_but_not_prose(text: str, expected: str) -> Non
     assert redact(text) == expected
 
 
-# -- truncation must come after redaction (reviewer repro /tmp/review/trunc.py) ------------
+# -- truncation must come after redaction -------------------------------------------------
 
 _AT = "e37b98a75db58f83edaaccdb75d15c3a38ae5e38"
 _RT = "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d"
@@ -273,12 +275,11 @@ def test_redact_masks_an_unterminated_json_token_value() -> None:
 # -- log tracebacks ------------------------------------------------------------------------
 
 
-def test_logged_tracebacks_are_redacted(caplog) -> None:
+def test_the_packages_own_log_records_and_tracebacks_are_redacted(caplog) -> None:
     import io
 
-    from cerkl_nb.redact import install_log_redaction
+    import cerkl_nb.client  # noqa: F401 - its logger redacts its own records; no global call
 
-    install_log_redaction()
     secret = "Zq8-log-traceback-secret"
     Secret(secret)
     stream = io.StringIO()

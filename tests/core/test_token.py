@@ -1,4 +1,4 @@
-"""Token parsing and ageing against a fake clock (T17, E1, E2, E5, H1)."""
+"""Token parsing and ageing against a fake clock."""
 
 from __future__ import annotations
 
@@ -21,20 +21,20 @@ def make(clock: FakeClock, **body) -> Token:
 
 
 @pytest.mark.parametrize("tt", ["Bearer", "bearer", "BEARER", "BeArEr"])
-def test_t17_token_type_in_any_case(clock: FakeClock, tt: str) -> None:
+def test_token_type_in_any_case(clock: FakeClock, tt: str) -> None:
     tok = make(clock, token_type=tt)
     assert tok.token_type == tt
     assert tok.authorization == "Bearer " + ACCESS
 
 
-def test_t17_extra_fields_and_missing_refresh_token_are_fine(clock: FakeClock) -> None:
+def test_extra_fields_and_missing_refresh_token_are_fine(clock: FakeClock) -> None:
     tok = make(clock, scope=None, foo="bar", id_token_hint=1)
     assert tok.refresh_token is None and not tok.has_refresh_token and tok.scope is None
     tok = make(clock, refresh_token=REFRESH, scope=["a", "b"])
     assert tok.has_refresh_token and tok.scope == "a b"
 
 
-def test_t17_missing_expires_in_uses_the_default_and_warns(clock: FakeClock) -> None:
+def test_missing_expires_in_uses_the_default_and_warns(clock: FakeClock) -> None:
     body = {"access_token": ACCESS, "token_type": "bearer"}
     with pytest.warns(UserWarning, match="no expires_in"):
         tok = Token.from_response(
@@ -65,13 +65,13 @@ def test_expiry_counts_from_the_send_time(clock: FakeClock) -> None:
     assert tok.remaining_s(clock) == pytest.approx(95)
 
 
-def test_e1_e2_state_boundaries(clock: FakeClock) -> None:
+def test_state_boundaries(clock: FakeClock) -> None:
     tok = make(clock)
     leeway = 300
     assert tok.state(clock, leeway) is TokenState.FRESH
-    clock.advance(43200 - leeway - 1)  # E1
+    clock.advance(43200 - leeway - 1)  # just before the leeway
     assert tok.state(clock, leeway) is TokenState.FRESH
-    clock.advance(2)  # E2: one second inside the leeway
+    clock.advance(2)  # one second inside the leeway
     assert tok.state(clock, leeway) is TokenState.STALE
     clock.advance(leeway)
     assert tok.state(clock, leeway) is TokenState.EXPIRED
@@ -86,7 +86,7 @@ def test_leeway_is_capped_at_a_tenth_of_the_lifetime(clock: FakeClock) -> None:
     assert tok.state(clock, 300) is TokenState.STALE
 
 
-def test_e5_a_wall_clock_going_back_never_extends_a_token(clock: FakeClock) -> None:
+def test_a_wall_clock_going_back_never_extends_a_token(clock: FakeClock) -> None:
     tok = make(clock, expires_in=3600)
     clock.jump_wall(-86400)
     assert tok.state(clock, 300) is TokenState.FRESH
@@ -95,7 +95,7 @@ def test_e5_a_wall_clock_going_back_never_extends_a_token(clock: FakeClock) -> N
     assert tok.state(clock, 300) is TokenState.EXPIRED and tok.remaining_s(clock) == 0
 
 
-def test_e5_suspend_either_clock_expires_the_token(clock: FakeClock) -> None:
+def test_suspend_either_clock_expires_the_token(clock: FakeClock) -> None:
     # During a suspend the monotonic clock may stand still while the wall clock moves on.
     tok = make(clock, expires_in=3600)
     clock.jump_wall(3600 - 100)  # inside the leeway by the wall clock only
@@ -123,7 +123,7 @@ def test_system_clock_counts_through_suspend_where_the_os_allows() -> None:
     assert a <= m <= b
 
 
-def test_h1_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
+def test_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
     tok = make(clock, refresh_token=REFRESH)
     texts = [repr(tok), str(tok), tok.masked(), tok._repr_html_(), str(tok._repr_mimebundle_())]
     for text in texts:

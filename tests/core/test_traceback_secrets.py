@@ -1,10 +1,9 @@
-"""H5, the hard cases: what IPython's Verbose xmode, %debug and sys.last_value can reach.
+"""The hard cases: what IPython's Verbose xmode, %debug and sys.last_value can reach.
 
-Reviewer repros /tmp/review/kb.ipy, kb2.ipy (KeyboardInterrupt during a slow call) and
-dt.ipy (a datetime in a body). Every frame of the traceback (and of every chained
-exception) is walked: each local is rendered with repr, and containers and the attributes
-of requests/urllib3/http.client/cerkl_nb objects are followed a few levels deep, roughly
-what Verbose xmode and a debugger session show.
+A KeyboardInterrupt during a slow call, and a datetime in a body. Every frame of the
+traceback (and of every chained exception) is walked: each local is rendered with repr,
+and containers and the attributes of requests/urllib3/http.client/cerkl_nb objects are
+followed a few levels deep, roughly what Verbose xmode and a debugger session show.
 """
 
 from __future__ import annotations
