@@ -21,9 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -708,8 +709,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 def _update_example(resource: str) -> dict[str, Any]:
     """A PUT example: the create example without unique values (they belong to the
     record just created, so reusing them on another record would answer 409)."""
-    res = RESOURCES[resource]
-    item = {k: v for k, v in EXAMPLES[resource].items() if not getattr(res.field(k), "unique", 0)}
+    unique = {f.name for f in RESOURCES[resource].fields if f.unique}
+    item = {k: v for k, v in EXAMPLES[resource].items() if k not in unique}
     if resource == "subscriber":
         item["last_name"] = "King"
     return item
@@ -799,7 +800,8 @@ class Endpoint:
     kind: str
     model: str | None = None
     params: tuple[Param, ...] = ()
-    example: Mapping[str, Any] | None = None
+    # A dict cannot be hashed: leave it out of the hash so endpoints can be dict keys.
+    example: Mapping[str, Any] | None = field(default=None, hash=False)
     status: int = 200
     documented: bool = True
     description: str = ""
@@ -839,7 +841,8 @@ class Endpoint:
     @property
     def example_body(self) -> dict[str, Any] | None:
         """The example wrapped in the request envelope, or ``None``."""
-        return None if self.example is None else wrap_template(dict(self.example))
+        # A deep copy: callers edit the body they get (the explorer's editor does).
+        return None if self.example is None else wrap_template(copy.deepcopy(dict(self.example)))
 
     @property
     def operation_id(self) -> str:

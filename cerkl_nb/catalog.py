@@ -480,9 +480,9 @@ def _openapi_candidates(base_url: str) -> list[str]:
     root = f"{parts.scheme}://{parts.netloc}"
     base = base_url.rstrip("/")
     return [
-        f"{base}/openapi.json",
-        f"{root}/openapi.json",
-        f"{root}/_sandbox/openapi.json",
+        base + api.OPENAPI_PATH,
+        root + api.OPENAPI_PATH,
+        root + "/_sandbox" + api.OPENAPI_PATH,
     ]
 
 
