@@ -11,13 +11,23 @@ Three ways to run it:
 * the pytest fixtures ``sandbox`` / ``fresh_sandbox`` from
   :mod:`cerkl_nb.sandbox.pytest_plugin`.
 
+Only its owner can steer a sandbox (faults, clock, clients): every sandbox makes a random
+key when it starts, and its admin API answers only calls that carry it. The handle from
+:func:`start` holds the key; a sandbox started by ``cerkl-nb sandbox``, ``cerkl-nb lab``
+or ``binder/start`` publishes it to its kernels as ``CERKL_SANDBOX_KEY`` beside
+``CERKL_SANDBOX_URL``, and :func:`attach` / :func:`ensure` attach only with it.
+
+This package imports nothing from the rest of cerkl-nb except :mod:`cerkl_nb.api`, so a
+sandbox runs without the client's dependencies.
+
 Examples
 --------
 >>> from cerkl_nb import sandbox
 >>> sb = sandbox.start()                      # doctest: +SKIP
 >>> sb.url, sb.client_id                      # doctest: +SKIP
 ('http://127.0.0.1:54321/v3', 'cerkl-nb-demo')
->>> sb.advance_clock(12 * 3600)               # doctest: +SKIP  (tokens now expired)
+>>> with sb.clock_offset(12 * 3600):          # doctest: +SKIP
+...     ...                                   # tokens are expired in here
 >>> sb.stop()                                 # doctest: +SKIP
 
 Every choice the sandbox makes where Cerkl's documentation is silent is listed in
@@ -26,25 +36,34 @@ Every choice the sandbox makes where Cerkl's documentation is silent is listed i
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import http.client
 import json
 import os
+import secrets
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..api import API_PREFIX, OPENAPI_PATH, TOKEN_PATH
 from .config import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_CLIENTS,
     ClientSpec,
     SandboxConfig,
+    key_proof,
 )
 
 if TYPE_CHECKING:
     from .server import SandboxServer
 
 __all__ = [
+    "KEY_ENV",
+    "KEY_HEADER",
+    "URL_ENV",
     "DEMO_CLIENTS",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
@@ -58,6 +77,13 @@ __all__ = [
 ]
 
 
+#: Where a sandbox started outside the kernel publishes its root URL and its admin key.
+URL_ENV = "CERKL_SANDBOX_URL"
+KEY_ENV = "CERKL_SANDBOX_KEY"
+#: The request header that carries the key (see :mod:`cerkl_nb.sandbox.admin`).
+KEY_HEADER = "X-Sandbox-Key"
+
+
 class SandboxError(RuntimeError):
     """An admin call to the sandbox failed (bad argument, or the sandbox is gone)."""
 
@@ -65,16 +91,19 @@ class SandboxError(RuntimeError):
 class Sandbox:
     """A handle on a running sandbox, in this process or another.
 
-    Every method talks to the sandbox's admin HTTP API (``/_sandbox/...``), so a handle
-    from :func:`start` and one from :func:`attach` behave the same. The in-process
-    handle additionally owns the server, for :meth:`stop`.
+    Every method talks to the sandbox's admin HTTP API (``/_sandbox/...``) and sends the
+    sandbox's key with each call, so a handle from :func:`start` and one from
+    :func:`attach` behave the same. The in-process handle additionally owns the server,
+    for :meth:`stop`.
 
     Parameters
     ----------
     root_url
         ``http://host:port`` of the sandbox.
+    key
+        The sandbox's admin key (never shown in the repr).
     client_id, client_secret
-        The demo client this handle hands out.
+        The demo client this handle hands out (fake, sandbox-only credentials).
     server
         The in-process server, when this handle owns one.
     """
@@ -83,14 +112,16 @@ class Sandbox:
         self,
         root_url: str,
         *,
+        key: str | None = None,
         client_id: str = DEMO_CLIENT_ID,
         client_secret: str = DEMO_CLIENT_SECRET,
         server: SandboxServer | None = None,
     ) -> None:
         self.root_url = root_url.rstrip("/")
-        self.url = self.root_url + "/v3"
-        self.token_url = self.url + "/oauth/Token"
-        self.openapi_url = self.url + "/openapi.json"
+        self.url = self.root_url + API_PREFIX
+        self.token_url = self.url + TOKEN_PATH
+        self.openapi_url = self.url + OPENAPI_PATH
+        self.key = key
         self.client_id = client_id
         self.client_secret = client_secret
         self._server = server
@@ -118,21 +149,6 @@ class Sandbox:
         """True when this handle started the server (and :meth:`stop` stops it)."""
         return self._server is not None
 
-    @property
-    def credentials(self):
-        """The demo client as :class:`cerkl_nb.config.Credentials`."""
-        # Imported here so the sandbox does not depend on the core at import time.
-        from ..config import Credentials
-
-        return Credentials(self.client_id, self.client_secret)
-
-    @property
-    def settings(self):
-        """:class:`cerkl_nb.config.Settings` pointing at this sandbox."""
-        from ..config import Settings
-
-        return Settings(base_url=self.url, token_url=self.token_url)
-
     def __repr__(self) -> str:
         state = "owned" if self.owned else "attached"
         return f"Sandbox(url={self.url!r}, client_id={self.client_id!r}, {state})"
@@ -147,6 +163,8 @@ class Sandbox:
     def _admin(self, method: str, path: str, payload: dict | None = None) -> Any:
         body = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.key:
+            headers[KEY_HEADER] = self.key
         conn = _connection(self._https, self._host, self._port, 10)
         try:
             conn.request(method, self._prefix + "/_sandbox/" + path, body=body, headers=headers)
@@ -166,8 +184,16 @@ class Sandbox:
         return data
 
     def health(self) -> dict:
-        """``GET /_sandbox/health``: status, URLs and the demo client."""
+        """``GET /_sandbox/health``: status and URLs (it needs no key and tells no secret)."""
         return self._admin("GET", "health")
+
+    def demo_client(self) -> dict:
+        """``GET /_sandbox/demo-client``: the ``client_id`` and ``client_secret`` to hand out.
+
+        The demo client as the sandbox knows it now (a re-registered one has its new
+        secret); without demo clients, the first registered client.
+        """
+        return self._admin("GET", "demo-client")
 
     def stats(self) -> dict:
         """Counters: ``token_requests``, ``client_credentials``, ``refresh_token``,
@@ -216,12 +242,39 @@ class Sandbox:
         return self._admin("DELETE", "faults")
 
     def revoke_all_tokens(self) -> dict:
-        """Revoke every access and refresh token (checklist E9)."""
+        """Revoke every access and refresh token, as a server may do mid-session."""
         return self._admin("POST", "revoke")
 
     def advance_clock(self, seconds: float) -> dict:
-        """Move the server clock forward (or back) so tokens expire without waiting."""
+        """Move the server clock forward (or back) so tokens expire without waiting.
+
+        The move lasts until it is undone; prefer :meth:`clock_offset`, which undoes it.
+        """
         return self._admin("POST", "clock", {"advance_s": seconds})
+
+    @contextlib.contextmanager
+    def clock_offset(self, seconds: float) -> Iterator[dict]:
+        """Move the server clock by ``seconds`` inside a ``with`` block, and back after it.
+
+        The clock moves back even when the block raises or is interrupted, so a notebook
+        stopped halfway does not leave a shared sandbox hours ahead. Moves made by others
+        meanwhile are kept: the offset is undone by subtraction, not by resetting.
+
+        Yields
+        ------
+        dict
+            The clock after the move: ``offset_s``, ``now``, ``now_utc``.
+
+        Examples
+        --------
+        >>> with sb.clock_offset(13 * 3600):   # doctest: +SKIP
+        ...     client.get("/segment")          # the 12-hour token has expired here
+        """
+        moved = self.advance_clock(seconds)  # raises before the block if refused
+        try:
+            yield moved
+        finally:
+            self.advance_clock(-seconds)
 
     def reset(self) -> dict:
         """Re-seed the data and forget tokens, faults, stats and clock offset."""
@@ -288,7 +341,11 @@ def _connection(https: bool, host: str, port: int, timeout: float) -> http.clien
 
 
 def start(
-    *, host: str = "127.0.0.1", port: int = 0, config: SandboxConfig | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    config: SandboxConfig | None = None,
+    key: str | None = None,
 ) -> Sandbox:
     """Start a sandbox in a background (daemon) thread and return its handle.
 
@@ -304,98 +361,150 @@ def start(
         TCP port; 0 (the default) picks a free one.
     config
         Settings; ``None`` means :class:`SandboxConfig` defaults.
+    key
+        The admin key; ``None`` (the default) makes a random one. Pass one when another
+        process must steer this sandbox too and already holds the key.
 
     Returns
     -------
     Sandbox
-        The handle: ``.url``, ``.client_id``, ``.client_secret``, ``.stop()`` ...
+        The handle: ``.url``, ``.key``, ``.client_id``, ``.client_secret``, ``.stop()`` ...
+
+    Raises
+    ------
+    ValueError
+        For a port outside 0-65535 or a malformed key.
+    OSError
+        When the port is taken.
     """
     global _default
     from .app import App
     from .server import SandboxServer
 
-    shared = host == "127.0.0.1" and port == 0 and config is None
+    shared = host == "127.0.0.1" and port == 0 and config is None and key is None
     with _lock:
         if shared and _default is not None and _default._server is not None:
             if _default._server.running:
                 return _default
-        server = SandboxServer(App(config), host, port)
+        server = SandboxServer(App(config, key=key), host, port)
         server.start_background()
-        sb = Sandbox(server.root_url, server=server)
+        sb = Sandbox(server.root_url, key=server.key, server=server)
         if shared:
             _default = sb
         return sb
 
 
-def attach(url: str, *, timeout_s: float = 2.0) -> Sandbox:
+def attach(url: str, *, key: str | None = None, timeout_s: float = 2.0) -> Sandbox:
     """Return a handle on a sandbox running elsewhere (e.g. ``cerkl-nb sandbox``).
+
+    The sandbox must prove that it was started for this user: it answers a fresh random
+    challenge with proof that it holds the key (``key``, else ``$CERKL_SANDBOX_KEY``),
+    and only then is the key sent, with which it hands out its demo client. Whatever
+    else answers at ``url`` (another user's sandbox, any other server) never sees the
+    key, and the handle takes no credentials from it.
 
     Parameters
     ----------
     url
         Its root URL or API base (``http://127.0.0.1:8765`` or ``.../v3``).
+    key
+        The sandbox's admin key; ``None`` reads ``$CERKL_SANDBOX_KEY``.
     timeout_s
-        How long to wait for its health check.
+        How long to wait for each answer.
 
     Raises
     ------
     SandboxError
-        When nothing answers there, or what answers is not a cerkl-nb sandbox: any
-        status but 200, or a body that is not a JSON object with ``"status": "ok"``
-        (HTML, a list, an error page ...). :func:`ensure` then starts one instead.
+        When no key is known, nothing answers there, what answers is not a cerkl-nb
+        sandbox (any status but 200, or a body that is not a JSON object with
+        ``"status": "ok"``), or it cannot prove it holds the key. :func:`ensure` then
+        starts one instead.
     """
     root = url.rstrip("/")
-    if root.endswith("/v3"):
-        root = root[: -len("/v3")]
+    if root.endswith(API_PREFIX):
+        root = root[: -len(API_PREFIX)]
+    key = key if key is not None else os.environ.get(KEY_ENV)
+    if not key:
+        raise SandboxError(
+            f"no key for the sandbox at {root}: attach only with the key it was started "
+            f"with (set {KEY_ENV}, as cerkl-nb lab and binder/start do)"
+        )
     try:
-        sb = Sandbox(root)
+        sb = Sandbox(root, key=key)
     except ValueError as e:  # e.g. a port that is not a number
         raise SandboxError(f"not a usable sandbox URL: {root!r}: {e}") from None
-    conn = _connection(sb._https, sb._host, sb._port, timeout_s)
-    try:
-        conn.request("GET", sb._prefix + "/_sandbox/health")
-        resp = conn.getresponse()
-        status, raw = resp.status, resp.read()
-    except (OSError, http.client.HTTPException, ValueError) as e:
-        # ValueError: e.g. a malformed URL that http.client cannot use.
-        raise SandboxError(f"no sandbox answers at {root}: {e}") from None
-    finally:
-        conn.close()
-    data = _health_answer(status, raw)
-    if data is None:
+    challenge = secrets.token_urlsafe(24)
+    status, raw = _get(sb, f"/_sandbox/health?challenge={challenge}", {}, timeout_s)
+    health = _json_object(status, raw, "status")
+    if health is None:
         raise SandboxError(f"{root} does not look like a cerkl-nb sandbox")
-    demo = data.get("demo_client")
-    demo = demo if isinstance(demo, dict) else {}
-    client_id, client_secret = demo.get("client_id"), demo.get("client_secret")
-    sb.client_id = client_id if isinstance(client_id, str) and client_id else DEMO_CLIENT_ID
-    sb.client_secret = (
-        client_secret if isinstance(client_secret, str) and client_secret else DEMO_CLIENT_SECRET
-    )
+    proof = health.get("key_proof")
+    if not isinstance(proof, str) or not hmac.compare_digest(proof, key_proof(key, challenge)):
+        # Checked before the key is sent anywhere: a server that cannot prove it holds the
+        # key never sees it, and nothing it says is taken.
+        raise SandboxError(
+            f"the sandbox at {root} was not started with this key, so not for you "
+            f"(check {KEY_ENV}); not attaching"
+        )
+    status, raw = _get(sb, "/_sandbox/demo-client", {KEY_HEADER: key}, timeout_s)
+    demo = _json_object(status, raw, "client_secret")
+    cid, secret = (demo or {}).get("client_id"), (demo or {}).get("client_secret")
+    if not (isinstance(cid, str) and cid and isinstance(secret, str) and secret):
+        why = _error_message(raw) or f"status {status}"
+        raise SandboxError(f"the sandbox at {root} hands out no client: {why}")
+    sb.client_id, sb.client_secret = cid, secret
     return sb
 
 
-def _health_answer(status: int, raw: bytes) -> dict | None:
-    """The health body when it is a sandbox's (200, a JSON object, ``status: ok``), else None."""
+def _get(sb: Sandbox, path: str, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
+    conn = _connection(sb._https, sb._host, sb._port, timeout_s)
+    try:
+        conn.request("GET", sb._prefix + path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        # ValueError: e.g. a malformed URL that http.client cannot use.
+        raise SandboxError(f"no sandbox answers at {sb.root_url}: {e}") from None
+    finally:
+        conn.close()
+
+
+def _error_message(raw: bytes) -> str | None:
+    """The message of a sandbox error body, if that is what ``raw`` is."""
+    try:
+        data = json.loads(raw)
+        msg = data["error"]["message"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return msg if isinstance(msg, str) else None
+
+
+def _json_object(status: int, raw: bytes, required: str) -> dict | None:
+    """The body when it is 200 and a JSON object with ``required`` (and, for health,
+    ``"status": "ok"``), else None."""
     if status != 200:
         return None
     try:
         data = json.loads(raw)
     except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         return None
-    if not isinstance(data, dict) or data.get("status") != "ok":
+    if not isinstance(data, dict) or required not in data:
+        return None
+    if required == "status" and data["status"] != "ok":
         return None
     return data
 
 
 def ensure() -> Sandbox:
-    """Attach to ``$CERKL_SANDBOX_URL`` when a sandbox answers there, else :func:`start`.
+    """Attach to ``$CERKL_SANDBOX_URL`` with ``$CERKL_SANDBOX_KEY``, else :func:`start`.
 
-    Anything else at that address (nothing, HTML, a 500 ...) also means :func:`start`.
+    Without the key, or when the sandbox there refuses it, or when anything else answers
+    (nothing, HTML, a 500 ...), a sandbox of this process's own is started instead.
     """
-    url = os.environ.get("CERKL_SANDBOX_URL")
-    if url:
+    url, key = os.environ.get(URL_ENV), os.environ.get(KEY_ENV)
+    if url and key:
         try:
-            return attach(url, timeout_s=1.0)
+            return attach(url, key=key, timeout_s=1.0)
         except SandboxError:
             pass
     return start()

@@ -9,16 +9,22 @@ which can only be injected in-process.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "BASIC_AUTH_ENCODINGS",
+    "MAX_CLIENTS",
+    "MAX_LIFETIME_S",
     "ClientSpec",
     "DEMO_CLIENTS",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "SandboxConfig",
+    "key_proof",
 ]
 
 #: How the token endpoint decodes an HTTP Basic header (see docs/sandbox.md).
@@ -26,6 +32,40 @@ __all__ = [
 #: ``rfc6749``: as raw, then each half is form-url-decoded (RFC 6749 §2.3.1).
 #: ``either``: try raw first; if the client is not authenticated that way, try rfc6749.
 BASIC_AUTH_ENCODINGS = ("raw", "rfc6749", "either")
+
+#: Bounds that keep a sandbox (often running inside the user's kernel) small whatever it
+#: is asked: token lifetimes (finite, so ``expires_in`` stays a JSON integer), seeded
+#: subscribers (200,000 would take hundreds of MiB), request bodies, socket timeouts,
+#: simultaneous connections (one thread each) and clients.
+MAX_LIFETIME_S = 10 * 365 * 86400
+MAX_SUBSCRIBERS = 20_000
+MAX_BODY_BYTES = 1 << 20
+MAX_SOCKET_TIMEOUT_S = 600.0
+MAX_CONNECTIONS = 1000
+MAX_CLIENTS = 1000
+MAX_RECORDS = 200_000
+
+
+def _lifetime_error(name: str, v: Any) -> str | None:
+    """Why ``v`` is not a usable lifetime in seconds, or ``None`` when it is."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return f"{name} must be a finite number of seconds, got {v!r}"
+    if not 1 <= v <= MAX_LIFETIME_S:
+        return f"{name} must be between 1 and {MAX_LIFETIME_S} seconds, got {v!r}"
+    return None
+
+
+def key_proof(key: str, challenge: str) -> str:
+    """What a sandbox answers to ``challenge`` to prove it holds ``key``, without showing it.
+
+    The handle sends a fresh random challenge to the health endpoint and compares the
+    answer with its own computation before it sends the key anywhere: a server that does
+    not know the key (another user's sandbox, any other program on that port) cannot
+    answer, and learns nothing it could replay.
+    """
+    msg = b"cerkl-nb sandbox key proof:" + challenge.encode("utf-8")
+    return hmac.new(key.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
 
 #: The default demo client. Fake, public, sandbox-only: it works nowhere else.
 DEMO_CLIENT_ID = "cerkl-nb-demo"
@@ -63,12 +103,10 @@ class ClientSpec:
             raise ValueError("client_id must not contain ':'")
         if not isinstance(self.client_secret, str) or not self.client_secret:
             raise ValueError("client_secret must be a non-empty string")
-        if self.token_lifetime_s is not None and not (
-            isinstance(self.token_lifetime_s, int | float)
-            and not isinstance(self.token_lifetime_s, bool)
-            and self.token_lifetime_s > 0
-        ):
-            raise ValueError("token_lifetime_s must be a positive number")
+        if self.token_lifetime_s is not None:
+            why = _lifetime_error("token_lifetime_s", self.token_lifetime_s)
+            if why:
+                raise ValueError(why)
         if self.issue_refresh_token is not None and not isinstance(self.issue_refresh_token, bool):
             raise ValueError("issue_refresh_token must be true or false")
 
@@ -97,7 +135,7 @@ DEMO_CLIENTS: tuple[ClientSpec, ...] = (
         "Demo client that never gets a refresh token",
         issue_refresh_token=False,
     ),
-    # A secret that differs between raw and RFC 6749 Basic encodings (checklist T5/T6).
+    # A secret that differs between raw and RFC 6749 Basic encodings, to teach the trap.
     ClientSpec(
         "cerkl-nb-unicode",
         "sandbox+secret/with=odd:chars %£€",
@@ -139,6 +177,10 @@ class SandboxConfig:
         The organisation's verified reply-to domain; blasts must use it.
     socket_timeout_s
         Idle keep-alive connections and stalled uploads are closed after this long.
+    max_connections
+        Simultaneous connections (one thread each); one more is answered 503 at once.
+    max_records
+        Records one collection may hold (seeded and created); creating more answers 409.
     max_tokens_per_client
         Beyond this many live access (and refresh) tokens per client, the least
         recently used are forgotten, so a 100,000-request token benchmark keeps memory
@@ -170,6 +212,8 @@ class SandboxConfig:
     max_body_bytes: int = 65536
     reply_to_domain: str = "example.com"
     socket_timeout_s: float = 30.0
+    max_connections: int = 100
+    max_records: int = 50_000
     max_tokens_per_client: int = 10000
     demo_clients: bool = True
     clients: tuple[ClientSpec, ...] = ()
@@ -181,16 +225,29 @@ class SandboxConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid setting."""
-        for name in ("token_lifetime_s", "refresh_token_lifetime_s", "socket_timeout_s"):
+        for name in ("token_lifetime_s", "refresh_token_lifetime_s"):
+            why = _lifetime_error(name, getattr(self, name))
+            if why:
+                raise ValueError(why)
+        v = self.socket_timeout_s
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if not number or not 0 < v <= MAX_SOCKET_TIMEOUT_S:
+            raise ValueError(
+                f"socket_timeout_s must be a number of seconds above 0 and at most "
+                f"{MAX_SOCKET_TIMEOUT_S:g}, got {v!r}"
+            )
+        bounds = {
+            "subscribers": (0, MAX_SUBSCRIBERS),
+            "seed": (0, 2**63),
+            "max_body_bytes": (1024, MAX_BODY_BYTES),
+            "max_tokens_per_client": (1, 10**6),
+            "max_connections": (1, MAX_CONNECTIONS),
+            "max_records": (1, MAX_RECORDS),
+        }
+        for name, (lo, hi) in bounds.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        for name in ("subscribers", "seed", "max_body_bytes", "max_tokens_per_client"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        if self.max_body_bytes < 1024 or self.max_tokens_per_client < 1:
-            raise ValueError("max_body_bytes must be >= 1024 and max_tokens_per_client >= 1")
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {v!r}")
         for name in (
             "rotate_refresh_tokens",
             "reuse_revokes_family",
@@ -208,6 +265,8 @@ class SandboxConfig:
             )
         if not isinstance(self.reply_to_domain, str) or not self.reply_to_domain:
             raise ValueError("reply_to_domain must be a non-empty string")
+        if len(self.clients) > MAX_CLIENTS:
+            raise ValueError(f"at most {MAX_CLIENTS} clients")
         self.clients = tuple(
             c if isinstance(c, ClientSpec) else ClientSpec(**c) for c in self.clients
         )

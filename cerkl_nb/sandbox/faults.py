@@ -11,9 +11,10 @@ import math
 import random
 import threading
 from dataclasses import asdict, dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["Faults", "FaultDecision"]
+__all__ = ["Faults", "FaultDecision", "describe_wait"]
 
 _TARGETS = ("api", "token", "all")
 
@@ -54,6 +55,48 @@ def _status(v: Any, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not (400 <= v <= 599):
         raise ValueError(f"{name} must be an HTTP error status (400-599), e.g. 500, 502 or 503")
     return v
+
+
+def _retry_after(v: Any) -> str | None:
+    if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
+        raise ValueError("retry_after must be a string (sent verbatim) or null")
+    if v is None:
+        return None
+    text = str(v)
+    # It becomes a header: a line break would let the caller add headers of their own.
+    if len(text) > 200 or not all(" " <= ch <= "~" for ch in text):
+        raise ValueError("retry_after must be at most 200 printable ASCII characters")
+    return text
+
+
+def describe_wait(retry_after: str | None, now: float) -> str:
+    """How long ``Retry-After`` asks to wait, in words (``""`` when it says nothing usable).
+
+    Parameters
+    ----------
+    retry_after
+        The header value: seconds, or an HTTP date.
+    now
+        The server clock, for an HTTP date.
+    """
+    if retry_after is None:
+        return ""
+    text = retry_after.strip()
+    if text.isascii() and text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            seconds = parsedate_to_datetime(text).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return ""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"wait {seconds:.0f} s before retrying (Retry-After)"
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size or unit == "minutes":
+            about = f"about {seconds / size:.0f} {unit}"
+            return f"wait {seconds:.0f} s ({about}) before retrying (Retry-After)"
+    return ""  # pragma: no cover - the loop always returns
 
 
 class Faults:
@@ -118,9 +161,7 @@ class Faults:
             elif key == "rate_limit_per_s":
                 new.rate_limit_per_s = int(_num(v, key, 0, 1e6))
             elif key == "retry_after":
-                if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
-                    raise ValueError("retry_after must be a string (sent verbatim) or null")
-                new.retry_after = None if v is None else str(v)[:200]
+                new.retry_after = _retry_after(v)
             elif key == "error_rate":
                 new.error_rate = _num(v, key, 0, 1)
             elif key == "error_status":
@@ -200,7 +241,7 @@ class Faults:
         return d if d.sleep_s else None
 
     def take_drop_refresh(self) -> bool:
-        """Consume one 'drop the refresh response' (checklist R6) if armed."""
+        """Consume one 'drop the refresh response' (the answer to a refresh is lost) if armed."""
         with self.lock:
             if self.s.drop_refresh_response > 0:
                 self.s.drop_refresh_response -= 1

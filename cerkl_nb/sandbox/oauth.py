@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from .config import DEMO_CLIENTS, ClientSpec, SandboxConfig
+from .config import DEMO_CLIENTS, MAX_CLIENTS, ClientSpec, SandboxConfig
 
 __all__ = ["OAuthError", "TokenService", "AccessToken", "RefreshToken"]
 
@@ -103,8 +103,19 @@ class TokenService:
         self.clients = clients
 
     def register(self, spec: ClientSpec) -> None:
-        """Add or replace a client (replacing does not revoke its tokens: facts §4 A7)."""
+        """Add or replace a client.
+
+        Replacing a client does not revoke the tokens it already holds: Cerkl does not say
+        that a new secret ends old sessions, and tokens stay valid until they expire.
+
+        Raises
+        ------
+        ValueError
+            When :data:`~cerkl_nb.sandbox.config.MAX_CLIENTS` are registered already.
+        """
         with self.lock:
+            if spec.client_id not in self.registered and len(self.registered) >= MAX_CLIENTS:
+                raise ValueError(f"at most {MAX_CLIENTS} clients can be registered")
             self.registered[spec.client_id] = spec
             self.clients = {**self.clients, spec.client_id: spec}
 
@@ -166,8 +177,10 @@ class TokenService:
         return out
 
     # ------------------------------------------------------------------ issuing
-    def _lifetime(self, client: ClientSpec) -> float:
-        return float(client.token_lifetime_s or self.config.token_lifetime_s)
+    def _lifetime(self, client: ClientSpec) -> int:
+        # Whole seconds: expires_in is an integer in RFC 6749 §5.1, and the token expires
+        # exactly when expires_in says (a fraction is cut off, never added).
+        return int(client.token_lifetime_s or self.config.token_lifetime_s)
 
     def issue(self, client: ClientSpec, family: int | None = None) -> dict:
         """Mint an access token (and a refresh token if configured) for ``client``."""
@@ -198,7 +211,7 @@ class TokenService:
             body = {
                 "access_token": token,
                 "token_type": "Bearer",
-                "expires_in": int(lifetime) if float(lifetime).is_integer() else lifetime,
+                "expires_in": lifetime,
                 "scope": None,
             }
             if give_refresh:
@@ -247,7 +260,7 @@ class TokenService:
         with self.lock:
             rec = self.refresh.get(refresh_token)
             if rec is None or rec.client_id != client.client_id:
-                # Same answer for "never existed" and "another client's" (R3): no oracle.
+                # Same answer for "never existed" and "another client's": no oracle.
                 raise OAuthError(400, "invalid_grant", "the refresh token is invalid or unknown")
             if rec.retired:
                 self.reuse_detected += 1

@@ -8,15 +8,13 @@ the seed does not drift either.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
 
 from .resources import RESOURCES
-from .store import format_date
+from .store import Store, format_date
 
-if TYPE_CHECKING:
-    from .store import Store
-
-__all__ = ["seed_store"]
+__all__ = ["seed_store", "seeded_store"]
 
 _FIRST = (
     "Ada Alan Grace Katherine Linus Margaret Dennis Barbara Ken Frances Edsger Radia "
@@ -79,6 +77,34 @@ _T1 = 1719705600  # 2024-06-30 00:00:00 UTC
 
 def _date(rng: random.Random, lo: int = _T0, hi: int = _T1) -> str:
     return format_date(rng.randrange(lo, hi))
+
+
+def seeded_store(
+    *,
+    subscribers: int = 300,
+    seed: int = 42,
+    now: Callable[[], float] = time.time,
+    reply_to_domain: str = "example.com",
+    max_records: int = 50_000,
+) -> Store:
+    """A new :class:`~cerkl_nb.sandbox.store.Store` holding the demo organisation.
+
+    Parameters
+    ----------
+    subscribers
+        Number of active subscribers to seed.
+    seed
+        Seed of the generator; the same seed gives the same organisation.
+    now
+        The server clock, for the dates of records created later.
+    reply_to_domain
+        Blasts must reply from this domain.
+    max_records
+        Records one collection may hold; creating more answers 409.
+    """
+    store = Store(now=now, reply_to_domain=reply_to_domain, max_records=max_records)
+    seed_store(store, subscribers, seed)
+    return store
 
 
 def seed_store(store: Store, n_subscribers: int, seed: int) -> None:

@@ -4,11 +4,17 @@
 inputs a fuzzer throws at it); everything it would answer with an HTML error page is
 turned into a JSON body here. Connections are keep-alive, one daemon thread each, and
 an idle or stalled connection is closed after ``socket_timeout_s``.
+
+Bounds: at most ``max_connections`` connections are served at once (one more is answered
+503 and closed, without a thread); a request whose header block never ended (the client
+went away mid-headers) is never executed; a body is read only up to ``max_body_bytes``.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import socket
 import threading
 import time
@@ -16,7 +22,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .app import App, Request, Response
+from .app import App
+from .messages import Request, Response, header_safe
 
 __all__ = ["SandboxServer"]
 
@@ -24,6 +31,17 @@ log = logging.getLogger("cerkl_nb.sandbox")
 
 _REASONS = BaseHTTPRequestHandler.responses
 _date_cache: list = [0, ""]
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,12}$")
+# http.client refuses more than 100 header lines; one more lets it say so (431).
+_MAX_HEADER_LINES = 101
+_BUSY_BODY = (
+    b'{"error":{"code":503,"message":"the sandbox is serving too many connections; retry"}}'
+)
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+) % (len(_BUSY_BODY), _BUSY_BODY)
 
 
 def _http_date() -> str:
@@ -69,6 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.raw_requestline:
                 self.close_connection = True
                 return
+            if not self._read_header_block():
+                # The client went away before the blank line that ends the headers: the
+                # request is incomplete, so it must not be carried out (a DELETE cut off
+                # mid-headers is not a DELETE).
+                self.close_connection = True
+                return
             if not self.parse_request():
                 return  # parse_request already answered (through send_error)
             self._serve()
@@ -77,6 +101,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (ConnectionError, BrokenPipeError):
             self.close_connection = True
+
+    def _read_header_block(self) -> bool:
+        """Read the header lines up to the blank line; False when the stream ended first.
+
+        ``http.client.parse_headers`` (used by ``parse_request``) stops quietly at the
+        end of the stream, so it cannot tell a complete request from a cut-off one. The
+        block is read here, then handed to ``parse_request`` from memory.
+        """
+        rfile = self.rfile
+        lines: list[bytes] = []
+        while len(lines) <= _MAX_HEADER_LINES:
+            line = rfile.readline(65537)
+            if not line:
+                return False
+            lines.append(line)
+            if line in (b"\r\n", b"\n") or len(line) > 65536:
+                break
+        self._stream = rfile
+        self.rfile = io.BytesIO(b"".join(lines))  # type: ignore[assignment]
+        return True
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()
+        finally:
+            stream = getattr(self, "_stream", None)
+            if stream is not None:
+                self.rfile, self._stream = stream, None
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Called by ``parse_request`` on malformed requests: answer in JSON, then close."""
@@ -111,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         cl = headers.get_all("Content-Length") or []
         body = b""
         if cl:
-            if len(set(cl)) != 1 or not cl[0].strip().isdigit() or len(cl[0].strip()) > 12:
+            if len(set(cl)) != 1 or not _CONTENT_LENGTH.match(cl[0].strip()):
                 self._write(self._err(400, "invalid Content-Length header"), False)
                 self.close_connection = True
                 return
@@ -150,7 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
             "Date: " + _http_date(),
         ]
         for k, v in resp.headers:
-            lines.append(f"{k}: {v}")
+            if header_safe(k) and header_safe(v):
+                lines.append(f"{k}: {v}")
+            else:  # never split a response: inputs are checked earlier, this is the backstop
+                log.error("dropped a response header with a control character: %r", k)
         if resp.status != 204 and resp.status >= 200:
             lines.append(f"Content-Length: {len(resp.body)}")
         if resp.close or self.close_connection:
@@ -172,11 +227,35 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], app: App) -> None:
         self.app = app
+        self._slots = threading.BoundedSemaphore(app.config.max_connections)
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.address_family = family
         super().__init__(addr, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, up to max_connections: past that, answer 503 from
+        # the accepting thread and close, so half-sent requests cannot pile up threads.
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
@@ -211,6 +290,8 @@ class SandboxServer:
     """
 
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"the port must be from 0 to 65535 (0: any free port), got {port!r}")
         self.app = app
         self.httpd = _Server((host, port), app)
         self.host = host
@@ -258,4 +339,10 @@ class SandboxServer:
 
     @property
     def running(self) -> bool:
+        """True until :meth:`stop`."""
         return not self._stopped.is_set()
+
+    @property
+    def key(self) -> str:
+        """The admin key (``X-Sandbox-Key``) that steers this sandbox."""
+        return self.app.key

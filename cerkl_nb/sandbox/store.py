@@ -17,29 +17,18 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from ..api import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES, MAX_TEXT_LENGTH
+from .messages import Problem
 from .resources import CONTENT_TYPES, LOOKUPS, RESOURCES, Field, Resource
 
-__all__ = ["Problem", "Store", "format_date", "parse_date", "parse_filters"]
-
-
-class Problem(Exception):
-    """A client error: becomes ``{"error": {"code": status, "message": message}}``.
-
-    Parameters
-    ----------
-    status
-        The HTTP status.
-    message
-        What was wrong and how to fix it.
-    headers
-        Extra response headers (e.g. ``Allow``).
-    """
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
+__all__ = [
+    "OPERATORS",
+    "Problem",
+    "Store",
+    "format_date",
+    "parse_date",
+    "parse_filters",
+]
 
 
 # --------------------------------------------------------------------------- dates
@@ -90,9 +79,8 @@ def parse_date(value: Any, what: str) -> str:
 
 # --------------------------------------------------------------------------- filters
 
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in")
-# "like" is accepted as another name for "contains" (the facts file lists like/contains).
-_OP_ALIASES = {"like": "contains"}
+OPERATORS = FILTER_OPERATORS
+_OP_ALIASES = FILTER_OPERATOR_ALIASES
 
 
 def _is_int(v: Any) -> bool:
@@ -102,8 +90,8 @@ def _is_int(v: Any) -> bool:
 def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
     what = f"filters_json: {f.name}.{op}"
     if op == "in":
-        if not isinstance(value, list) or len(value) > 1000:
-            raise Problem(400, f"{what} needs a list of values (at most 1000)")
+        if not isinstance(value, list) or len(value) > MAX_FILTER_VALUES:
+            raise Problem(400, f"{what} needs a list of values (at most {MAX_FILTER_VALUES})")
         return [_coerce_filter_value(f, "eq", v) for v in value]
     if value is None:
         if op in ("eq", "ne"):
@@ -202,11 +190,11 @@ def parse_filters(raw: str | None, resource: Resource) -> list[Callable[[dict], 
 # --------------------------------------------------------------------------- validation
 
 _EMAIL_RX = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}$")
-MAX_TEXT = 20000
+MAX_TEXT = MAX_TEXT_LENGTH
 
 
 def _ref_id(v: Any, what: str) -> int:
-    """Accept ``{"id": n, ...}`` or a bare ``n`` (facts §4 S3)."""
+    """Accept ``{"id": n, ...}`` or a bare ``n``: Cerkl's examples use both."""
     if isinstance(v, dict):
         if "id" not in v:
             raise Problem(400, f"{what} must be an object with an integer 'id'")
@@ -217,30 +205,28 @@ def _ref_id(v: Any, what: str) -> int:
 
 
 class Store:
-    """The organisation's data, seeded deterministically.
+    """The organisation's data (empty; :func:`cerkl_nb.sandbox.seed.seeded_store` fills it).
 
     Parameters
     ----------
-    subscribers
-        Number of active subscribers to seed.
-    seed
-        Seed of the generator; the same seed gives the same organisation.
     now
         A function returning the server's current time (Unix seconds), for
         ``date_*_utc`` fields of new records.
     reply_to_domain
         Blasts must reply from this domain.
+    max_records
+        Records one collection may hold; creating more answers 409.
     """
 
     def __init__(
         self,
         *,
-        subscribers: int = 300,
-        seed: int = 42,
         now: Callable[[], float] = time.time,
         reply_to_domain: str = "example.com",
+        max_records: int = 50_000,
     ) -> None:
         self.lock = threading.RLock()
+        self.max_records = max_records
         self.now = now
         self.reply_to_domain = reply_to_domain
         self.data: dict[str, dict[int, dict]] = {
@@ -258,13 +244,6 @@ class Store:
         }
         # unique-value indexes: (collection, field) -> {value: id}
         self.unique: dict[tuple[str, str], dict[str, int]] = {}
-        self._seed(subscribers, seed)
-
-    # ------------------------------------------------------------------ seeding
-    def _seed(self, n_subscribers: int, seed: int) -> None:
-        from .seed import seed_store
-
-        seed_store(self, n_subscribers, seed)
 
     def next_id(self, collection: str) -> int:
         return next(self._ids[collection])
@@ -360,7 +339,7 @@ class Store:
             self._check_ref(f.target, rid, what)
             return rid
         if k == "refs":
-            if not isinstance(value, list) or len(value) > 1000:
+            if not isinstance(value, list) or len(value) > MAX_FILTER_VALUES:
                 raise Problem(400, f"{what} must be a list of {{'id': n}} objects")
             ids = []
             for i, v in enumerate(value):
@@ -413,7 +392,7 @@ class Store:
 
     # ------------------------------------------------------------------ type rules
     def _rules(self, resource: Resource, values: dict, existing: dict | None) -> None:
-        """Cross-field rules that Cerkl documents (or that the facts file chose)."""
+        """Cross-field rules that Cerkl documents (or that docs/sandbox.md chose)."""
         merged = {**(existing or {}), **values}
         if resource.name == "blast":
             if existing is not None and existing.get("status") == 4:
@@ -480,6 +459,14 @@ class Store:
         """Validate every item, then create them all (all or nothing)."""
         collection = resource.self_path
         with self.lock:
+            if len(self.data[collection]) + len(items) > self.max_records:
+                # A bound on memory: a loop of POSTs must not grow the hosting process
+                # (often the user's kernel) without limit.
+                raise Problem(
+                    409,
+                    f"the sandbox holds at most {self.max_records} {collection} records; "
+                    "delete some, or reset the sandbox",
+                )
             validated = [self.validate_item(resource, it, index=i) for i, it in enumerate(items)]
             seen: dict = {}
             for v in validated:

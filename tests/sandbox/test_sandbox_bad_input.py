@@ -81,8 +81,10 @@ def test_unknown_api_path_is_404(api, path):
 
 
 def test_unknown_path_outside_api(sandbox):
-    for p in ("/nope", "/v2/subscriber", "/_sandbox/nope", "/favicon.ico"):
+    for p in ("/nope", "/v2/subscriber", "/favicon.ico"):
         assert_api_error(requests.get(sandbox.root_url + p), 404)
+    key = {"X-Sandbox-Key": sandbox.key}
+    assert_api_error(requests.get(sandbox.root_url + "/_sandbox/nope", headers=key), 404)
 
 
 def test_unknown_path_without_token_is_404_not_401(sandbox):

@@ -170,9 +170,9 @@ def test_large_organisation():
 
 
 def test_seed_is_deterministic():
-    from cerkl_nb.sandbox.store import Store
+    from cerkl_nb.sandbox.seed import seeded_store
 
-    a, b = Store(seed=7), Store(seed=7)
+    a, b = seeded_store(seed=7), seeded_store(seed=7)
     assert a.data["subscriber"] == b.data["subscriber"]
     assert a.data["content"] == b.data["content"]
-    assert Store(seed=8).data["subscriber"] != a.data["subscriber"]
+    assert seeded_store(seed=8).data["subscriber"] != a.data["subscriber"]

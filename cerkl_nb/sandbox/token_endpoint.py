@@ -1,0 +1,216 @@
+"""The token endpoint, ``POST /v3/oauth/Token``: HTTP in, RFC 6749 answers out.
+
+:class:`~cerkl_nb.sandbox.oauth.TokenService` holds the clients and tokens; this module
+reads the request (form body, HTTP Basic or form-field client authentication, grant
+type) and turns the outcome into RFC 6749 §5.1 success and §5.2 error bodies.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from .config import ClientSpec, SandboxConfig
+from .faults import Faults
+from .messages import Request, Response, json_response
+from .oauth import OAuthError, TokenService
+from .stats import Stats
+
+__all__ = ["TokenEndpoint", "oauth_error", "oauth_fault"]
+
+_NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+# Parameters that must never travel in a URL (they would land in access logs).
+_SECRET_PARAMS = {"client_id", "client_secret", "grant_type", "refresh_token", "access_token"}
+
+
+def oauth_error(err: OAuthError) -> Response:
+    """An RFC 6749 §5.2 error body, with ``WWW-Authenticate: Basic`` on 401."""
+    h = list(_NO_STORE)
+    if err.status == 401:
+        h.append(("WWW-Authenticate", 'Basic realm="cerkl-sandbox", charset="UTF-8"'))
+    return json_response(err.status, {"error": err.error, "error_description": err.description}, h)
+
+
+def oauth_fault(status: int, message: str, headers: dict[str, str]) -> Response:
+    """An injected fault on the token endpoint, in the RFC 6749 error shape."""
+    code = "temporarily_unavailable" if status in (429, 503) else "server_error"
+    return json_response(
+        status,
+        {"error": code, "error_description": message},
+        [("Cache-Control", "no-store"), *headers.items()],
+    )
+
+
+class TokenEndpoint:
+    """Serves the token endpoint.
+
+    Parameters
+    ----------
+    config
+        The live settings (Basic decoding mode).
+    tokens
+        The token service.
+    stats
+        Where token requests, grants and errors are counted.
+    faults
+        Consulted for the "drop the refresh response" fault.
+    """
+
+    def __init__(
+        self, config: SandboxConfig, tokens: TokenService, stats: Stats, faults: Faults
+    ) -> None:
+        self.config = config
+        self.tokens = tokens
+        self.stats = stats
+        self.faults = faults
+
+    def __call__(self, req: Request, query: str) -> Response:
+        """Answer one token request."""
+        self.stats.bump("token_requests")
+        try:
+            if req.method != "POST":
+                raise OAuthError(405, "invalid_request", "the token endpoint only accepts POST")
+            body, grant = self._grant(req, query)
+        except OAuthError as e:
+            with self.stats.lock:
+                self.stats.token_errors[e.error] += 1
+            r = oauth_error(e)
+            if e.status == 405:
+                r.headers.append(("Allow", "POST"))
+            return r
+        with self.stats.lock:
+            self.stats.grants_issued[grant] += 1
+        r = json_response(200, body, list(_NO_STORE))
+        if grant == "refresh_token" and self.faults.take_drop_refresh():
+            # The refresh happened (the old token is retired) but the answer is lost: a
+            # client must not replay the refresh, and must fall back to client_credentials.
+            self.stats.bump("faults_injected")
+            r.drop = True
+        return r
+
+    # ------------------------------------------------------------------ reading
+    def _grant(self, req: Request, query: str) -> tuple[dict, str]:
+        params = self._form(req, query)
+        auth = req.header("Authorization")
+        body_id, body_secret = params.get("client_id"), params.get("client_secret")
+        if auth is not None and body_secret is not None:
+            raise OAuthError(
+                400,
+                "invalid_request",
+                "the client authenticated in more than one way (Basic header and "
+                "client_secret in the body); use exactly one",
+            )
+        grant = params.get("grant_type")
+        if not grant:
+            raise OAuthError(400, "invalid_request", "grant_type is missing")
+        if grant not in ("client_credentials", "refresh_token"):
+            raise OAuthError(
+                400,
+                "unsupported_grant_type",
+                f"grant_type {grant[:40]!r} is not supported; "
+                "use client_credentials or refresh_token",
+            )
+        self.stats.bump(grant)
+        client = self._authenticate(auth, body_id, body_secret)
+        scope = params.get("scope")
+        if scope and scope.strip():
+            raise OAuthError(400, "invalid_scope", "Cerkl API v3 has no scopes; leave scope out")
+        if grant == "client_credentials":
+            return self.tokens.issue(client), grant
+        rt = params.get("refresh_token")
+        if not rt:
+            raise OAuthError(400, "invalid_request", "refresh_token is missing")
+        try:
+            body, _ = self.tokens.refresh_grant(client, rt)
+        except OAuthError as e:
+            if "already used" in e.description:
+                self.stats.bump("refresh_token_reuse")
+            raise
+        return body, grant
+
+    @staticmethod
+    def _form(req: Request, query: str) -> dict[str, str]:
+        ctype = req.content_type()
+        if ctype != "application/x-www-form-urlencoded":
+            raise OAuthError(
+                400,
+                "invalid_request",
+                "send the token request as application/x-www-form-urlencoded form data "
+                f"(got {ctype or 'no Content-Type'})",
+            )
+        if query:
+            try:
+                qnames = {k for k, _ in parse_qsl(query, keep_blank_values=True)}
+            except ValueError:
+                qnames = set()
+            if qnames & _SECRET_PARAMS:
+                raise OAuthError(
+                    400,
+                    "invalid_request",
+                    "credentials and grant parameters belong in the POST body, never in the URL",
+                )
+        try:
+            pairs = parse_qsl(
+                req.body.decode("utf-8"),
+                keep_blank_values=True,
+                encoding="utf-8",
+                errors="strict",
+                max_num_fields=50,
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise OAuthError(
+                400,
+                "invalid_request",
+                "the body is not valid UTF-8 form data (or has too many fields)",
+            ) from None
+        params: dict[str, str] = {}
+        for k, v in pairs:
+            if k in params:
+                raise OAuthError(400, "invalid_request", f"parameter {k!r} is repeated")
+            params[k] = v
+        return params
+
+    # ------------------------------------------------------------------ client auth
+    def _authenticate(
+        self, auth: str | None, body_id: str | None, body_secret: str | None
+    ) -> ClientSpec:
+        if auth is not None:
+            candidates = self.tokens.parse_basic(auth)
+            if body_id is not None and body_id not in {c[0] for c in candidates}:
+                raise OAuthError(
+                    400, "invalid_request", "client_id in the body differs from the Basic header"
+                )
+        elif body_id is not None:
+            if body_secret is None:
+                raise OAuthError(401, "invalid_client", "client_secret is missing")
+            candidates = [(body_id, body_secret)]
+        else:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                "no client authentication: send HTTP Basic (curl -u id:secret) or "
+                "client_id and client_secret form fields",
+            )
+        for cid, secret in candidates:
+            client = self.tokens.authenticate(cid, secret)
+            if client is not None:
+                return client
+        raise OAuthError(
+            401,
+            "invalid_client",
+            "client authentication failed: unknown client or wrong secret"
+            + self._encoding_hint(auth),
+        )
+
+    def _encoding_hint(self, auth: str | None) -> str:
+        """Say so when the other Basic encoding would have worked: it is the classic trap."""
+        if auth is None or self.config.basic_auth_encoding == "either":
+            return ""
+        mode = self.config.basic_auth_encoding
+        other = "rfc6749" if mode == "raw" else "raw"
+        alt = self.tokens.parse_basic(auth, mode=other)
+        if not any(self.tokens.authenticate(c, s) for c, s in alt):
+            return ""
+        return (
+            f" (this sandbox decodes Basic credentials as {mode!r}; your client "
+            f"seems to encode them as {other!r}: check the basic_auth_encoding setting)"
+        )
