@@ -237,7 +237,7 @@ def _token_operation(op: dict[str, Any]) -> dict[str, Any]:
     op["description"] = (
         "RFC 6749 token endpoint. Authenticate the client with HTTP Basic (or "
         "client_id/client_secret form fields, never both). Cerkl's documented command:\n\n"
-        'curl -v <base>/oauth/Token -H "Accept: application/json" -H "Accept-Language: '
+        f'curl -v <base>{TOKEN_PATH} -H "Accept: application/json" -H "Accept-Language: '
         'en_US" -u "<id>:<secret>" -d "grant_type=client_credentials"'
     )
     op["requestBody"] = {
