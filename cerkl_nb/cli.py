@@ -1,22 +1,43 @@
-"""The ``cerkl-nb`` command.
-
-Subcommands:
+"""The ``cerkl-nb`` command: one argument parser for both subcommands.
 
 * ``cerkl-nb sandbox``: run the local Cerkl API v3 sandbox in the foreground.
-* ``cerkl-nb lab``: the sandbox plus JupyterLab on the tutorials (see :mod:`cerkl_nb.lab`).
+* ``cerkl-nb lab``: the sandbox plus JupyterLab on the tutorials (the launcher is
+  :mod:`cerkl_nb.lab`). Arguments ``lab`` does not know go on to ``jupyter lab``::
+
+      cerkl-nb lab [--port P] [--no-browser] [--sandbox-port S] [--notebooks DIR] [-- ARGS]
+
+Both publish the sandbox as ``CERKL_SANDBOX_URL`` and its admin key as ``CERKL_SANDBOX_KEY``
+(``cerkl-nb sandbox`` uses ``$CERKL_SANDBOX_KEY`` as its key when it is set, so a script
+such as ``binder/start`` can choose the key without showing it on a command line).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from .lab import DEFAULT_SANDBOX_PORT
+from .lab import DEFAULT_SANDBOX_PORT, LabOptions
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "parse_options"]
+
+URL_ENV = "CERKL_SANDBOX_URL"
+KEY_ENV = "CERKL_SANDBOX_KEY"
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port (0 picks a free one), with a clear error otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 65535")
+    return value
 
 
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +53,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_SANDBOX_PORT,
         help=f"TCP port (default {DEFAULT_SANDBOX_PORT}; 0 = any free)",
     )
@@ -68,7 +89,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         overrides["seed"] = args.seed
     try:
         config = SandboxConfig(**overrides)
-        server = SandboxServer(App(config), args.host, args.port)
+        # A key chosen by the caller comes through the environment, never the command line
+        # (which other users of the machine can read in the process list).
+        server = SandboxServer(
+            App(config, key=os.environ.get(KEY_ENV) or None), args.host, args.port
+        )
     except (ValueError, OSError) as e:
         print(f"cerkl-nb sandbox: {e}", file=sys.stderr)
         return 2
@@ -94,7 +119,7 @@ Try Cerkl's documented command:
   curl -v {base}/oauth/Token -H "Accept: application/json" -H "Accept-Language: en_US" \\
     -u "{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}" -d "grant_type=client_credentials"
 
-Use it from Python:  export CERKL_SANDBOX_URL={server.root_url}
+{_publish_hint(server)}
 Ready in {ready_ms:.0f} ms. Press Ctrl-C to stop.""",
         flush=True,
     )
@@ -105,6 +130,59 @@ Ready in {ready_ms:.0f} ms. Press Ctrl-C to stop.""",
     return 0
 
 
+def _publish_hint(server: object) -> str:
+    url = getattr(server, "root_url", "")
+    if os.environ.get(KEY_ENV):
+        return f"Use it from Python:  export {URL_ENV}={url}  ({KEY_ENV} as already set)"
+    return (
+        f"Use it from Python (the key lets notebooks steer this sandbox; keep it private):\n"
+        f"  export {URL_ENV}={url} {KEY_ENV}={getattr(server, 'key', '')}"
+    )
+
+
+def _add_lab(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "lab",
+        help="start the sandbox and JupyterLab on the tutorial notebooks",
+        description="Start the local Cerkl sandbox and JupyterLab on the tutorial notebooks. "
+        "Arguments not listed here (and all after --) are passed on to jupyter lab.",
+    )
+    p.add_argument("--port", type=_port, default=None, help="JupyterLab's port")
+    p.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser tab (print the URL)"
+    )
+    p.add_argument(
+        "--sandbox-port",
+        type=_port,
+        default=DEFAULT_SANDBOX_PORT,
+        help=f"the sandbox's port (default {DEFAULT_SANDBOX_PORT}; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the tutorials folder (default: ./notebooks, or the source checkout's)",
+    )
+    p.set_defaults(func=_run_lab)
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    from .lab import run_lab
+
+    return run_lab(_lab_options(args))
+
+
+def _lab_options(args: argparse.Namespace) -> LabOptions:
+    return LabOptions(
+        port=args.port,
+        no_browser=args.no_browser,
+        sandbox_port=args.sandbox_port,
+        notebooks=args.notebooks,
+        extra=list(args.extra),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -112,25 +190,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
-    # `lab` is parsed by cerkl_nb.lab itself (unknown arguments go on to jupyter lab), so
-    # main() hands it over before argparse sees it; this entry only lists it in --help.
-    sub.add_parser(
-        "lab",
-        help="start the sandbox and JupyterLab on the tutorial notebooks",
-        add_help=False,
-    )
+    _add_lab(sub)
     return parser
+
+
+def _parse(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Parse ``argv``; for ``lab``, unknown arguments and all after ``--`` become ``extra``."""
+    args = list(argv)
+    passthrough: list[str] = []
+    if "--" in args:
+        cut = args.index("--")
+        args, passthrough = args[:cut], args[cut + 1 :]
+    parser = build_parser()
+    ns, unknown = parser.parse_known_args(args)
+    if ns.command != "lab" and (unknown or passthrough):
+        parser.error(f"unrecognized arguments: {' '.join([*unknown, *passthrough])}")
+    ns.extra = [*unknown, *passthrough]
+    return parser, ns
+
+
+def parse_options(argv: Sequence[str] | None = None) -> LabOptions:
+    """Parse ``cerkl-nb lab`` arguments (without the word ``lab``) into :class:`LabOptions`."""
+    return _lab_options(_parse(["lab", *(sys.argv[1:] if argv is None else argv)])[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cerkl-nb`` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["lab"]:
-        from .lab import run_lab
-
-        return int(run_lab(argv[1:]) or 0)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, args = _parse(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -1,28 +1,24 @@
 """``cerkl-nb lab``: JupyterLab on the tutorials, with the sandbox already running.
 
 :func:`run_lab` starts a sandbox in a background thread of this process (or reuses the
-one ``$CERKL_SANDBOX_URL`` points at), exports ``CERKL_SANDBOX_URL`` to the environment
-JupyterLab and its kernels inherit, so every notebook's ``cerkl_nb.connect()`` finds the
+one ``$CERKL_SANDBOX_URL`` points at, when ``$CERKL_SANDBOX_KEY`` proves it is ours),
+exports ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY`` to the environment JupyterLab and
+its kernels inherit, so every notebook's ``cerkl_nb.connect()`` finds and may steer the
 same sandbox, then runs ``jupyter lab`` on the notebooks folder opened at notebook 0. When
-JupyterLab exits, the sandbox stops.
+JupyterLab exits, the sandbox stops. The command line is parsed by :mod:`cerkl_nb.cli`.
 
 The notebooks folder is found, in order: ``--notebooks DIR``; ``./notebooks`` or ``.``
 when it holds ``00-start-here.ipynb``; the ``notebooks/`` folder of a source checkout
 (next to the ``cerkl_nb`` package).
-
-Options (anything else is passed on to ``jupyter lab``)::
-
-    cerkl-nb lab [--port P] [--no-browser] [--sandbox-port S] [--notebooks DIR] [-- ARGS]
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +27,8 @@ __all__ = [
     "DEFAULT_SANDBOX_PORT",
     "FIRST_NOTEBOOK",
     "LabOptions",
-    "build_parser",
     "find_notebooks",
     "lab_command",
-    "parse_options",
     "run_lab",
 ]
 
@@ -68,55 +62,6 @@ class LabOptions:
     sandbox_port: int = DEFAULT_SANDBOX_PORT
     notebooks: Path | None = None
     extra: list[str] = field(default_factory=list)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``cerkl-nb lab`` (unknown arguments go to ``jupyter lab``)."""
-    parser = argparse.ArgumentParser(
-        prog="cerkl-nb lab",
-        description="Start the local Cerkl sandbox and JupyterLab on the tutorial notebooks. "
-        "Arguments not listed here are passed on to jupyter lab.",
-    )
-    parser.add_argument("--port", type=int, default=None, help="JupyterLab's port")
-    parser.add_argument(
-        "--no-browser", action="store_true", help="do not open a browser tab (print the URL)"
-    )
-    parser.add_argument(
-        "--sandbox-port",
-        type=int,
-        default=DEFAULT_SANDBOX_PORT,
-        help=f"the sandbox's port (default {DEFAULT_SANDBOX_PORT}; 0 picks a free one)",
-    )
-    parser.add_argument(
-        "--notebooks",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the tutorials folder (default: ./notebooks, or the source checkout's)",
-    )
-    return parser
-
-
-def parse_options(argv: Sequence[str] | None = None) -> LabOptions:
-    """Parse ``cerkl-nb lab`` arguments; everything unknown (and all after ``--``) is extra."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    passthrough: list[str] = []
-    if "--" in args:
-        cut = args.index("--")
-        args, passthrough = args[:cut], args[cut + 1 :]
-    parser = build_parser()
-    ns, unknown = parser.parse_known_args(args)
-    for name in ("port", "sandbox_port"):
-        value = getattr(ns, name)
-        if value is not None and not 0 <= value <= 65535:
-            parser.error(f"--{name.replace('_', '-')} must be between 0 and 65535")
-    return LabOptions(
-        port=ns.port,
-        no_browser=ns.no_browser,
-        sandbox_port=ns.sandbox_port,
-        notebooks=ns.notebooks,
-        extra=[*unknown, *passthrough],
-    )
 
 
 def _has_tutorials(folder: Path) -> bool:
@@ -187,13 +132,14 @@ def lab_command(
 
 
 def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
-    """Return (sandbox, owned): reuse a live ``$CERKL_SANDBOX_URL``, else start one."""
+    """Return (sandbox, owned): reuse ``$CERKL_SANDBOX_URL`` when ``$CERKL_SANDBOX_KEY``
+    proves it is ours, else start one."""
     from . import sandbox as sandbox_mod
 
-    url = env.get("CERKL_SANDBOX_URL")
-    if url:
+    url, key = env.get("CERKL_SANDBOX_URL"), env.get("CERKL_SANDBOX_KEY")
+    if url and key:
         try:
-            return sandbox_mod.attach(url, timeout_s=1.0), False
+            return sandbox_mod.attach(url, key=key, timeout_s=1.0), False
         except sandbox_mod.SandboxError:
             pass
     try:
@@ -208,20 +154,15 @@ def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
         return sandbox_mod.start(port=0), True
 
 
-def run_lab(argv_or_options: Sequence[str] | LabOptions | None = None) -> int:
+def run_lab(options: LabOptions) -> int:
     """Start the sandbox and JupyterLab on the tutorials; return JupyterLab's exit code.
 
     Parameters
     ----------
-    argv_or_options
-        ``cerkl-nb lab`` arguments (``["--port", "8889", "--no-browser"]``), a
-        :class:`LabOptions`, or ``None`` for ``sys.argv[1:]``.
+    options
+        What to do; ``cerkl-nb lab`` builds them from its command line
+        (:func:`cerkl_nb.cli.parse_options`).
     """
-    options = (
-        argv_or_options
-        if isinstance(argv_or_options, LabOptions)
-        else parse_options(argv_or_options)
-    )
     try:
         notebooks = find_notebooks(options.notebooks)
     except FileNotFoundError as err:
@@ -238,6 +179,7 @@ def run_lab(argv_or_options: Sequence[str] | LabOptions | None = None) -> int:
     env = dict(os.environ)
     sb, owned = _start_sandbox(options.sandbox_port, env)
     env["CERKL_SANDBOX_URL"] = sb.root_url
+    env["CERKL_SANDBOX_KEY"] = sb.key
     print(
         f"cerkl-nb lab: Cerkl sandbox at {sb.url} "
         f"({'started' if owned else 'already running'}); notebooks in {notebooks}",
@@ -267,7 +209,3 @@ def run_lab(argv_or_options: Sequence[str] | LabOptions | None = None) -> int:
                 proc.kill()
         if owned:
             sb.stop()
-
-
-if __name__ == "__main__":  # pragma: no cover - convenience: python -m cerkl_nb.lab
-    raise SystemExit(run_lab())

@@ -1,15 +1,11 @@
-"""Repository hygiene: lint, formatting, and no secrets or generated files in git.
-
-These run inside the README's test command so a contributor sees lint failures locally
-before CI does.
-"""
+"""Repository hygiene: no secrets or generated files in git. (Lint and formatting are
+checked once, by ``ruff`` in ``.ci/run``, not again here.)"""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,22 +27,6 @@ def _tracked_files() -> list[Path]:
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.decode()
     return [ROOT / p for p in out.split("\0") if p]
-
-
-def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
-    )
-
-
-def test_ruff_check_is_clean() -> None:
-    res = _ruff("check", ".")
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_ruff_format_is_clean() -> None:
-    res = _ruff("format", "--check", ".")
-    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_dotenv_is_ignored_and_example_present() -> None:

@@ -206,3 +206,51 @@ def test_binder_build_runs_every_notebook(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}/v3" in first, (
         "notebook 0 did not use the sandbox binder/start started"
     )
+
+
+def _declared() -> dict[str, str]:
+    """Name -> version specifier of the runtime dependencies and the `lab` extra's closure."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    found: dict[str, str] = {}
+    todo = [*project["dependencies"], *extras["lab"]]
+    while todo:
+        req = Requirement(todo.pop())
+        if req.name == project["name"]:
+            todo += [r for extra in req.extras for r in extras[extra]]
+        else:
+            found[req.name.lower()] = str(req.specifier)
+    return found
+
+
+def _pinned() -> dict[str, str]:
+    pins = {}
+    for line in (BINDER / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f"binder/requirements.txt: {line!r} is not pinned with =="
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_binder_pins_exact_versions_inside_the_declared_ranges() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    declared, pinned = _declared(), _pinned()
+    assert sorted(pinned) == sorted(declared), "pin exactly what the lab extra needs"
+    for name, version in pinned.items():
+        assert version in SpecifierSet(declared[name]), f"{name}=={version} vs {declared[name]}"
+
+
+@pytest.mark.parametrize(
+    ("name", "vulnerable"),
+    [("requests", "2.32.3"), ("jupyterlab", "4.2.4"), ("tqdm", "4.66.2")],
+)
+def test_dependency_floors_exclude_versions_with_known_advisories(name, vulnerable) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    assert vulnerable not in SpecifierSet(_declared()[name])

@@ -471,3 +471,53 @@ def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
         "Bearer tok-1-abcdef1234",
         "Bearer tok-3-abcdef1234",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "same"),
+    [
+        ("https://api.cerkl.com:443/v3/segment", True),
+        ("https://API.cerkl.com/v3/segment?page=2", True),
+        ("https://api.cerkl.com./v3/segment", True),
+        ("https://api.cerkl.com:8443/v3/segment", False),
+        ("http://api.cerkl.com/v3/segment", False),
+        ("https://api.cerkl.com.evil.example/v3", False),
+    ],
+)
+def test_default_ports_are_part_of_the_one_origin_rule(url, same) -> None:
+    from cerkl_nb._http import origin_of, require_origin
+
+    assert (origin_of(url) == origin_of("https://api.cerkl.com/v3")) is same
+    if same:
+        require_origin(url, Settings())
+    else:
+        with pytest.raises(ConfigurationError, match="Refusing to send your token"):
+            require_origin(url, Settings())
+
+
+def test_client_and_bearer_auth_accept_and_refuse_the_same_urls(loopback) -> None:
+    from cerkl_nb import CerklClient
+
+    loopback.handler = lambda req: (
+        json_reply({"access_token": "tok-origin-abcdef1234", "expires_in": 3600})
+        if "oauth" in req.path
+        else json_reply({"data": []})
+    )
+    tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
+    client = CerklClient(tm)
+    port = loopback.port
+    for url, ok in [
+        (f"http://127.0.0.1:{port}/v3/segment", True),
+        (f"HTTP://127.0.0.1:{port}/v3/segment", True),
+        (f"http://localhost:{port}/v3/segment", False),
+        (f"http://127.0.0.1:{port + 1}/v3/segment", False),
+    ]:
+        if ok:
+            assert client.request("GET", url).status == 200
+            assert requests.get(url, auth=tm.auth, timeout=10).status_code == 200
+        else:
+            with pytest.raises(ConfigurationError, match="Refusing to send your token"):
+                client.request("GET", url)
+            with pytest.raises(ConfigurationError, match="Refusing to send your token"):
+                requests.get(url, auth=tm.auth, timeout=10)
+    client.close()
