@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from cerkl_nb.cli import parse_options
 from cerkl_nb.lab import (
     DEFAULT_SANDBOX_PORT,
     FIRST_NOTEBOOK,
     LabOptions,
     find_notebooks,
     lab_command,
-    parse_options,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
