@@ -670,7 +670,11 @@ class _PostmanExport:
 
     def _capture_ids(self, call: HistoryEntry, path: str) -> list[str]:
         """Script lines that store the ids a create answered with; registers the variables."""
+        # Only a create (POST to a collection such as /segment) makes a new id; a nested POST
+        # (a membership) answers with a record that already existed.
         if call.method != "POST" or call.status != 201 or not call.response_excerpt:
+            return []
+        if len([p for p in path.strip("/").split("/") if p]) != 1:
             return []
         created = _created_ids(call.response_excerpt)
         resource = next(

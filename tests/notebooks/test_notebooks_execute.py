@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,6 +37,7 @@ from cerkl_nb.sandbox.config import DEMO_CLIENT_SECRET, SandboxConfig
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+NODE_BIN = ROOT / "tests" / "node" / "node_modules" / ".bin"
 HEX40 = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{40}(?![0-9a-fA-F])")
 # Cerkl's documented sample token and the reconstructed refresh token next to it may be
 # quoted in markdown; they are not secrets.
@@ -79,6 +81,9 @@ def _kernel_env(extra: dict[str, str]) -> dict[str, str]:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         env[name] = env[name.lower()] = dead_proxy
     env["NO_PROXY"] = env["no_proxy"] = loopback
+    # Postman's Newman, for notebook 8's round trip, when the Node test tools are installed.
+    if NODE_BIN.is_dir():
+        env["PATH"] = f"{NODE_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
 
@@ -87,6 +92,8 @@ def _execute(
     path: Path, workdir: Path, env: dict[str, str], artifact: str | None = None
 ) -> tuple[nbformat.NotebookNode, float]:
     nb = nbformat.read(path, as_version=4)
+    # The example Postman files sit next to the notebooks, as in JupyterLab.
+    shutil.copytree(path.parent / "postman", workdir / "postman", dirs_exist_ok=True)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
@@ -124,6 +131,7 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
             "CERKL_CLIENT_SECRET": ts.secret,
             "CERKL_BASE_URL": ts.sb.url,
             "CERKL_SANDBOX_URL": ts.sb.url,
+            "CERKL_SANDBOX_KEY": ts.sb.key,
         }
     )
     minted_before = len(ts.sb.issued_tokens())
@@ -133,7 +141,11 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
     text = nbformat.writes(nb)
     basic = base64.b64encode(f"{ts.client_id}:{ts.secret}".encode()).decode()
     minted = ts.sb.issued_tokens()
-    _assert_no_leak(text, {"client secret": ts.secret, "Basic header value": basic}, minted)
+    _assert_no_leak(
+        text,
+        {"client secret": ts.secret, "Basic header value": basic, "sandbox key": ts.sb.key},
+        minted,
+    )
     assert len(minted) > minted_before, "the notebook never asked the test's sandbox for a token"
 
     errors = [
