@@ -122,3 +122,77 @@ def test_links_between_notebooks_resolve() -> None:
                 continue
             for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", cell.source):
                 assert (NOTEBOOK_DIR / target).is_file(), f"{path.name} links to missing {target}"
+
+
+CERKL_TOKEN_CURL = (
+    "curl -X POST 'https://api.cerkl.com/v3/oauth/Token' -u 'client_id:client_secret' "
+    "-H 'Accept: application/json' -H 'Accept-Language: en_US' -d 'grant_type=client_credentials'"
+)
+# Postman's own labels, as its user interface shows them, that each tutorial must use.
+POSTMAN_WORDS = {
+    "01-client-credentials.ipynb": ["Environment", "variables", "Authorization"],
+    "02-access-token.ipynb": [
+        "Authorization",
+        "OAuth 2.0",
+        "Client Credentials",
+        "Access Token URL",
+        "Client ID",
+        "Client Secret",
+        "Send as Basic Auth header",
+        "Get New Access Token",
+        "Use Token",
+        "Params",
+        "Console",
+    ],
+    "03-first-api-calls.ipynb": ["Params", "Body → raw → JSON", "Collection Runner", "Tests"],
+    "04-writing-data.ipynb": ["Body → raw → JSON", "Tests", "Console"],
+    "05-token-lifetime.ipynb": ["Authorization", "Get New Access Token", "Use Token"],
+    "06-explorer.ipynb": ["History", "Console", "Code", "Params"],
+    "07-bulk-work.ipynb": ["Collection Runner", "Tests"],
+    "08-postman-side-by-side.ipynb": [
+        "Environment",
+        "Get New Access Token",
+        "Use Token",
+        "Collection Runner",
+        "Newman",
+        "Console",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(POSTMAN_WORDS))
+def test_each_tutorial_names_its_postman_equivalents(name: str) -> None:
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "In Postman" in markdown or "Postman" in markdown.split("## Overview")[1], name
+    missing = [w for w in POSTMAN_WORDS[name] if w not in markdown]
+    assert not missing, f"{name} does not say {missing}"
+
+
+def test_notebook_2_carries_both_of_cerkls_curl_forms() -> None:
+    nb = nbformat.read(NOTEBOOK_DIR / "02-access-token.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert CERKL_TOKEN_CURL in text  # verbatim, as on Cerkl's page
+    assert "curl -v https://api.cerkl.com/v3/oauth/Token" in text
+    # The runnable form swaps only the address.
+    assert 'CERKL_CURL.replace("https://api.cerkl.com/v3/oauth/Token", settings.token_url)' in text
+
+
+def test_notebook_8_is_the_round_trip() -> None:
+    nb = nbformat.read(NOTEBOOK_DIR / "08-postman-side-by-side.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for step in ("save_postman(", "newman", "from_postman_collection(", ".warnings", ".replay("):
+        assert step in code, step
+    # Exports land where JupyterLab can download them, and git ignores them.
+    assert 'EXPORTS = Path("exports")' in code and "tempfile.mkdtemp" not in code
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "notebooks/exports/x.postman_collection.json"],
+        cwd=ROOT,
+        check=False,
+    )
+    assert ignored.returncode == 0, "notebooks/exports/ is not git-ignored"
+    example = NOTEBOOK_DIR / "postman" / "colleague.postman_collection.json"
+    assert (
+        example.is_file()
+        and (NOTEBOOK_DIR / "postman" / "colleague.postman_environment.json").is_file()
+    )
