@@ -194,13 +194,9 @@ class TokenManager:
         self._flight: _Flight | None = None
         self._listeners: list[Callable[[TokenEvent], None]] = []
         self._listeners_lock = threading.Lock()
-        self._stats = {
-            "fetches": 0,
-            "refreshes": 0,
-            "fallbacks": 0,
-            "failures": 0,
-            "token_requests": 0,
-        }
+        self._stats = dict.fromkeys(
+            ("fetches", "refreshes", "fallbacks", "failures", "token_requests"), 0
+        )
         self.auth = BearerAuth(self)
 
     # -- read-only views -------------------------------------------------------------------
@@ -218,9 +214,7 @@ class TokenManager:
     def state(self) -> TokenState:
         """The state of the current token against this manager's clock and leeway."""
         tok = self._token
-        if tok is None:
-            return TokenState.NONE
-        return tok.state(self.clock, self.settings.leeway_s)
+        return TokenState.NONE if tok is None else tok.state(self.clock, self.settings.leeway_s)
 
     @property
     def busy(self) -> bool:

@@ -17,6 +17,12 @@ What it adds to a bare session, in the order a call meets it:
 * a :class:`~cerkl_nb.history.History` entry for every attempt.
 
 All sleeping goes through the injected clock, so tests never wait.
+
+Why this module is longer than 600 lines: it is one public class, :class:`CerklClient`,
+whose request loop is a handful of named steps (``_prepare``, ``_attempt``,
+``_retry_wait`` ...) and whose CRUD and paging entry points each carry the parameters and
+docstring a notebook user reads with ``?``; plus :func:`connect`, the front door. The
+transport rules live in :mod:`cerkl_nb._http`, paging in :mod:`cerkl_nb.paging`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ are read, so no frame of ours holds them in plain text (verbose tracebacks show 
 
 Checks happen when a :class:`Settings` or :class:`Credentials` object is built, so a bad
 value fails at the line that introduced it and not inside a token request later. No error
-message ever repeats a secret.
+message ever repeats a secret. Reading and writing the ``.env`` file itself (and asking git
+about it) is :mod:`cerkl_nb._dotenv`.
+
+Why this module is longer than 600 lines: most of it is the two public dataclasses'
+documentation (every setting is explained where ``Settings?`` shows it) and the rules of
+where a value may come from; each rule is a short function with its reason beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from ._dotenv import find_dotenv, is_git_ignored, is_git_tracked, read_dotenv, write_dotenv
 from .api import PRODUCTION_BASE_URL, PRODUCTION_HOST, TOKEN_PATH
 from .errors import ConfigurationError, MissingCredentials
 from .redact import Secret
@@ -50,6 +56,7 @@ __all__ = [
     "save_dotenv",
     "find_dotenv",
     "is_git_ignored",
+    "is_git_tracked",
     "is_loopback_host",
 ]
 
@@ -436,91 +443,7 @@ def _credentials_from(
     return Credentials(client_id, client_secret)  # type: ignore[arg-type]
 
 
-# -- .env ----------------------------------------------------------------------------------
-
-
-def find_dotenv(start: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the nearest ``.env`` in ``start`` (default: the working directory) or above.
-
-    The search stops at the root of the git work tree (a folder holding ``.git``) or at the
-    home directory, whichever comes first; outside both, only the working directory is
-    searched. A ``.env`` in a shared folder above them (the system temporary folder, ``/``)
-    may belong to anybody.
-    """
-    from pathlib import Path
-
-    here = Path(start or os.getcwd()).absolute()
-    home = Path.home().absolute()
-    chain = [here, *here.parents]
-    stop = next((i for i, f in enumerate(chain) if f == home or (f / ".git").exists()), 0)
-    # Outside any repository and outside the home directory: the working directory only.
-    for folder in chain[: stop + 1]:
-        candidate = folder / ".env"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _unsafe_owner_or_mode(path: Path) -> str | None:
-    """Why a .env must not be trusted (another owner, writable by others), or None."""
-    import stat as st
-
-    info = path.stat()
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None and info.st_uid != getuid():
-        return f"{path} belongs to another user (uid {info.st_uid})"
-    if info.st_mode & (st.S_IWGRP | st.S_IWOTH):
-        return f"{path} may be changed by other users (mode {st.S_IMODE(info.st_mode):o})"
-    return None
-
-
-def _is_utf8(path: Path) -> bool:
-    # In its own frame, so the file's bytes are gone before any error is raised: a
-    # UnicodeDecodeError carries the whole file (secret included) in .object.
-    try:
-        path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _read_dotenv(path: str | os.PathLike[str] | bool | None) -> dict[str, str | Secret]:
-    """The non-empty values of a ``.env`` file, the client secret wrapped in a Secret."""
-    import stat as st
-    from pathlib import Path
-
-    if path is False:
-        return {}
-    found = find_dotenv() if path is None or path is True else Path(path)
-    if found is None or not found.is_file():
-        if path not in (None, True):
-            raise ConfigurationError(f"dotenv_path {str(path)!r} does not exist")
-        return {}
-    unsafe = _unsafe_owner_or_mode(found)
-    if unsafe:
-        warnings.warn(f"Ignoring {found}: {unsafe}.", UserWarning, stacklevel=4)
-        return {}
-    if found.stat().st_mode & (st.S_IRGRP | st.S_IROTH):
-        warnings.warn(
-            f"{found} is readable by other users of this machine; protect your client secret "
-            f"with: chmod 600 {found}",
-            UserWarning,
-            stacklevel=4,
-        )
-    if not _is_utf8(found):
-        raise ConfigurationError(
-            f"{found} is not UTF-8 text (saved as Latin-1 or UTF-16, for example by Windows "
-            "Notepad?). Save it again with UTF-8 encoding."
-        )
-    # python-dotenv is imported here, not at module level, to keep `import cerkl_nb` fast.
-    from dotenv import dotenv_values
-
-    # interpolate=False: a secret such as "x${HOME}y" or "p$ss" is read exactly as written.
-    return {
-        k: (Secret(v) if k == ENV_CLIENT_SECRET else v)
-        for k, v in dotenv_values(found, interpolate=False, encoding="utf-8").items()
-        if v
-    }
+# -- sources ----------------------------------------------------------------------------------
 
 
 def _read_environment(env: Mapping[str, Any] | None) -> dict[str, str | Secret]:
@@ -637,52 +560,13 @@ def load_config(
     if base_url is not None:
         overrides["base_url"] = base_url
     urls_given = any(overrides.get(k) is not None for k in ("base_url", "token_url"))
-    values = _pick_sources(env, _read_dotenv(dotenv_path), explicit, urls_given)
+    values = _pick_sources(
+        env, read_dotenv(dotenv_path, (ENV_CLIENT_SECRET,)), explicit, urls_given
+    )
     settings = _settings_from(values, overrides)
     cid = client_id if client_id is not None else values.get(ENV_CLIENT_ID)
     secret = client_secret if client_secret is not None else values.get(ENV_CLIENT_SECRET)
     return settings, _credentials_from(cid, secret)
-
-
-def _git(path: Path, *args: str) -> int | None:
-    """Exit status of ``git <args> <path>`` run in the file's folder; None without git."""
-    import subprocess
-
-    try:
-        return subprocess.run(
-            ["git", *args, "--", path.name],
-            cwd=path.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        ).returncode
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def is_git_ignored(path: str | os.PathLike[str]) -> bool | None:
-    """Ask git whether it ignores ``path`` (``git check-ignore``).
-
-    Returns
-    -------
-    bool | None
-        ``None`` when ``path`` is not inside a git work tree or git is not installed.
-    """
-    from pathlib import Path
-
-    status = _git(Path(path).absolute(), "check-ignore", "-q")
-    return {0: True, 1: False}.get(status) if status is not None else None
-
-
-def is_git_tracked(path: str | os.PathLike[str]) -> bool | None:
-    """Ask git whether ``path`` is already committed or staged (``git ls-files``)."""
-    from pathlib import Path
-
-    target = Path(path).absolute()
-    if _git(target, "rev-parse", "--is-inside-work-tree") != 0:
-        return None
-    return _git(target, "ls-files", "--error-unmatch") == 0
 
 
 #: Client IDs of the sandbox's built-in demo clients start with this (see cerkl_nb.sandbox).
@@ -762,8 +646,6 @@ def save_dotenv(
     """
     from pathlib import Path
 
-    from dotenv import dotenv_values, set_key, unset_key
-
     if credentials.client_id.startswith(SANDBOX_DEMO_PREFIX):
         raise ConfigurationError(
             f"Not saving the sandbox's demo credentials ({credentials.client_id}): the sandbox "
@@ -771,67 +653,9 @@ def save_dotenv(
             "finds) the sandbox and uses its demo client by itself, on whatever port it gets. "
             "Save a .env only for real Cerkl credentials."
         )
-    target = Path(path).absolute()
-    if target.is_symlink():
-        raise ConfigurationError(
-            f"Not writing {target}: it is a symbolic link, and writing through it would "
-            "change another file. Replace the link with a regular file, or pass another path."
-        )
     ours: dict[str, str | Secret] = {
         ENV_CLIENT_ID: credentials.client_id,
         ENV_CLIENT_SECRET: credentials.client_secret,
     }
     ours.update(_urls_to_save(settings, loopback_urls) if settings is not None else {})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        os.chmod(target, 0o600)  # before the secret goes in; set_key keeps the mode
-    existing_keys = set(dotenv_values(target, interpolate=False)) if target.exists() else set()
-    for key in _URL_KEYS:
-        if key in existing_keys and key not in ours:
-            unset_key(target, key)
-    for key, value in ours.items():
-        set_key(target, key, _dotenv_escaped(value), quote_mode="always")
-    os.chmod(target, 0o600)
-    unreadable = _keys_not_read_back(target, ours)
-    if unreadable:
-        raise ConfigurationError(
-            f"{', '.join(unreadable)} did not read back from {target} exactly as written; "
-            "edit the file by hand and check it with cerkl_nb.load_config()."
-        )
-    _warn_if_not_ignored(target)
-    return target
-
-
-def _dotenv_escaped(value: str | Secret) -> str:
-    # set_key quotes with '...' and escapes only the quote; python-dotenv's parser also
-    # reads a doubled backslash as one, so backslashes are doubled to read back as is.
-    return (value.get_secret_value() if isinstance(value, Secret) else value).replace("\\", "\\\\")
-
-
-def _keys_not_read_back(target: Path, ours: Mapping[str, str | Secret]) -> list[str]:
-    """Keys whose value python-dotenv does not read back exactly (names only, no values)."""
-    from dotenv import dotenv_values
-
-    back = dotenv_values(target, interpolate=False)
-    return [
-        key
-        for key, value in ours.items()
-        if back.get(key) != (value.get_secret_value() if isinstance(value, Secret) else value)
-    ]
-
-
-def _warn_if_not_ignored(target: Path) -> None:
-    if is_git_tracked(target):
-        warnings.warn(
-            f"{target} is tracked by git: your client secret will be in the next commit. "
-            f"Run `git rm --cached {target.name}` and add '.env' to .gitignore.",
-            UserWarning,
-            stacklevel=3,
-        )
-    elif is_git_ignored(target) is False:
-        warnings.warn(
-            f"{target} is inside a git repository but is not git-ignored: add '.env' to "
-            ".gitignore before you commit, or your client secret will be published.",
-            UserWarning,
-            stacklevel=3,
-        )
+    return write_dotenv(Path(path), ours, drop=_URL_KEYS)

@@ -303,54 +303,25 @@ def _walk(
         seen += len(page.items)
         yield from page.items
 
+    def fetch(n: int) -> Page:
+        return client.list(resource, page=n, page_size=page_size, filters=filters, **params)
+
     yield from emit(first)
     total = first.total
     # A server may clamp page_size silently: count pages with the size it reports, or
     # the short-page rule would stop after the first (clamped) page and lose records.
-    requested = page_size
-    page_size = first.page_size if 0 < first.page_size <= requested else requested
-    if _is_last(first, page_size, seen, total):
+    size = first.page_size if 0 < first.page_size <= page_size else page_size
+    if _is_last(first, size, seen, total):
         return
     if concurrency > 1 and total is not None:
-        last_page = first.page + math.ceil(max(0, total - seen) / page_size)
-        pages = iter(range(first.page + 1, last_page + 1))
-        window: deque[Future[Page]] = deque()
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cerkl-page") as pool:
-
-            def submit() -> None:
-                n = next(pages, None)
-                if n is not None:
-                    window.append(
-                        pool.submit(
-                            client.list,
-                            resource,
-                            page=n,
-                            page_size=requested,
-                            filters=filters,
-                            **params,
-                        )
-                    )
-
-            try:
-                for _ in range(2 * concurrency):
-                    submit()
-                prev = first
-                while window:
-                    page = window.popleft().result()
-                    _check_not_repeated(resource, prev, page)
-                    submit()
-                    yield from emit(page)
-                    if not page.items:
-                        break
-                    prev = page
-            finally:
-                for fut in window:
-                    fut.cancel()
+        last_page = first.page + math.ceil(max(0, total - seen) / size)
+        for page in _pages_concurrently(fetch, first, last_page, concurrency, resource):
+            yield from emit(page)
         return
     page = first
     while True:
         known = total if total is not None else page.total
-        if known is not None and page.page + 1 > first.page + math.ceil(known / page_size):
+        if known is not None and page.page + 1 > first.page + math.ceil(known / size):
             # More pages than the total allows: a server that does not page as it says.
             log.warning(
                 "%s: stopped after page %d: the server reported %d records in all, which "
@@ -358,17 +329,44 @@ def _walk(
                 resource,
                 page.page,
                 known,
-                page_size,
+                size,
             )
             return
-        prev = page
-        page = client.list(
-            resource, page=page.page + 1, page_size=requested, filters=filters, **params
-        )
+        prev, page = page, fetch(page.page + 1)
         _check_not_repeated(resource, prev, page)
         yield from emit(page)
-        if _is_last(page, page_size, seen, known if known is not None else page.total):
+        if _is_last(page, size, seen, known if known is not None else page.total):
             return
+
+
+def _pages_concurrently(
+    fetch: Any, first: Page, last_page: int, concurrency: int, resource: str
+) -> Iterator[Page]:
+    """Pages ``first.page + 1 .. last_page`` in order, at most ``2 * concurrency`` ahead."""
+    pages = iter(range(first.page + 1, last_page + 1))
+    window: deque[Future[Page]] = deque()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cerkl-page") as pool:
+
+        def submit() -> None:
+            n = next(pages, None)
+            if n is not None:
+                window.append(pool.submit(fetch, n))
+
+        try:
+            for _ in range(2 * concurrency):
+                submit()
+            prev = first
+            while window:
+                page = window.popleft().result()
+                _check_not_repeated(resource, prev, page)
+                submit()
+                yield page
+                if not page.items:
+                    break
+                prev = page
+        finally:
+            for fut in window:
+                fut.cancel()
 
 
 def _identity(items: list[dict[str, Any]]) -> list[Any]:
