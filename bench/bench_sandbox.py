@@ -29,6 +29,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import secrets
 import shutil
 import socket
 import statistics
@@ -59,6 +60,11 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+# The admin key the benchmark's sandbox is started with (through the environment, as
+# binder/start does), so the benchmark can read the server's counters afterwards.
+ADMIN_KEY = secrets.token_urlsafe(32)
+
+
 def start_sandbox(port: int, subscribers: int) -> tuple[subprocess.Popen, float]:
     """Start ``cerkl-nb sandbox`` and return (process, seconds until it answered)."""
     t0 = time.perf_counter()
@@ -76,6 +82,7 @@ def start_sandbox(port: int, subscribers: int) -> tuple[subprocess.Popen, float]
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, "CERKL_SANDBOX_KEY": ADMIN_KEY},
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -389,7 +396,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"soak    {r['requests']} requests at {r['rps']:.1f} req/s, RSS "
                     f"{before} -> {after} KiB (max {max(rss)} KiB), errors {r['errors']}"
                 )
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/stats") as f:
+        stats_req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/_sandbox/stats", headers={"X-Sandbox-Key": ADMIN_KEY}
+        )
+        with urllib.request.urlopen(stats_req, timeout=10) as f:
             st = json.load(f)
         results["server_internal_errors"] = st["internal_errors"]
     finally:

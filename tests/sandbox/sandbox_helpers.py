@@ -115,7 +115,7 @@ def assert_oauth_error(r: requests.Response, status: int, error: str) -> dict:
 def require(module: str):
     """Import a test-only dependency: skip without it locally, fail without it in CI.
 
-    The fuzz and schema tests must run in CI (issue #2), so a missing package there is
+    The fuzz and schema tests must run in CI, so a missing package there is
     an error, not a silent skip.
     """
     import pytest

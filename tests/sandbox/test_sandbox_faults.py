@@ -1,4 +1,4 @@
-"""Faults switchable at run time (issue #2 §5; checklist F-rows, server side)."""
+"""Faults switchable at run time: failures, rate limits, errors, latency, Retry-After."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sandbox_helpers import FORM, assert_api_error, basic, get_token
 from cerkl_nb.sandbox import SandboxError
 
 
-def test_f4_fail_next_then_succeed(fresh_api):
+def test_fail_next_fails_that_many_requests_then_succeeds(fresh_api):
     sb = fresh_api.sb
     sb.set_faults(fail_next={"count": 2, "status": 503})
     statuses = [fresh_api.get("/segment/5001").status_code for _ in range(3)]
@@ -36,7 +36,7 @@ def test_faults_skip_token_endpoint_by_default(fresh_api):
     assert requests.get(sb.openapi_url).status_code == 200
 
 
-def test_f7_token_endpoint_faults(fresh_sandbox):
+def test_token_endpoint_faults_use_the_oauth_error_shape(fresh_sandbox):
     fresh_sandbox.set_faults(fail_next={"count": 1, "status": 503, "target": "token"})
     h = {"Authorization": basic(fresh_sandbox.client_id, fresh_sandbox.client_secret), **FORM}
     r = requests.post(fresh_sandbox.token_url, data={"grant_type": "client_credentials"}, headers=h)
@@ -59,7 +59,7 @@ def test_error_rate_is_deterministic(fresh_api):
     assert a == b and 503 in a and 200 in a
 
 
-def test_f1_rate_limit_429_with_retry_after(fresh_api):
+def test_rate_limit_answers_429_with_retry_after(fresh_api):
     sb = fresh_api.sb
     sb.set_faults(rate_limit_per_s=3)
     statuses, r = [], None
@@ -70,13 +70,14 @@ def test_f1_rate_limit_429_with_retry_after(fresh_api):
             break
     assert 429 in statuses
     assert_api_error(r, 429)
-    assert r.headers["Retry-After"].isdigit() and 1 <= int(r.headers["Retry-After"]) <= 2
+    # The window is one second of the server clock, so the rest of it rounds up to 1 s.
+    assert r.headers["Retry-After"] == "1"
     sb.advance_clock(2)  # the window is measured on the server clock
     assert fresh_api.get("/segment/5001").status_code == 200
 
 
 @pytest.mark.parametrize("value", ["2", "Wed, 21 Oct 2015 07:28:00 GMT", "999999", "soon"])
-def test_f2_f3_retry_after_override(fresh_api, value):
+def test_retry_after_can_be_set_to_any_value(fresh_api, value):
     fresh_api.sb.set_faults(rate_limit_per_s=1, retry_after=value)
     fresh_api.get("/segment/5001")
     r = fresh_api.get("/segment/5001")

@@ -1,38 +1,35 @@
-"""Property-based fuzzing: no input yields a 5xx, a hang, or a response that breaks the
-OpenAPI description.
+"""Property-based fuzzing of what the OpenAPI description cannot describe.
 
-Three layers are fuzzed with Hypothesis:
+Two layers are fuzzed here with Hypothesis:
 
-* every operation in the OpenAPI description, with random path ids, query strings,
-  content types and bodies (some valid examples with mutated fields, some junk);
-* the token endpoint, with random form bodies and Authorization headers;
-* raw bytes on the socket (request lines and headers http.server must parse).
+* the token endpoint's client authentication: random form bodies (or raw bytes) and
+  random ``Authorization`` headers, including Basic values that are not base64, not
+  UTF-8 or have no colon;
+* raw bytes on the socket: request lines and headers that ``http.server`` must parse.
 
-Each JSON response is validated against the schema the description gives for its
-status (or ``default``). The run is bounded (``CERKL_FUZZ_EXAMPLES``, default 150 per
-test) so CI finishes well under a minute; the server's ``internal_errors`` counter must
-stay at zero.
+Every described operation is fuzzed by ``test_sandbox_schemathesis.py`` instead, from the
+sandbox's own OpenAPI description (positive and negative cases, every response checked
+against the description). The two find different kinds of bug: Schemathesis finds 5xx
+and answers that drift from the description; only hand-written strategies reach header
+decoding and HTTP framing, which no schema describes. The run is bounded
+(``CERKL_FUZZ_EXAMPLES``, default 150 per test); the server's ``internal_errors`` counter
+must stay at zero.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
-import re
 import socket
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_helpers import require
 
 from cerkl_nb.sandbox import SandboxConfig, start
-from cerkl_nb.sandbox.openapi import to_json_schema
 
-jsonschema = require("jsonschema")
 N = int(os.environ.get("CERKL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=N,
@@ -49,169 +46,14 @@ class _Target(dict):
 
 @pytest.fixture(scope="module")
 def target():
-    """A sandbox of the fuzz tests' own, plus a token, a session and the description."""
+    """A sandbox of the fuzz tests' own and a session on it."""
     sb = start(config=SandboxConfig(subscribers=50))
     session = requests.Session()
-    tok = session.post(
-        sb.token_url,
-        data={"grant_type": "client_credentials"},
-        auth=(sb.client_id, sb.client_secret),
-    ).json()["access_token"]
-    spec = session.get(sb.openapi_url).json()
-    ops = [
-        (method.upper(), path, op)
-        for path, item in spec["paths"].items()
-        for method, op in item.items()
-    ]
-    validators: dict[int, jsonschema.Validator] = {}
-    yield _Target(
-        {"sb": sb, "s": session, "token": tok, "spec": spec, "ops": ops, "validators": validators}
-    )
+    yield _Target({"sb": sb, "s": session})
+    session.close()
     stats = sb.stats()
     sb.stop()
     assert stats["internal_errors"] == 0, stats
-
-
-def _validator(t: dict, schema: dict) -> jsonschema.Validator:
-    key = id(schema)
-    v = t["validators"].get(key)
-    if v is None:
-        doc = to_json_schema({**copy.deepcopy(schema), "components": t["spec"]["components"]})
-        v = t["validators"][key] = jsonschema.Draft202012Validator(doc)
-    return v
-
-
-def check_response(t: dict, op: dict, r: requests.Response) -> None:
-    """No 5xx; every response is described; JSON bodies match their schema."""
-    assert r.status_code < 500, (r.request.method, r.request.url, r.status_code, r.text[:300])
-    assert r.headers.get("X-Request-Id")
-    responses = op["responses"]
-    described = responses.get(str(r.status_code)) or responses.get("default")
-    assert described is not None, (r.status_code, list(responses))
-    content = described.get("content")
-    if not content:
-        assert r.content == b"", r.content[:200]
-        return
-    assert r.headers["Content-Type"].startswith("application/json")
-    body = r.json()
-    _validator(t, content["application/json"]["schema"]).validate(body)
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-ids = st.one_of(
-    st.integers(0, 10**6).map(str),
-    st.sampled_from(["100001", "5001", "501", "20001", "3001", "1", "2"]),
-    st.text(alphabet="abc-_.~0123456789%", min_size=1, max_size=12),
-    st.just("9" * 30),
-)
-
-query_values = st.one_of(
-    st.integers(-5, 200).map(str),
-    st.text(max_size=10),
-    st.sampled_from(["", "1", "100", "101", "0"]),
-)
-
-
-def _filters():
-    fields = st.sampled_from(
-        [
-            "id",
-            "email",
-            "description",
-            "date_modified_utc",
-            "subscriber_status",
-            "private",
-            "nope",
-            "self",
-        ]
-    )
-    ops_ = st.sampled_from(
-        ["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "like", "regex"]
-    )
-    cond = st.dictionaries(ops_, json_values, min_size=1, max_size=2)
-    good = st.dictionaries(fields, cond, max_size=2).map(json.dumps)
-    return st.one_of(good, st.text(max_size=30), json_values.map(json.dumps))
-
-
-@st.composite
-def api_requests(draw, ops):
-    method, path, op = draw(st.sampled_from(ops))
-    concrete = re.sub(r"\{\w+\}", lambda _: draw(ids), path)
-    params = {}
-    for p in op.get("parameters", []):
-        if p["in"] == "query" and draw(st.booleans()):
-            params[p["name"]] = (
-                draw(_filters()) if p["name"] == "filters_json" else draw(query_values)
-            )
-    if draw(st.integers(0, 9)) == 0:
-        params[draw(st.text(min_size=1, max_size=8))] = draw(st.text(max_size=8))
-    headers = {}
-    body = None
-    if method in ("POST", "PUT", "DELETE"):
-        rb = op.get("requestBody", {}).get("content", {})
-        ctype = draw(
-            st.sampled_from(
-                ["application/json", "application/json", "text/plain", None, *rb.keys()]
-            )
-        )
-        if ctype:
-            headers["Content-Type"] = ctype
-        kind = draw(st.integers(0, 3))
-        if kind == 0 and "application/json" in rb:
-            example = copy.deepcopy(
-                rb["application/json"].get("example", {"template": {"data": [{}]}})
-            )
-            item = example["template"]["data"][0]
-            if item and draw(st.booleans()):
-                key = draw(st.sampled_from(sorted(item)))
-                item[key] = draw(json_values)
-            if draw(st.booleans()):
-                item[draw(st.text(max_size=8))] = draw(json_values)
-            body = json.dumps(example).encode()
-        elif kind == 1:
-            body = json.dumps(draw(json_values)).encode()
-        elif kind == 2:
-            body = draw(st.binary(max_size=64))
-        else:
-            body = json.dumps(
-                {"template": {"version": draw(json_values), "data": draw(json_values)}}
-            ).encode()
-    auth = draw(st.integers(0, 9))
-    return method, concrete, params, headers, body, auth, op
-
-
-@FUZZ
-@given(data=st.data())
-def test_fuzz_every_operation(target, data):
-    t = target
-    method, path, params, headers, body, auth, op = data.draw(api_requests(t["ops"]))
-    if path.startswith("/oauth"):
-        return  # fuzzed separately below
-    if auth == 0:
-        pass  # no token
-    elif auth == 1:
-        headers["Authorization"] = "Bearer " + data.draw(
-            st.text(alphabet="0123456789abcdef", max_size=40)
-        )
-    else:
-        headers["Authorization"] = "Bearer " + t["token"]
-    r = t["s"].request(
-        method, t["sb"].url + path, params=params, headers=headers, data=body, timeout=10
-    )
-    if r.status_code == 401 and auth >= 2:
-        raise AssertionError(f"valid token refused: {r.text}")
-    check_response(t, op, r)
 
 
 @FUZZ
@@ -256,12 +98,14 @@ def test_fuzz_token_endpoint(target, form, auth, ctype, raw):
     r = t["s"].post(
         sb.token_url, data=raw if raw is not None else form, headers=headers, timeout=10
     )
-    op = t["spec"]["paths"]["/oauth/Token"]["post"]
-    check_response(t, op, r)
+    assert r.status_code in (200, 400, 401, 413), (r.status_code, r.text[:300])
+    assert r.headers["Content-Type"].startswith("application/json")
+    body = r.json()
     if r.status_code == 200:
+        assert body["token_type"] == "Bearer" and body["access_token"]
+    elif r.status_code != 413:  # 413 is refused before the body is read: an API error
+        assert set(body) == {"error", "error_description"}, body
         assert r.headers["Cache-Control"] == "no-store"
-    else:
-        assert r.status_code in (400, 401, 413)
 
 
 @FUZZ

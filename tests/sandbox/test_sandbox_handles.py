@@ -292,7 +292,7 @@ def test_cli_ready_under_a_second_and_prints_everything():
                 time.sleep(0.01)
         assert ready is not None and ready < 1.0, ready
         if shutil.which("curl") or os.environ.get("CI") == "true":
-            # Issue #2 "done when": Cerkl's command, verbatim, against `cerkl-nb sandbox`.
+            # Cerkl's documented command, verbatim, against `cerkl-nb sandbox`.
             cmd = (
                 f"curl -v http://127.0.0.1:{port}/v3/oauth/Token "
                 '-H "Accept: application/json" -H "Accept-Language: en_US" '

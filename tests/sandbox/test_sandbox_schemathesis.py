@@ -1,4 +1,4 @@
-"""Schemathesis, driven by the sandbox's own OpenAPI description (issue #2 fuzz test).
+"""Schemathesis, driven by the sandbox's own OpenAPI description: the fuzzer of every operation.
 
 Complements ``test_sandbox_fuzz.py`` (hand-written Hypothesis strategies): here
 Schemathesis generates requests for every described operation from the schemas, and

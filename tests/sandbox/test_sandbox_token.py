@@ -1,4 +1,5 @@
-"""The token endpoint: checklist rows T1-T18 and Cerkl's documented curl command."""
+"""The token endpoint: client authentication, grants, bad requests, and Cerkl's documented
+curl command."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def cc(sb, headers=None, **extra):
 
 
 def test_cerkl_documented_curl_command_verbatim(sandbox):
-    """Issue #2: Cerkl's command works verbatim (curl required under CI=true)."""
+    """Cerkl's command works verbatim (curl required under CI=true)."""
     curl = shutil.which("curl")
     if curl is None:
         if os.environ.get("CI") == "true":
@@ -54,10 +55,10 @@ def test_cerkl_documented_curl_command_verbatim(sandbox):
     assert "Cache-Control: no-store" in out.stderr
 
 
-# ---------------------------------------------------------------------------- T17
+# ---------------------------------------------------------------------------- success
 
 
-def test_t17_success_response_shape(sandbox):
+def test_success_response_is_an_uncached_bearer_token(sandbox):
     r = cc(sandbox)
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("application/json")
@@ -106,15 +107,15 @@ def test_demo_client_lifetimes(sandbox):
     assert r.status_code == 200 and "refresh_token" not in r.json()  # R7
 
 
-# ---------------------------------------------------------------------------- T1-T4
+# ---------------------------------------------------------------------------- bad clients
 
 
-def test_t1_no_client_authentication(sandbox):
+def test_no_client_authentication_is_invalid_client(sandbox):
     r = post(sandbox, {"grant_type": "client_credentials"}, FORM)
     assert_oauth_error(r, 401, "invalid_client")
 
 
-def test_t2_wrong_secret(sandbox):
+def test_wrong_secret_is_invalid_client(sandbox):
     r = post(
         sandbox,
         {"grant_type": "client_credentials"},
@@ -124,7 +125,7 @@ def test_t2_wrong_secret(sandbox):
     assert "nope" not in json.dumps(body)
 
 
-def test_t2_wrong_secret_in_form_fields(sandbox):
+def test_wrong_secret_in_form_fields_is_invalid_client(sandbox):
     r = post(
         sandbox,
         {"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID, "client_secret": "x"},
@@ -132,7 +133,7 @@ def test_t2_wrong_secret_in_form_fields(sandbox):
     assert_oauth_error(r, 401, "invalid_client")
 
 
-def test_t3_unknown_client(sandbox):
+def test_unknown_client_is_invalid_client(sandbox):
     r = post(
         sandbox,
         {"grant_type": "client_credentials"},
@@ -154,12 +155,12 @@ def test_t3_unknown_client(sandbox):
         "Basic " + base64.b64encode(b":").decode(),
     ],
 )
-def test_t4_malformed_basic(sandbox, header):
+def test_malformed_basic_header_is_invalid_client(sandbox, header):
     r = post(sandbox, {"grant_type": "client_credentials"}, {"Authorization": header})
     assert_oauth_error(r, 401, "invalid_client")
 
 
-# ---------------------------------------------------------------------------- T5/T6
+# ---------------------------------------------------------------------------- Basic encodings
 
 
 def _rfc6749_basic(cid: str, secret: str) -> str:
@@ -167,7 +168,7 @@ def _rfc6749_basic(cid: str, secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
-def test_t5_rfc6749_mode(fresh_sandbox):
+def test_rfc6749_mode_needs_form_encoded_basic_credentials(fresh_sandbox):
     fresh_sandbox.configure(basic_auth_encoding="rfc6749")
     ok = post(
         fresh_sandbox,
@@ -184,7 +185,7 @@ def test_t5_rfc6749_mode(fresh_sandbox):
     assert "basic_auth_encoding" in body["error_description"]  # hints at the setting
 
 
-def test_t6_raw_mode(fresh_sandbox):
+def test_raw_mode_needs_raw_utf8_basic_credentials(fresh_sandbox):
     fresh_sandbox.configure(basic_auth_encoding="raw")
     ok = post(
         fresh_sandbox,
@@ -217,10 +218,10 @@ def test_registered_client_with_its_own_secret(fresh_sandbox):
     assert r.status_code == 200 and r.json()["expires_in"] == 5
 
 
-# ---------------------------------------------------------------------------- T7-T16
+# ---------------------------------------------------------------------------- bad requests
 
 
-def test_t7_credentials_in_basic_and_body(sandbox):
+def test_credentials_in_basic_and_body_is_invalid_request(sandbox):
     r = post(
         sandbox,
         {
@@ -233,13 +234,13 @@ def test_t7_credentials_in_basic_and_body(sandbox):
     assert_oauth_error(r, 400, "invalid_request")
 
 
-def test_t8_credentials_in_query_string(sandbox):
+def test_credentials_in_the_query_string_are_refused(sandbox):
     url = f"{sandbox.token_url}?client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}"
     r = post(sandbox, {"grant_type": "client_credentials"}, url=url)
     assert_oauth_error(r, 400, "invalid_request")
 
 
-def test_t9_get_on_token_endpoint(sandbox):
+def test_get_on_the_token_endpoint_is_405(sandbox):
     r = requests.get(
         sandbox.token_url, headers={"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
     )
@@ -249,7 +250,7 @@ def test_t9_get_on_token_endpoint(sandbox):
     assert "access_token" not in r.text
 
 
-def test_t10_missing_grant_type(sandbox):
+def test_missing_grant_type_is_invalid_request(sandbox):
     r = post(sandbox, {"foo": "bar"}, {"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)})
     assert_oauth_error(r, 400, "invalid_request")
     r = post(
@@ -259,14 +260,14 @@ def test_t10_missing_grant_type(sandbox):
 
 
 @pytest.mark.parametrize("grant", ["password", "authorization_code", "foo", "CLIENT_CREDENTIALS"])
-def test_t11_unsupported_grant_type(sandbox, grant):
+def test_other_grant_types_are_unsupported(sandbox, grant):
     r = post(
         sandbox, {"grant_type": grant}, {"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
     )
     assert_oauth_error(r, 400, "unsupported_grant_type")
 
 
-def test_t12_repeated_grant_type(sandbox):
+def test_repeated_grant_type_is_invalid_request(sandbox):
     r = post(
         sandbox,
         "grant_type=client_credentials&grant_type=client_credentials",
@@ -276,7 +277,7 @@ def test_t12_repeated_grant_type(sandbox):
 
 
 @pytest.mark.parametrize("ctype", ["application/json", "text/plain", None])
-def test_t13_wrong_content_type(sandbox, ctype):
+def test_a_body_that_is_not_form_data_is_invalid_request(sandbox, ctype):
     h = {"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
     if ctype:
         h["Content-Type"] = ctype
@@ -284,7 +285,7 @@ def test_t13_wrong_content_type(sandbox, ctype):
     assert_oauth_error(r, 400, "invalid_request")
 
 
-def test_t14_body_not_utf8(sandbox):
+def test_a_body_that_is_not_utf8_is_invalid_request(sandbox):
     r = post(
         sandbox,
         b"grant_type=client_credentials&x=\xff\xfe",
@@ -299,28 +300,28 @@ def test_t14_body_not_utf8(sandbox):
     assert_oauth_error(r, 400, "invalid_request")
 
 
-def test_t14_body_too_large(sandbox):
+def test_a_body_too_large_is_413(sandbox):
     big = "grant_type=client_credentials&pad=" + "a" * 70000
     r = post(sandbox, big, {"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET), **FORM})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == 413
 
 
-def test_t15_unknown_params_and_empty_scope_ignored(sandbox):
+def test_unknown_parameters_and_an_empty_scope_are_ignored(sandbox):
     r = cc(sandbox, foo="bar", scope="", audience="x")
     assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize("scope", ["read", "admin write", "*"])
-def test_t16_scope_rejected(sandbox, scope):
+def test_a_scope_is_invalid_scope(sandbox, scope):
     r = cc(sandbox, scope=scope)
     assert_oauth_error(r, 400, "invalid_scope")
 
 
-# ---------------------------------------------------------------------------- T18
+# ---------------------------------------------------------------------------- path casing
 
 
-def test_t18_path_casing(fresh_sandbox):
+def test_lower_case_token_path_is_an_alias_that_can_be_switched_off(fresh_sandbox):
     lower = fresh_sandbox.url + "/oauth/token"
     h = {"Authorization": basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
     assert (
