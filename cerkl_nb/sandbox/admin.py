@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config import DEMO_CLIENT_ID, ClientSpec, key_proof
+from .filters import format_date
 from .messages import JSON, Problem, Request, Response, json_response, loads_strict
-from .store import format_date
 
 if TYPE_CHECKING:
     from .app import App

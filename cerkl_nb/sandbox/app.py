@@ -26,6 +26,7 @@ from ..api import TOKEN_PATH as _TOKEN_PATH
 from .admin import Admin
 from .config import SandboxConfig
 from .faults import Faults, describe_wait
+from .filters import parse_filters
 from .messages import (
     JSON,
     Problem,
@@ -42,7 +43,7 @@ from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
 from .routes import ROUTES, Route, Router
 from .seed import seeded_store
 from .stats import Stats
-from .store import Store, parse_filters
+from .store import Store
 from .token_endpoint import TokenEndpoint, oauth_fault
 
 __all__ = ["API_PREFIX", "App", "MAX_PAGE_SIZE", "ROUTES", "Request", "Response", "Route"]

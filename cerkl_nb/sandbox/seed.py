@@ -11,8 +11,9 @@ import random
 import time
 from collections.abc import Callable
 
+from .filters import format_date
 from .resources import RESOURCES
-from .store import Store, format_date
+from .store import Store
 
 __all__ = ["seed_store", "seeded_store"]
 
@@ -120,8 +121,16 @@ def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
         The random seed.
     """
     rng = random.Random(seed)
-    d = store.data
+    # The order of the steps is part of the seed: each draws from the same generator.
+    cat_ids = _seed_categories(store, rng)
+    sub_ids = _seed_subscribers(store, rng, n_subscribers, cat_ids)
+    seg_ids = _seed_segments(store, rng, sub_ids)
+    _seed_content(store, rng, cat_ids, seg_ids)
+    _seed_blasts(store, rng, cat_ids, seg_ids)
 
+
+def _seed_categories(store: Store, rng: random.Random) -> list[int]:
+    d = store.data
     for name in _CATEGORIES:
         cid = store.next_id("category")
         created = _date(rng)
@@ -132,8 +141,13 @@ def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
             "date_created_utc": created,
             "date_modified_utc": max(created, _date(rng)),
         }
-    cat_ids = list(d["category"])
+    return list(d["category"])
 
+
+def _seed_subscribers(
+    store: Store, rng: random.Random, n_subscribers: int, cat_ids: list[int]
+) -> list[int]:
+    d = store.data
     # Subscribers; every 20th is created and then unsubscribed, so /unsubscribe has data
     # and its ids interleave with the live ones as they would in a real organisation.
     n_former = max(1, n_subscribers // 20) if n_subscribers else 0
@@ -176,8 +190,11 @@ def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
         store.index_record("subscriber", RESOURCES["subscriber"], rec)
         k = rng.randint(1, 3)
         store.interests[sid] = {c: rng.randint(20, 100) for c in rng.sample(cat_ids, k)}
-    sub_ids = list(d["subscriber"])
+    return list(d["subscriber"])
 
+
+def _seed_segments(store: Store, rng: random.Random, sub_ids: list[int]) -> list[int]:
+    d = store.data
     for name in _SEGMENTS:
         gid = store.next_id("segment")
         created = _date(rng)
@@ -195,8 +212,10 @@ def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
             "date_created_utc": created,
             "date_modified_utc": max(created, _date(rng)),
         }
-    seg_ids = list(d["segment"])
+    return list(d["segment"])
 
+
+def _seed_content(store: Store, rng: random.Random, cat_ids: list[int], seg_ids: list[int]) -> None:
     types = ["story"] * 16 + ["event"] * 8 + ["need"] * 6 + ["link"] * 10
     for n, ctype in enumerate(types):
         cid = store.next_id("content")
@@ -251,14 +270,16 @@ def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
         if ctype == "need":
             rec["need_quantity"] = rng.randint(1, 50)
             rec["need_by_date_utc"] = _date(rng)
-        d["content"][cid] = rec
+        store.data["content"][cid] = rec
         store.index_record("content", res, rec)
 
+
+def _seed_blasts(store: Store, rng: random.Random, cat_ids: list[int], seg_ids: list[int]) -> None:
     for n in range(8):
         bid = store.next_id("blast")
         created = _date(rng)
         status = (1, 3, 4, 4, 1, 4, 3, 4)[n]
-        d["blast"][bid] = {
+        store.data["blast"][bid] = {
             "id": bid,
             "status": status,
             "blast_template": rng.randint(1, 3),
