@@ -5,6 +5,11 @@ Every exported form uses placeholders for credentials, never values:
 (which reads ``CERKL_CLIENT_ID`` / ``CERKL_CLIENT_SECRET``) or ``os.environ[...]`` in
 Python, and ``{{baseUrl}}`` / ``{{accessToken}}`` / ``{{clientId}}`` /
 ``{{clientSecret}}`` variables in Postman. Request bodies are stored already redacted.
+
+The Postman export (:meth:`History.to_postman_collection`) runs on its own in Postman and
+Newman; the import (:meth:`History.from_postman_collection`) resolves a collection's
+variables and lists, in ``warnings``, whatever it could not carry. docs/postman.md has
+the details.
 """
 
 from __future__ import annotations
@@ -20,16 +25,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .config import TOKEN_PATH
+from .api import API_PREFIX, FILTER_OPERATORS, PRODUCTION_HOST, TOKEN_PATH, unwrap_items
 from .redact import MASK, redact
 from .snippets import _HEADERS, Snippets, _query_pairs
 
 __all__ = ["HistoryEntry", "History", "PostmanImport", "redact_json"]
-
-_API_PREFIX = "/v3"
-PRODUCTION_HOST = "api.cerkl.com"
 
 log = logging.getLogger("cerkl_nb.history")
 
@@ -126,19 +128,18 @@ class HistoryEntry:
         """True for a 2xx/3xx response."""
         return self.status is not None and self.status < 400
 
-    def _query(self) -> str:
-        return ("?" + urlencode(self.params, doseq=True)) if self.params else ""
-
     def _snippets(self) -> Snippets:
         return Snippets(self.method, self.path, self.params, self.request_body)
 
     def to_curl(self) -> str:
         """The request as a curl command with ``$CERKL_BASE_URL`` / ``$CERKL_ACCESS_TOKEN``.
 
+        Every value is single-quoted, so pasting it into any shell runs only curl.
+
         Examples
         --------
-        ``curl -G "$CERKL_BASE_URL/subscriber" -H "Authorization: Bearer
-        $CERKL_ACCESS_TOKEN" -H "Accept: application/json" ... --data-urlencode page=1``
+        ``curl --globoff -G "$CERKL_BASE_URL"/subscriber -H "Authorization: Bearer
+        $CERKL_ACCESS_TOKEN" -H 'Accept: application/json' ... --data-urlencode page=1``
         """
         return self._snippets().curl()
 
@@ -467,7 +468,6 @@ class History:
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 # Values the sandbox (and Cerkl) keep unique: a second run needs fresh ones.
 _UNIQUE_KEYS = frozenset({"external_id", "email"})
-_FILTER_OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "contains", "in"})
 _ID_KEY = re.compile(r"(?:^|_)id$|[a-z]Id$")
 _VAR_MARK = "@@cerkl-nb-var:{}@@"
 
@@ -543,7 +543,7 @@ def _default_base_url(entries: list[HistoryEntry]) -> str:
     base = next((e.base_url for e in reversed(entries) if e.base_url), "")
     host = (urlsplit(base).hostname or "").lower()
     if not base or host in ("127.0.0.1", "localhost", "::1"):
-        return f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}{_API_PREFIX}"
+        return f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}{API_PREFIX}"
     return base
 
 
@@ -596,7 +596,7 @@ class _PostmanExport:
         if isinstance(value, Mapping):
             # In a filter ({"id": {"eq": 5013}}) the value belongs to the field, not to "eq".
             return {
-                k: self._walk(v, key if k in _FILTER_OPERATORS and key else str(k))
+                k: self._walk(v, key if k in FILTER_OPERATORS and key else str(k))
                 for k, v in value.items()
             }
         if isinstance(value, list):
@@ -697,8 +697,6 @@ class _PostmanExport:
 
 def _created_ids(excerpt: str) -> list[str]:
     """The ids in a create's response (the excerpt may be cut: then the first one only)."""
-    from .paging import unwrap_items
-
     try:
         return [str(i["id"]) for i in unwrap_items(json.loads(excerpt)) if "id" in i]
     except (ValueError, TypeError, KeyError):
@@ -721,7 +719,7 @@ _SET_FROM_RESPONSE = re.compile(
 _SENT_ANYWAY = {"accept", "accept-language", "content-type", "authorization", "user-agent"}
 
 
-class PostmanImport(list):  # noqa: FURB189 - a list, so callers of the old list API keep working
+class PostmanImport(list):
     """Requests imported from a Postman collection: a ``list`` of dicts plus what was lost.
 
     Attributes
@@ -767,12 +765,10 @@ class PostmanImport(list):  # noqa: FURB189 - a list, so callers of the old list
 def _fill_later(r: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """Fill the variables a script set during the replay (``later``) into one request."""
 
-    def sub(text: str, quoted: bool = False) -> str:
+    def sub(text: str) -> str:
         def one(m: re.Match[str]) -> str:
             v = values.get(m.group(1).strip())
-            if v is None:
-                return m.group(0)
-            return json.dumps(v) if quoted and not isinstance(v, str) else str(v)
+            return m.group(0) if v is None else str(v)
 
         return _VAR.sub(one, text)
 
@@ -875,9 +871,9 @@ class _PostmanImporter:
                 self.out.append(parsed)
 
     # variables ------------------------------------------------------------------------------
-    def resolve(self, text: str, label: str, extra: Mapping[str, str] | None = None) -> str:
-        """Substitute variables (nested ones too); unknown ones stay and are reported."""
-        scope = {**self.values, **(extra or {})}
+    def resolve(self, text: str, label: str) -> str:
+        """Substitute variables (nested ones too); unknown ones stay for the caller to report."""
+        scope = self.values
         for _ in range(10):
             changed = False
 
@@ -959,7 +955,7 @@ class _PostmanImporter:
             "json": None,
         }
         later: dict[str, Any] = {}
-        pending = [n for n in self._unresolved(path) + self._unresolved(json.dumps(params))]
+        pending = self._unresolved(path) + self._unresolved(json.dumps(params))
         body = req.get("body")
         if isinstance(body, Mapping) and not body.get("disabled"):
             mode = body.get("mode")
@@ -1022,10 +1018,10 @@ class _PostmanImporter:
             rest = self.resolve(raw[len("{{baseUrl}}") :], label)
             base = self.resolve("{{baseUrl}}", label)
             # {{baseUrl}} may be the API base (…/v3) or the host alone (…/v3 in the path).
-            if not urlsplit(base).path.rstrip("/").endswith(_API_PREFIX) and (
-                rest == _API_PREFIX or rest.startswith(_API_PREFIX + "/")
+            if not urlsplit(base).path.rstrip("/").endswith(API_PREFIX) and (
+                rest == API_PREFIX or rest.startswith(API_PREFIX + "/")
             ):
-                rest = rest[len(_API_PREFIX) :]
+                rest = rest[len(API_PREFIX) :]
             path = rest
         else:
             full = self.resolve(raw, label)
@@ -1037,10 +1033,10 @@ class _PostmanImporter:
                 self.warn(f"{label!r} goes to another host ({host}): skipped.")
                 return None
             path = parts.path
-            if path == _API_PREFIX or path.startswith(_API_PREFIX + "/"):
-                path = path[len(_API_PREFIX) :]
+            if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+                path = path[len(API_PREFIX) :]
             elif host:
-                self.warn(f"{label!r}: {host} without {_API_PREFIX} is not the API: skipped.")
+                self.warn(f"{label!r}: {host} without {API_PREFIX} is not the API: skipped.")
                 return None
             if host:
                 self.warn(

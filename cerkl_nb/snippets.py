@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from .api import ENVELOPE_VERSION
 from .redact import MASK
 
 __all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR"]
@@ -229,15 +230,13 @@ def _call(method: str, path: str, params: dict[str, Any], body: Any) -> tuple[st
 
 def _template_items(body: Any) -> list[Any] | None:
     """The records of a body that is exactly what ``items=`` would send, else ``None``."""
-    from .client import TEMPLATE_VERSION  # loaded with cerkl_nb; lazy to avoid a cycle
-
     if not isinstance(body, Mapping) or set(body) != {"template"}:
         return None
     tmpl = body["template"]
     if not isinstance(tmpl, Mapping) or set(tmpl) != {"version", "data"}:
         return None
     data = tmpl["data"]
-    if tmpl["version"] != TEMPLATE_VERSION or not isinstance(data, list):
+    if tmpl["version"] != ENVELOPE_VERSION or not isinstance(data, list):
         return None
     return data if all(isinstance(i, Mapping) for i in data) else None
 
