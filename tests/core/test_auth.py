@@ -289,7 +289,7 @@ def test_token_endpoint_gives_up_after_max_retries(fresh_sandbox) -> None:
     assert info.value.status == 503 and tm.stats["token_requests"] == 3
 
 
-def test_read_timeout_client_credentials_retried_refresh_not(loopback) -> None:
+def test_after_a_read_timeout_client_credentials_are_retried_but_a_refresh_is_not(loopback) -> None:
     calls = []
 
     def handler(req):
