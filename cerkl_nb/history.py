@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .api import API_PREFIX, FILTER_OPERATORS, PRODUCTION_HOST, TOKEN_PATH, unwrap_items
 from .redact import MASK, redact
-from .snippets import _HEADERS, Snippets, _query_pairs
+from .snippets import _HEADERS, MASKED_NOTE, Snippets, _query_pairs
 
 __all__ = ["HistoryEntry", "History", "PostmanImport", "redact_json"]
 
@@ -666,7 +666,16 @@ class _PostmanExport:
             "});",
         ]
         tests += self._capture_ids(call, path)
-        return {"name": name, "request": request, "event": [_event("test", "\n".join(tests))]}
+        item: dict[str, Any] = {
+            "name": name,
+            "request": request,
+            "event": [_event("test", "\n".join(tests))],
+        }
+        if MASK in json.dumps([call.params, call.request_body, call.path]):
+            # Redaction replaced a value that looked like a secret: say so where Postman
+            # shows it, rather than let a run send "***" without a word.
+            request["description"] = MASKED_NOTE
+        return item
 
     def _capture_ids(self, call: HistoryEntry, path: str) -> list[str]:
         """Script lines that store the ids a create answered with; registers the variables."""

@@ -6,6 +6,7 @@ import json
 import shlex
 
 from cerkl_nb import History, HistoryEntry
+from cerkl_nb.snippets import MASKED_NOTE
 
 
 def _entry(**kw) -> HistoryEntry:
@@ -249,3 +250,17 @@ def test_created_ids_and_unique_values_become_variables() -> None:
     first_scripts = [e["listen"] for e in create["event"]]
     assert first_scripts[0] == "prerequest"
     assert all(any(e["listen"] == "test" for e in i["event"]) for i in coll["item"])
+
+
+def test_a_masked_value_is_announced_in_the_export() -> None:
+    h = History()
+    from cerkl_nb.history import redact_json
+
+    # As the client records it: redacted on the way in.
+    body = redact_json({"password": "hunter2-long"})
+    h.add(_call(method="POST", path="/segment", request_body=body))
+    h.add(_call(path="/segment/1"))
+    masked, plain = h.to_postman_collection()["item"]
+    assert "hunter2-long" not in json.dumps(masked)
+    assert masked["request"]["description"] == MASKED_NOTE
+    assert "description" not in plain["request"]
