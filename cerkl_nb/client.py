@@ -593,50 +593,27 @@ class CerklClient:
         concurrency: int = 1,
         **params: Any,
     ) -> Iterator[dict[str, Any]]:
-        """Lazily yield every record of a collection (see :func:`cerkl_nb.paging.iter_items`)."""
-        return iter_items(
-            self,
-            resource,
-            page_size=page_size,
-            filters=filters,
-            progress=progress,
-            concurrency=concurrency,
-            **params,
-        )
+        """Lazily yield every record of a collection (see :func:`cerkl_nb.paging.iter_items`).
 
-    def get_all(
-        self,
-        resource: str,
-        *,
-        page_size: int = 100,
-        filters: Mapping[str, Any] | str | None = None,
-        progress: bool = False,
-        concurrency: int = 1,
-        **params: Any,
-    ) -> list[dict[str, Any]]:
-        """Every record of a collection as a list."""
-        return list(
-            self.iter_items(
-                resource,
-                page_size=page_size,
-                filters=filters,
-                progress=progress,
-                concurrency=concurrency,
-                **params,
-            )
-        )
+        Parameters
+        ----------
+        resource
+            Collection path, e.g. ``"subscriber"``.
+        page_size, filters, **params
+            As for :meth:`list`.
+        progress
+            Show a progress bar (needs ``tqdm``).
+        concurrency
+            Fetch up to this many pages at once (when the server reports a total).
+        """
+        options = dict(page_size=page_size, filters=filters, progress=progress)
+        return iter_items(self, resource, concurrency=concurrency, **options, **params)
 
-    def to_dataframe(
-        self,
-        resource: str,
-        *,
-        page_size: int = 100,
-        filters: Mapping[str, Any] | str | None = None,
-        progress: bool = False,
-        concurrency: int = 1,
-        normalize: bool = False,
-        **params: Any,
-    ) -> Any:
+    def get_all(self, resource: str, **options: Any) -> list[dict[str, Any]]:
+        """Every record of a collection as a list (options as for :meth:`iter_items`)."""
+        return list(self.iter_items(resource, **options))
+
+    def to_dataframe(self, resource: str, *, normalize: bool = False, **options: Any) -> Any:
         """Every record of a collection as a pandas DataFrame (needs the ``data`` extra).
 
         Parameters
@@ -644,6 +621,8 @@ class CerklClient:
         normalize
             Flatten nested objects (``subscriber_status.id`` columns) with
             ``pandas.json_normalize``.
+        **options
+            As for :meth:`iter_items` (``page_size``, ``filters``, ``progress`` ...).
 
         Raises
         ------
@@ -651,14 +630,7 @@ class CerklClient:
             When pandas is not installed (says how to install it).
         """
         pd = require_pandas()
-        records = self.get_all(
-            resource,
-            page_size=page_size,
-            filters=filters,
-            progress=progress,
-            concurrency=concurrency,
-            **params,
-        )
+        records = self.get_all(resource, **options)
         return pd.json_normalize(records) if normalize else pd.DataFrame.from_records(records)
 
     # -- lifecycle ---------------------------------------------------------------------------
