@@ -1,9 +1,11 @@
 """Real-browser fixtures: JupyterLab on a temporary directory, driven by headless Chromium.
 
-Follows ``/work/shared/browser-testing.md``: Debian's ``chromium`` launched through
-Playwright's ``executable_path`` (Playwright cannot download its own browsers here), a
-JupyterLab subprocess on a free loopback port with a fixed token, and the server stopped
-by its process id at the end.
+The system's ``chromium`` (Debian's package) is launched through Playwright's
+``executable_path``, as Playwright's own browser downloads are not used. One JupyterLab
+subprocess serves the whole test session (starting one takes several seconds), on a free
+loopback port with a fixed token; it is stopped by its process id at the end. Tests
+switch its theme through the settings API and open their notebooks in workspaces of
+their own.
 
 Without Chromium or Playwright these tests skip with the reason, except under
 ``CI=true``, where a missing browser is a failure (``.ci/run`` installs chromium).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -83,8 +86,11 @@ def _write_settings(settings_dir: Path) -> None:
     )
 
 
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
 class JupyterLab:
-    """A running JupyterLab server."""
+    """A running JupyterLab server, and the steps every browser test takes in it."""
 
     def __init__(self, proc: subprocess.Popen, url: str, token: str, root: Path, log: Path):
         self.proc = proc
@@ -98,6 +104,54 @@ class JupyterLab:
         workspace = "ws-" + secrets.token_hex(4)
         return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
 
+    def set_theme(self, theme: str) -> None:
+        """Make ``"light"`` or ``"dark"`` the theme of pages opened from now on."""
+        import requests
+
+        raw = json.dumps({"theme": THEMES[theme]})
+        resp = requests.put(
+            f"{self.url}/lab/api/settings/@jupyterlab/apputils-extension:themes",
+            json={"raw": raw},
+            headers={"Authorization": f"token {self.token}"},
+            timeout=10,
+        )
+        assert resp.status_code in (200, 204), resp.text
+
+    def open_notebook(self, page, name: str) -> None:
+        """Open ``name`` and wait until its kernel is idle (an early Shift+Enter is lost)."""
+        page.goto(self.notebook_url(name), wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+        )
+
+    def run_first_cell(self, page) -> int:
+        """Run the first cell; retry while the page shows it was never queued.
+
+        A Shift+Enter sent while the notebook is still settling can be lost. The prompt
+        turns to ``[*]`` the moment the page queues the execution, so a prompt still
+        showing ``[ ]`` means "press again", and a queued cell is never run twice.
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        from playwright.sync_api import expect
+
+        prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputArea-prompt")
+        for attempt in range(1, 9):
+            accept_kernel_dialog(page)
+            try:
+                # Short timeout: a dialog that pops up late intercepts the click; accept
+                # it and try again rather than waiting 30 s.
+                page.locator(".jp-Notebook .jp-Cell .cm-content").first.click(timeout=3_000)
+            except PlaywrightTimeout:
+                continue
+            page.keyboard.press("Shift+Enter")
+            try:
+                expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=4_000)
+                return attempt
+            except AssertionError:
+                continue
+        raise AssertionError("the first cell never started running")
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
@@ -105,7 +159,20 @@ class JupyterLab:
             return ""
 
 
-@pytest.fixture(scope="module")
+def accept_kernel_dialog(page) -> None:
+    """Accept JupyterLab's "Select Kernel" dialog if it shows (the default is right)."""
+    for _ in range(10):
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if not dialog.count():
+            return
+        try:
+            dialog.first.locator("button.jp-mod-accept").click(timeout=2_000)
+        except Exception:  # it may close by itself between the check and the click
+            pass
+        page.wait_for_timeout(300)
+
+
+@pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab]:
     """JupyterLab on a temporary directory; its kernels use the test session's sandbox."""
     import requests
@@ -125,6 +192,8 @@ def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab
         {
             # The kernel's cerkl_nb.connect() attaches to this sandbox (no credentials set).
             "CERKL_SANDBOX_URL": sandbox.url,
+            # The key that proves the sandbox is ours (attach() asks for it).
+            "CERKL_SANDBOX_KEY": getattr(sandbox, "key", "") or "",
             "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
             "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -182,7 +251,7 @@ def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab
             proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(chromium_path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -194,7 +263,7 @@ def browser(chromium_path) -> Iterator[object]:
             b.close()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     for stale in ARTIFACTS.glob("*-failure.png"):  # from an earlier failed run

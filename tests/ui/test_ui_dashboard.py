@@ -55,48 +55,6 @@ def _seconds(text: str) -> int:
     return h * 3600 + mi * 60 + s
 
 
-def accept_kernel_dialog(page) -> None:
-    """Accept JupyterLab's "Select Kernel" dialog if it shows (the default is right)."""
-    for _ in range(10):
-        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-        if not dialog.count():
-            return
-        try:
-            dialog.first.locator("button.jp-mod-accept").click(timeout=2_000)
-        except Exception:  # it may close by itself between the check and the click
-            pass
-        page.wait_for_timeout(300)
-
-
-def run_first_cell(page) -> int:
-    """Run the first cell; retry while the page shows it was never queued.
-
-    A Shift+Enter sent while the notebook is still settling can be lost (see the
-    browser-testing notes). The prompt turns to ``[*]`` the moment the page queues the
-    execution, so a prompt still showing ``[ ]`` means "press again", and a queued cell
-    is never run twice.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect
-
-    prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputArea-prompt")
-    for attempt in range(1, 9):
-        accept_kernel_dialog(page)
-        try:
-            # Short timeout: a dialog that pops up late intercepts the click; accept it
-            # and try again rather than waiting 30 s.
-            page.locator(".jp-Notebook .jp-Cell .cm-content").first.click(timeout=3_000)
-        except PlaywrightTimeout:
-            continue
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=4_000)
-            return attempt
-        except AssertionError:
-            continue
-    raise AssertionError("the first cell never started running")
-
-
 class CommCounter:
     """Counts comm messages on the page's kernel websocket, in each direction."""
 
@@ -126,6 +84,7 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
     from playwright.sync_api import expect
 
     _write_notebook(jupyter_lab.root)
+    jupyter_lab.set_theme("light")
     context = browser.new_context(viewport={"width": 1280, "height": 2200})
     page = context.new_page()
     comms = CommCounter()
@@ -133,14 +92,10 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     try:
-        page.goto(jupyter_lab.notebook_url(NOTEBOOK), wait_until="domcontentloaded")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        # Wait for the kernel to be idle before running: an early Shift+Enter can be lost.
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-        )
-        run_first_cell(page)
-        get_token = page.get_by_role("button", name="Get New Access Token")
+        jupyter_lab.open_notebook(page, NOTEBOOK)
+        jupyter_lab.run_first_cell(page)
+        form = page.locator(".cerkl-credentials-form")
+        get_token = form.get_by_role("button", name="Get New Access Token")
         expect(get_token).to_be_visible(timeout=60_000)
 
         panel = page.locator(".cerkl-token-panel")
@@ -151,7 +106,6 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
 
         # Typing a secret (not needed with the sandbox's demo client): the kernel reads it
         # once and clears the field, so it never stays in widget state.
-        form = page.locator(".cerkl-credentials-form")
         secret_field = form.locator("input[type='password']")
         secret_field.fill(sandbox.client_secret)
         secret_field.press("Tab")  # the field syncs on blur
@@ -281,11 +235,10 @@ def test_countdown_announces_five_minutes_left(jupyter_lab, browser, sandbox):
     nb.cells = [
         nbformat.v4.new_code_cell(
             "import cerkl_nb\n"
-            "from cerkl_nb.sandbox import ensure\n"
             "from cerkl_nb.widgets import TokenPanel\n\n"
             "client = cerkl_nb.connect(client_id='ui-short-lived',\n"
             "                          client_secret='ui-short-lived-secret-1',\n"
-            "                          base_url=ensure().url)\n"
+            f"                          base_url={sandbox.url!r})\n"
             "client.token_manager.fetch()\n"
             "TokenPanel(client)"
         )
@@ -294,12 +247,8 @@ def test_countdown_announces_five_minutes_left(jupyter_lab, browser, sandbox):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     try:
-        page.goto(jupyter_lab.notebook_url("five_minutes.ipynb"), wait_until="domcontentloaded")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-        )
-        run_first_cell(page)
+        jupyter_lab.open_notebook(page, "five_minutes.ipynb")
+        jupyter_lab.run_first_cell(page)
         panel = page.locator(".cerkl-token-panel")
         countdown = panel.locator("[data-f='countdown']")
         expect(countdown).to_have_text(re.compile(r"^00:05:[01]\d$"), timeout=60_000)

@@ -139,6 +139,7 @@ def test_load_env_reads_the_file_and_keeps_the_secret_out_of_widgets(tmp_path, s
         f"CERKL_CLIENT_ID=from-dotenv\nCERKL_CLIENT_SECRET=dotenv-secret-xyz\n"
         f"CERKL_BASE_URL={sandbox.url}\n"
     )
+    env.chmod(0o600)
     form = CredentialsForm(sandbox_url=sandbox.url)
     creds = form.load_env(env)
     assert creds is not None and creds.client_id == "from-dotenv"
@@ -233,6 +234,7 @@ def test_switching_away_from_the_sandbox_drops_the_demo_client(client, sandbox):
 def test_loading_production_credentials_over_the_demo_client_keeps_them(client, tmp_path):
     env = tmp_path / "real.env"
     env.write_text("CERKL_CLIENT_ID=real-id\nCERKL_CLIENT_SECRET=real-secret-value\n")
+    env.chmod(0o600)
     form = CredentialsForm(client)  # shows the sandbox demo client
     assert form.load_env(env) is not None
     assert form.environment.value == "production"
@@ -245,6 +247,7 @@ def test_refused_credentials_from_env_still_name_the_variables(sandbox, tmp_path
     form_env.write_text(
         f"CERKL_CLIENT_ID=nobody\nCERKL_CLIENT_SECRET=wrong\nCERKL_BASE_URL={sandbox.url}\n"
     )
+    form_env.chmod(0o600)
     from cerkl_nb.widgets import CredentialsForm
 
     form = CredentialsForm(sandbox_url=sandbox.url)
