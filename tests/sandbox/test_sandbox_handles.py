@@ -323,6 +323,27 @@ def test_cli_help_and_bad_args():
     assert main(["sandbox", "--subscribers", "-3", "--port", "0"]) == 2
 
 
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--port", "70000"], "65535"),
+        (["--token-lifetime", "inf"], "finite"),
+        (["--token-lifetime", "nan"], "finite"),
+        (["--subscribers", "200000"], "subscribers"),
+    ],
+)
+def test_cli_bad_values_get_a_clear_message_not_a_traceback(args, says, capsys):
+    from cerkl_nb.cli import main
+
+    try:
+        code = main(["sandbox", "--port", "0", *args])
+    except SystemExit as e:  # refused by the argument parser: a usage message
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
 def test_handle_behind_a_path_prefix():
     from cerkl_nb.sandbox import Sandbox
 
