@@ -18,13 +18,9 @@ layer is reached through :func:`dashboard` (or ``cerkl_nb.widgets``) only when a
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
-
-# The function `redact` shares its name with its module: importing the module (which any
-# first use of the package does) would make `cerkl_nb.redact` the module. Binding the
-# function here, once, keeps `cerkl_nb.redact` the function. The module is stdlib-only and
-# changes no global state.
-from .redact import redact
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .api import unwrap_items
@@ -165,6 +161,7 @@ _HOMES: dict[str, str] = {
     "HistoryEntry": "history",
     "filters_json": "paging",
     "unwrap_items": "api",
+    "redact": "redact",
     "Secret": "redact",
     "install_log_redaction": "redact",
     "Token": "token",
@@ -187,3 +184,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOMES) | set(_SUBPACKAGES))
+
+
+class _Package(types.ModuleType):
+    """This package, keeping ``cerkl_nb.redact`` the function.
+
+    The function ``redact`` shares its name with its module, and importing a submodule
+    sets the package attribute of that name to the module. That one assignment is skipped,
+    so ``cerkl_nb.redact`` stays the function (found by ``__getattr__``), as it has always
+    been, without importing anything when the package is imported.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "redact" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
