@@ -33,7 +33,6 @@ from .messages import (
     Request,
     Response,
     api_error,
-    header_safe,
     json_response,
     loads_strict,
 )
@@ -42,7 +41,7 @@ from .render import LOOKUP_RESOURCES, hint, render_any
 from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
 from .routes import ROUTES, Route, Router
 from .seed import seeded_store
-from .stats import Stats
+from .stats import Stats, auth_note, mask_query
 from .store import Store
 from .token_endpoint import TokenEndpoint, oauth_fault
 
@@ -149,11 +148,11 @@ class App:
                 '%s "%s %s" %s %d %.1fms%s',
                 req.client_ip,
                 req.method,
-                req.target,
+                mask_query(req.target),
                 resp.status,
                 len(resp.body),
                 1000 * (time.perf_counter() - t0),
-                _auth_note(req.header("Authorization")),
+                auth_note(req.header("Authorization")),
             )
         return resp
 
@@ -578,11 +577,3 @@ class App:
         self.tokens.expire_early_s = 0.0
         self.clock_offset_s = 0.0
         self.stats.reset()
-
-
-def _auth_note(auth: str | None) -> str:
-    """The Authorization header for the access log: its scheme only, never the value."""
-    if not auth:
-        return ""
-    scheme = auth.split(None, 1)[0][:20] if auth.strip() else ""
-    return f" authorization='{scheme} ***'" if header_safe(scheme) else " authorization='***'"

@@ -1,4 +1,5 @@
-"""Counters and the request log that ``GET /_sandbox/stats`` and ``/_sandbox/log`` show.
+"""Counters and the request log that ``GET /_sandbox/stats`` and ``/_sandbox/log`` show,
+and the masking of the access log.
 
 Tests assert on them (one token request for ten threads, no 5xx, no token in a URL), so
 they are exact and guarded by one lock.
@@ -7,11 +8,14 @@ they are exact and guarded by one lock.
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 from typing import Any
 
-__all__ = ["Stats"]
+from .messages import header_safe
+
+__all__ = ["Stats", "auth_note", "mask_query"]
 
 
 class Stats:
@@ -73,3 +77,26 @@ class Stats:
                 "since": self.since,
                 "recent_requests": list(self.ring)[-50:],
             }
+
+
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&](?:access_token|refresh_token|client_secret|password|token|key)=)[^&#]*"
+)
+
+
+def mask_query(target: str) -> str:
+    """The request target for the access log, with secret-looking query values masked.
+
+    The sandbox refuses a token in the URL, but the refusal is logged: the log must not
+    repeat what the client leaked. (The request log of ``/_sandbox/log`` keeps targets as
+    sent, so tests can find such a leak; it never leaves the process unasked.)
+    """
+    return _SECRET_QUERY.sub(r"\1***", target)
+
+
+def auth_note(auth: str | None) -> str:
+    """The Authorization header for the access log: its scheme only, never the value."""
+    if not auth:
+        return ""
+    scheme = auth.split(None, 1)[0][:20] if auth.strip() else ""
+    return f" authorization='{scheme} ***'" if header_safe(scheme) else " authorization='***'"

@@ -258,6 +258,9 @@ def test_access_log_never_shows_authorization_values(fresh_sandbox, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "cerkl_nb.sandbox"]
     assert any("/v3/oauth/Token" in line for line in lines)
     assert any("Bearer ***" in line for line in lines)
+    requests.get(fresh_sandbox.url + f"/segment?page=1&access_token={tok}", timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "cerkl_nb.sandbox"]
+    assert any("access_token=***" in line for line in lines)
     text = "\n".join(lines)
     assert tok not in text
     assert fresh_sandbox.client_secret not in text
