@@ -103,6 +103,12 @@ class ClientSpec:
             raise ValueError("client_id must not contain ':'")
         if not isinstance(self.client_secret, str) or not self.client_secret:
             raise ValueError("client_secret must be a non-empty string")
+        if not isinstance(self.name, str):
+            raise ValueError("name must be a string")
+        # Bounded, so a thousand registered clients stay a few hundred KiB.
+        for field_name, limit in (("client_id", 256), ("client_secret", 1024), ("name", 200)):
+            if len(getattr(self, field_name)) > limit:
+                raise ValueError(f"{field_name} must be at most {limit} characters")
         if self.token_lifetime_s is not None:
             why = _lifetime_error("token_lifetime_s", self.token_lifetime_s)
             if why:

@@ -74,6 +74,13 @@ def test_client_lifetimes_must_be_finite():
             ClientSpec("c", "s", token_lifetime_s=bad)
 
 
+def test_client_ids_secrets_and_names_are_bounded(fresh_sandbox):
+    for kw in ({"client_id": "i" * 257}, {"client_secret": "s" * 1025}, {"name": "n" * 201}):
+        args = {"client_id": "bounded", "client_secret": "bounded-secret", **kw}
+        with pytest.raises(SandboxError, match="at most"):
+            fresh_sandbox.register_client(**args)
+
+
 def test_expires_in_is_a_whole_number_of_seconds(fresh_sandbox):
     fresh_sandbox.register_client("fractional", "fractional-secret-1", token_lifetime_s=90.7)
     body = get_token(fresh_sandbox, "fractional", "fractional-secret-1")
