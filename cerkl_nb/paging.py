@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 import math
 import re
+import sys
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -267,7 +268,8 @@ def iter_items(
         Show a ``tqdm.auto`` progress bar (with a total when the server gives one).
     concurrency
         Fetch up to this many pages at once. Only used when the first page reports a
-        total; otherwise paging is sequential (we would not know when to stop).
+        total; otherwise paging is sequential (we would not know when to stop). In a
+        browser tab (Pyodide), which cannot start threads, paging is always sequential.
     **params
         Extra query parameters.
     """
@@ -313,7 +315,10 @@ def _walk(
     size = first.page_size if 0 < first.page_size <= page_size else page_size
     if _is_last(first, size, seen, total):
         return
-    if concurrency > 1 and total is not None:
+    if concurrency > 1 and total is not None and sys.platform == "emscripten":
+        # Pyodide cannot start threads: the same pages, in the same order, one at a time.
+        log.info("%s: paging one page at a time (no threads in a browser tab)", resource)
+    elif concurrency > 1 and total is not None:
         last_page = first.page + math.ceil(max(0, total - seen) / size)
         for page in _pages_concurrently(fetch, first, last_page, concurrency, resource):
             yield from emit(page)

@@ -42,6 +42,7 @@ import http.client
 import json
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,7 @@ __all__ = [
     "SandboxError",
     "attach",
     "ensure",
+    "in_browser",
     "start",
 ]
 
@@ -165,23 +167,34 @@ class Sandbox:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if self.key:
             headers[KEY_HEADER] = self.key
-        conn = _connection(self._https, self._host, self._port, 10)
+        target = self._prefix + "/_sandbox/" + path
         try:
-            conn.request(method, self._prefix + "/_sandbox/" + path, body=body, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
+            status, raw = self._exchange(method, target, body, headers)
         except (OSError, http.client.HTTPException) as e:
             raise SandboxError(f"the sandbox at {self.root_url} is not reachable: {e}") from None
-        finally:
-            conn.close()
         try:
             data = json.loads(raw) if raw else None
         except ValueError:
             raise SandboxError(f"unexpected answer from {self.root_url}: not JSON") from None
-        if resp.status >= 400:
+        if status >= 400:
             msg = data.get("error", {}).get("message") if isinstance(data, dict) else None
-            raise SandboxError(f"sandbox admin {method} /_sandbox/{path}: {msg or resp.status}")
+            raise SandboxError(f"sandbox admin {method} /_sandbox/{path}: {msg or status}")
         return data
+
+    def _exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        exchange = getattr(self._server, "exchange", None)
+        if exchange is not None:
+            # An in-process sandbox (transport.InProcessServer): straight to the app.
+            return exchange(method, target, body, headers)
+        conn = _connection(self._https, self._host, self._port, 10)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
 
     def health(self) -> dict:
         """``GET /_sandbox/health``: status and URLs (it needs no key and tells no secret)."""
@@ -340,18 +353,28 @@ def _connection(https: bool, host: str, port: int, timeout: float) -> http.clien
     return cls(host, port, timeout=timeout)
 
 
+def in_browser() -> bool:
+    """True in a browser tab (Pyodide / JupyterLite): no sockets, no threads."""
+    return sys.platform == "emscripten"
+
+
 def start(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
     config: SandboxConfig | None = None,
     key: str | None = None,
+    in_process: bool | None = None,
 ) -> Sandbox:
     """Start a sandbox in a background (daemon) thread and return its handle.
 
     Called with no arguments, it starts the shared default sandbox once and returns the
     same handle on later calls (safe to call from every notebook cell). Called with any
     argument, it always starts a new, separate server, which the caller should stop.
+
+    In a browser tab (:func:`in_browser`) there are no sockets and no threads: the
+    sandbox then runs in this process, and ``requests`` reaches its origin through
+    :class:`~cerkl_nb.sandbox.transport.SandboxAdapter` (see that module).
 
     Parameters
     ----------
@@ -364,6 +387,10 @@ def start(
     key
         The admin key; ``None`` (the default) makes a random one. Pass one when another
         process must steer this sandbox too and already holds the key.
+    in_process
+        ``True``: no server and no thread; the app runs in this process behind a
+        ``requests`` transport adapter routed for its origin (``port`` then only names
+        it; 0 picks an unused name). ``None`` (the default): only in a browser tab.
 
     Returns
     -------
@@ -381,14 +408,22 @@ def start(
     from .app import App
     from .server import SandboxServer
 
+    local = in_browser() if in_process is None else in_process
     shared = host == "127.0.0.1" and port == 0 and config is None and key is None
+    shared = shared and in_process is None
     with _lock:
         if shared and _default is not None and _default._server is not None:
             if _default._server.running:
                 return _default
-        server = SandboxServer(App(config, key=key), host, port)
-        server.start_background()
-        sb = Sandbox(server.root_url, key=server.key, server=server)
+        if local:
+            from .transport import InProcessServer
+
+            local_server = InProcessServer(App(config, key=key), port or None)
+            sb = Sandbox(local_server.root_url, key=local_server.key, server=local_server)  # type: ignore[arg-type]
+        else:
+            server = SandboxServer(App(config, key=key), host, port)
+            server.start_background()
+            sb = Sandbox(server.root_url, key=server.key, server=server)
         if shared:
             _default = sb
         return sb
@@ -499,10 +534,11 @@ def ensure() -> Sandbox:
     """Attach to ``$CERKL_SANDBOX_URL`` with ``$CERKL_SANDBOX_KEY``, else :func:`start`.
 
     Without the key, or when the sandbox there refuses it, or when anything else answers
-    (nothing, HTML, a 500 ...), a sandbox of this process's own is started instead.
+    (nothing, HTML, a 500 ...), a sandbox of this process's own is started instead. In a
+    browser tab that is always the case, and the sandbox runs in the kernel (:func:`start`).
     """
     url, key = os.environ.get(URL_ENV), os.environ.get(KEY_ENV)
-    if url and key:
+    if url and key and not in_browser():  # a browser tab cannot reach another process
         try:
             return attach(url, key=key, timeout_s=1.0)
         except SandboxError:
