@@ -61,7 +61,7 @@ from .paging import (
     iter_items,
     require_pandas,
 )
-from .redact import excerpt, get_logger, redact, redact_json
+from .redact import Secret, excerpt, get_logger, install_log_redaction, redact, redact_json
 from .token import Token
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -713,6 +713,11 @@ def connect(
 ) -> CerklClient:
     """A ready client: real credentials when configured, else the local sandbox.
 
+    It also calls :func:`~cerkl_nb.redact.install_log_redaction`, so that urllib3's and
+    requests' log records and http.client's debug prints of this process are redacted too
+    (importing the package changes no such global state by itself). A sandbox is reached
+    through its handle only: :meth:`Settings.for_sandbox` and :meth:`Credentials.for_sandbox`.
+
     Parameters
     ----------
     client_id, client_secret, base_url
@@ -726,8 +731,6 @@ def connect(
     **overrides
         Other :class:`~cerkl_nb.config.Settings` fields (``timeout_s``, ``leeway_s`` ...).
     """
-    from .redact import Secret, install_log_redaction
-
     # Wrapped at once: a verbose traceback of any error below shows Secret('***').
     client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
     install_log_redaction()
