@@ -60,6 +60,10 @@ class FrontEndBridge(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._report_callbacks = widgets.CallbackDispatcher()
         self.sent: list[dict[str, str]] = []
+        # The text of the last few requests, by nonce: shown instead when the page fails.
+        self._texts: dict[str, str] = {}
+        #: Whether the page can add notebook cells (``None`` until a view has said).
+        self.can_insert_cells: bool | None = None
         self.on_msg(self._on_msg)
 
     def copy(self, text: str, what: str = "Text") -> str:
@@ -71,18 +75,36 @@ class FrontEndBridge(anywidget.AnyWidget):
         return self._request({"kind": "insert_cell", "code": code, "anchor_ids": list(anchor_ids)})
 
     def on_report(self, callback: Callable[[dict[str, Any]], None], remove: bool = False) -> None:
-        """Call ``callback(report)`` when the page answers (``kind`` copied / inserted)."""
+        """Call ``callback(report)`` when the page answers.
+
+        ``kind`` is ``"copied"`` or ``"inserted"`` (the answer to a request), or
+        ``"capabilities"`` (sent by each new view: ``insert_cell`` says whether this front
+        end lets widgets add cells; Voilà, VS Code and Colab do not).
+        """
         self._report_callbacks.register_callback(callback, remove=remove)
+
+    def text_of(self, nonce: str | None) -> str | None:
+        """The text or code of one of the last few requests (``None`` when unknown)."""
+        return self._texts.get(nonce or "")
 
     def _request(self, content: dict[str, Any]) -> str:
         nonce = uuid.uuid4().hex
         content["nonce"] = nonce
         self.sent = [*self.sent[-9:], {"kind": content["kind"], "nonce": nonce}]
+        self._texts = {
+            **dict(list(self._texts.items())[-9:]),
+            nonce: content.get("text") or content.get("code") or "",
+        }
         self.send(content)
         return nonce
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("kind") in ("copied", "inserted"):
+        if not isinstance(content, dict):
+            return
+        if content.get("kind") == "capabilities":
+            self.can_insert_cells = bool(content.get("insert_cell"))
+            self._report_callbacks(content)
+        elif content.get("kind") in ("copied", "inserted"):
             self._report_callbacks(content)
 
 

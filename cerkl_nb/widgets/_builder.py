@@ -16,8 +16,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..api import FILTER_OPERATORS
 from ..catalog import (
-    FILTER_OPERATORS,
     Catalog,
     Endpoint,
     RequestSpec,

@@ -30,7 +30,8 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..config import DEFAULT_BASE_URL, Credentials, Settings
+from ..api import PRODUCTION_BASE_URL, PRODUCTION_HOST
+from ..config import Credentials, Settings
 from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret
 from ..token import Token
@@ -54,7 +55,7 @@ __all__ = ["CredentialsForm", "ENVIRONMENTS"]
 #: Environment choices: (label, value).
 ENVIRONMENTS: list[tuple[str, str]] = [
     ("Sandbox (local, fake data)", "sandbox"),
-    ("Cerkl production (api.cerkl.com)", "production"),
+    (f"Cerkl production ({PRODUCTION_HOST})", "production"),
     ("Custom URL", "custom"),
 ]
 
@@ -74,7 +75,7 @@ _FORM_HINT = (
 
 _PRODUCTION_BANNER = (
     '<div role="note" class="cerkl-banner cerkl-banner-production">'
-    "PRODUCTION: requests go to api.cerkl.com and read or change your organisation's real "
+    f"PRODUCTION: requests go to {PRODUCTION_HOST} and read or change your organisation's real "
     "data (subscribers, segments, blasts). Check every write before you send it.</div>"
 )
 _BINDER_BANNER = (
@@ -317,7 +318,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         if env == "sandbox":
             url = self._sandbox_url or self._sandbox().url
         elif env == "production":
-            url = DEFAULT_BASE_URL
+            url = PRODUCTION_BASE_URL
         else:
             url = self.base_url.value.strip()
             if not url:
@@ -433,7 +434,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         if env == "sandbox":
             return "Sandbox", self._sandbox_url.rstrip("/") if self._sandbox_url else None
         if env == "production":
-            return "Cerkl production", DEFAULT_BASE_URL
+            return "Cerkl production", PRODUCTION_BASE_URL
         url = self.base_url.value.strip().rstrip("/")
         return f"custom URL {url or '(empty)'}", url or None
 
@@ -474,7 +475,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         return bool(known) and base_url.rstrip("/") == known.rstrip("/")  # type: ignore[union-attr]
 
     def _show_environment_for(self, base_url: str) -> None:
-        if base_url.rstrip("/") == DEFAULT_BASE_URL:
+        if base_url.rstrip("/") == PRODUCTION_BASE_URL:
             self.environment.value = "production"
         elif self._is_sandbox_url(base_url):
             self.environment.value = "sandbox"
@@ -500,7 +501,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
             self.base_url.value = self._sandbox_url or "(the local sandbox; started on demand)"
             self.base_url.disabled = True
         elif env == "production":
-            self.base_url.value = DEFAULT_BASE_URL
+            self.base_url.value = PRODUCTION_BASE_URL
             self.base_url.disabled = True
         else:
             if self.base_url.value.startswith("("):
@@ -546,7 +547,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
 
         url = self.base_url.value.strip()
         host = (urlsplit(url).hostname or "").lower() if "://" in url else ""
-        production = self.environment.value == "production" or host == "api.cerkl.com"
+        production = self.environment.value == "production" or host == PRODUCTION_HOST
         self.production_banner.layout.display = None if production else "none"
 
     def _set_busy(self, busy: bool) -> None:

@@ -30,8 +30,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..api import PRODUCTION_BASE_URL
 from ..catalog import Catalog, RequestSpec, load_catalog
-from ..config import DEFAULT_BASE_URL
 from ..errors import ApiError, CerklError
 from ..redact import redact
 from ._bridge import FrontEndBridge, HtmlPane, LiveStatus
@@ -41,6 +41,7 @@ from ._common import (
     StatusLine,
     button,
     describe_error,
+    esc,
     guarded,
     labelled,
     log,
@@ -146,6 +147,7 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
                     ]
                 ),
                 self.status,
+                self.snippet,
                 self.response_status,
                 self.response_tabs,
                 widgets.HBox([self.history, self.rerun_button]),
@@ -214,6 +216,9 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
         self.history.observe(self._on_history_select, names="value")
         self.bridge = FrontEndBridge(tablist_label="Response view")
         self.bridge.on_report(self._on_bridge_report)
+        # Code the page could not copy or insert, shown to select and copy by hand (not
+        # synced state, like the response).
+        self.snippet = HtmlPane(layout=widgets.Layout(display="none"))
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -270,8 +275,21 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
         else:
             self._set_status("info", f"Ready: {what} is selected. Click Send.")
 
+    def _show_snippet(self, text: str, what: str) -> None:
+        """Show ``text`` in a selectable, read-only box (where the page could not help)."""
+        self.snippet.value = (
+            f"<div class='cerkl-note'>{esc(what)}, to select and copy:</div>"
+            f"<pre class='cerkl-snippet' tabindex='0' aria-label='{esc(what)}'>{esc(text)}</pre>"
+        )
+        self.snippet.layout.display = None
+
+    def _hide_snippet(self) -> None:
+        self.snippet.value = ""
+        self.snippet.layout.display = "none"
+
     def _endpoint_switched(self) -> None:
         # What the view shows belongs to the previous endpoint: clear it.
+        self._hide_snippet()
         self.clear_response()
         self.last_error = None
         self._show_ready()
@@ -351,6 +369,14 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
         except (CerklError, ValueError) as err:
             self._report(err)
             return None
+        if self.bridge.can_insert_cells is False:
+            self._show_snippet(code, "The code for a new cell")
+            self._set_status(
+                "info",
+                "This front end does not let widgets add cells: the code is shown below the "
+                "buttons; copy it into a new cell.",
+            )
+            return code
         self.bridge.insert_cell(code, [*self._anchor_ids, self.model_id])
         self._set_status("info", "Asked the notebook to add a code cell below…")
         return code
@@ -430,7 +456,7 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
     def _copy(self, make: Callable[[RequestSpec, str], str], what: str) -> str | None:
         try:
             spec = self.current_request()
-            base = self._client.settings.base_url if self._client else DEFAULT_BASE_URL
+            base = self._client.settings.base_url if self._client else PRODUCTION_BASE_URL
             text = make(spec, base)
         except (CerklError, ValueError) as err:
             self._report(err)
@@ -494,20 +520,29 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
 
     def _on_bridge_report(self, report: dict[str, Any]) -> None:
         kind = report.get("kind")
-        if kind == "inserted":
-            if report.get("ok"):
-                self._set_status("ok", "Inserted a new code cell below with the cerkl_nb call.")
-            elif report.get("how") == "clipboard":
-                self._set_status(
-                    "warn",
-                    f"Could not add a cell here ({redact(report.get('error') or '')}); the code is "
-                    "on your clipboard: paste it into a new cell.",
-                )
-            else:
-                self._set_status("error", f"Could not insert a cell: {redact(report.get('error'))}")
-        elif kind == "copied" and not report.get("ok"):
+        text = self.bridge.text_of(report.get("nonce"))
+        why = redact(report.get("error") or "")
+        if kind == "capabilities" and not report.get("insert_cell"):
+            self.insert_button.description = "Show as code"
+            self.insert_button.tooltip = (
+                "This front end does not let widgets add cells: show the cerkl_nb code to copy"
+            )
+        elif kind == "inserted" and report.get("ok"):
+            self._set_status("ok", "Inserted a new code cell below with the cerkl_nb call.")
+        elif kind == "inserted" and report.get("how") == "clipboard":
             self._set_status(
-                "warn", f"The browser refused the clipboard: {redact(report.get('error') or '')}"
+                "warn",
+                f"Could not add a cell here ({why}); the code is on your clipboard: paste it "
+                "into a new cell.",
+            )
+        elif kind == "inserted":
+            self._show_snippet(text or "", "The code for a new cell")
+            self._set_status("warn", f"Could not insert a cell ({why}): the code is shown below.")
+        elif kind == "copied" and not report.get("ok"):
+            what = report.get("what") or "text"
+            self._show_snippet(text or "", f"The {what}")
+            self._set_status(
+                "warn", f"The browser refused the clipboard ({why}): the {what} is shown below."
             )
 
     def __repr__(self) -> str:

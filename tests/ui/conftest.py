@@ -193,7 +193,7 @@ def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab
             # The kernel's cerkl_nb.connect() attaches to this sandbox (no credentials set).
             "CERKL_SANDBOX_URL": sandbox.url,
             # The key that proves the sandbox is ours (attach() asks for it).
-            "CERKL_SANDBOX_KEY": getattr(sandbox, "key", "") or "",
+            "CERKL_SANDBOX_KEY": sandbox.key,
             "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
             "JUPYTER_CONFIG_DIR": str(base / "config"),

@@ -153,7 +153,7 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         expect(status).to_contain_text("200 OK", timeout=20_000)
         expect(status).to_contain_text("GET /subscriber")
         # The body arrives in a one-off message (not widget state) and is rendered.
-        body_pane = explorer.locator(".cerkl-html-pane").first
+        body_pane = explorer.locator(".cerkl-response-tabs .cerkl-html-pane").first
         expect(body_pane).to_contain_text("email", timeout=10_000)
         expect(explorer.get_by_role("tablist", name="Response view")).to_have_count(1)
         stats = sandbox.stats()

@@ -85,6 +85,8 @@ def isolated_env(tmp_path, monkeypatch) -> Iterator[None]:
 def sandbox_env(sandbox, monkeypatch):
     """Make ``cerkl_nb.connect()`` / ``sandbox.ensure()`` use the session sandbox."""
     monkeypatch.setenv("CERKL_SANDBOX_URL", sandbox.url)
+    # The proof of ownership attach() asks for.
+    monkeypatch.setenv("CERKL_SANDBOX_KEY", sandbox.key)
     return sandbox
 
 

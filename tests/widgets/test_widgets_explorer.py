@@ -298,3 +298,35 @@ def test_choosing_another_endpoint_clears_the_previous_response(explorer):
     assert explorer.response_status_text == "No response yet."
     assert explorer.response_body.value == ""
     assert explorer.status_text.startswith("Ready: GET /segment")
+
+
+def test_where_cells_cannot_be_added_the_code_is_shown_to_copy(explorer, monkeypatch):
+    sent = []
+    monkeypatch.setattr(explorer.bridge, "send", lambda content, buffers=None: sent.append(content))
+    # A view in a front end without a notebook model (Voilà, VS Code, Colab) says so.
+    explorer.bridge._handle_custom_msg({"kind": "capabilities", "insert_cell": False}, [])
+    assert explorer.insert_button.description == "Show as code"
+    code = explorer.insert_code_cell()
+    assert not sent  # no request the page cannot fulfil
+    assert explorer.snippet.layout.display is None
+    assert "client.list(&#x27;subscriber&#x27;" in explorer.snippet.value
+    assert "does not let widgets add cells" in explorer.status_text
+    assert code.startswith("# The explorer's request as a cerkl_nb call.")
+
+
+def test_a_refused_clipboard_shows_the_snippet_instead(explorer, monkeypatch):
+    sent = []
+    monkeypatch.setattr(explorer.bridge, "send", lambda content, buffers=None: sent.append(content))
+    curl = explorer.copy_as_curl()
+    assert explorer.snippet.layout.display == "none"
+    report = {"kind": "copied", "ok": False, "nonce": sent[-1]["nonce"], "what": "curl command"}
+    explorer.bridge._handle_custom_msg({**report, "error": "denied"}, [])
+    assert (
+        explorer.status_kind == "warn" and "the curl command is shown below" in explorer.status_text
+    )
+    assert explorer.snippet.layout.display is None
+    assert "$CERKL_ACCESS_TOKEN" in explorer.snippet.value and "curl " in explorer.snippet.value
+    assert curl.splitlines()[0].replace("'", "&#x27;") in explorer.snippet.value
+    # Another endpoint: the old snippet goes.
+    explorer.folder.value = "segment"
+    assert explorer.snippet.layout.display == "none"

@@ -50,11 +50,19 @@ function domIndex(el) {
   return Array.from(nb.querySelectorAll(".jp-Cell")).indexOf(cellNode);
 }
 
-function insertCell(model, el, code, anchorIds) {
+// JupyterLab's widget manager holds the notebook's document context; other front ends
+// (Voilà, VS Code, Colab) have none, and there a widget cannot add a cell. This reach
+// into the manager is not a documented API, so it is checked up front and reported.
+function notebookModel(model) {
   const manager = model.widget_manager;
   const context = manager && manager.context;
   const shared = context && context.model && context.model.sharedModel;
-  if (!shared || typeof shared.insertCell !== "function") {
+  return shared && typeof shared.insertCell === "function" ? shared : null;
+}
+
+function insertCell(model, el, code, anchorIds) {
+  const shared = notebookModel(model);
+  if (!shared) {
     return null;
   }
   let index = anchorIndex(shared, anchorIds || []);
@@ -164,6 +172,11 @@ function render({ model, el }) {
     }
   }
   model.on("msg:custom", onMsg);
+  try {
+    model.send({ kind: "capabilities", insert_cell: notebookModel(model) !== null });
+  } catch (err) {
+    // no kernel (a saved notebook opened without one): nothing to report to
+  }
   return () => {
     undecorate();
     model.off("msg:custom", onMsg);
