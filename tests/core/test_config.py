@@ -198,10 +198,10 @@ def test_save_dotenv_warns_unless_git_ignores_the_file(tmp_path) -> None:
 
 
 def test_git_decides_what_is_ignored_so_a_star_does_not_cross_folders(tmp_path) -> None:
-    # A hand-written matcher let "*" match "/": "sub*env" ignored sub/.env.
+    # A hand-written matcher let "*" match "/": "/sub*env" ignored sub/.env.
     _git_init(tmp_path)
     (tmp_path / "sub").mkdir()
-    (tmp_path / ".gitignore").write_text("sub*env\n/top/.env\n")
+    (tmp_path / ".gitignore").write_text("/sub*env\n/top/.env\n")
     assert is_git_ignored(tmp_path / "sub" / ".env") is False
     (tmp_path / "top").mkdir()
     assert is_git_ignored(tmp_path / "top" / ".env") is True
