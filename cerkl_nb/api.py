@@ -933,10 +933,14 @@ _SUCCESS = {"create": 201, "add_member": 201, "delete": 204, "remove_member": 20
             "remove_member_body": 204}  # fmt: skip
 
 
-def _build_endpoints() -> tuple[Endpoint, ...]:
-    eps: list[Endpoint] = []
+class _EndpointList:
+    """Collects endpoints in display order; ``crud`` states a resource's usual shape."""
+
+    def __init__(self) -> None:
+        self.eps: list[Endpoint] = []
 
     def add(
+        self,
         method: str,
         path: str,
         resource: str,
@@ -960,17 +964,17 @@ def _build_endpoints() -> tuple[Endpoint, ...]:
             example = EXAMPLES[model or resource]
         elif example is None and kind == "update":
             example = _update_example(model or resource)
-        eps.append(
+        self.eps.append(
             Endpoint(method, path, resource, summary, kind, model, params, example, status,
                      documented, **kw)
         )  # fmt: skip
 
-    def crud(name: str, plural: str, ops: str, undocumented: str = "") -> None:
+    def crud(self, name: str, plural: str, ops: str, undocumented: str = "") -> None:
         # L list, C create, G get, U update, D delete: the usual shape of a Cerkl resource.
         # Every writable resource also has a sandbox-only template endpoint.
         if "C" in ops:
-            add("GET", f"/{name}/template", name, f"Template for {name} bodies", "template",
-                name, False)  # fmt: skip
+            self.add("GET", f"/{name}/template", name, f"Template for {name} bodies",
+                     "template", name, False)  # fmt: skip
         for op, method, path, summary, kind in (
             ("L", "GET", f"/{name}", f"List {plural}", "list"),
             ("C", "POST", f"/{name}", f"Create {plural}", "create"),
@@ -979,55 +983,66 @@ def _build_endpoints() -> tuple[Endpoint, ...]:
             ("D", "DELETE", f"/{name}/{{id}}", f"Delete a {name}", "delete"),
         ):
             if op in ops:
-                add(method, path, name, summary, kind, name, op not in undocumented)
+                self.add(method, path, name, summary, kind, name, op not in undocumented)
 
-    add("POST", TOKEN_PATH, "oauth", "Get an access token", "token")
 
-    crud("subscriber", "subscribers", "LCGU")
-    add("DELETE", "/subscriber/{id}", "subscriber", "Delete (unsubscribe) a subscriber",
-        "delete", "subscriber", False,
-        description="The subscriber becomes an /unsubscribe record with the same id.")  # fmt: skip
-    add("GET", "/subscriber/{id}/subscriber_interest", "subscriber",
-        "Categories a subscriber cares most about", "list", "subscriber_interest")  # fmt: skip
-    crud("unsubscribe", "former subscribers", "LG")
+def _audience_endpoints(e: _EndpointList) -> None:
+    """Subscribers, former subscribers, segments and categories."""
+    e.crud("subscriber", "subscribers", "LCGU")
+    e.add("DELETE", "/subscriber/{id}", "subscriber", "Delete (unsubscribe) a subscriber",
+          "delete", "subscriber", False,
+          description="The subscriber becomes an /unsubscribe record, same id.")  # fmt: skip
+    e.add("GET", "/subscriber/{id}/subscriber_interest", "subscriber",
+          "Categories a subscriber cares most about", "list", "subscriber_interest")  # fmt: skip
+    e.crud("unsubscribe", "former subscribers", "LG")
 
-    crud("segment", "segments", "LCGUD", undocumented="UD")
-    add("GET", "/segment/{id}/subscriber", "segment", "List a segment's members", "list",
-        "subscriber", False)  # fmt: skip
-    add("POST", "/segment/{id}/subscriber", "segment", "Add one subscriber to a segment",
-        "add_member", "segment_member", example=EXAMPLES["segment_member"])  # fmt: skip
-    add("DELETE", "/segment/{id}/subscriber", "segment",
-        "Remove a subscriber from a segment (id in the body)", "remove_member_body",
-        "segment_member", False, example={"id": 100005}, filterable=False)  # fmt: skip
-    add("DELETE", "/segment/{id}/subscriber/{subscriber_id}", "segment",
-        "Remove a subscriber from a segment", "remove_member", None, False)  # fmt: skip
+    e.crud("segment", "segments", "LCGUD", undocumented="UD")
+    e.add("GET", "/segment/{id}/subscriber", "segment", "List a segment's members", "list",
+          "subscriber", False)  # fmt: skip
+    e.add("POST", "/segment/{id}/subscriber", "segment", "Add one subscriber to a segment",
+          "add_member", "segment_member", example=EXAMPLES["segment_member"])  # fmt: skip
+    e.add("DELETE", "/segment/{id}/subscriber", "segment",
+          "Remove a subscriber from a segment (id in the body)", "remove_member_body",
+          "segment_member", False, example={"id": 100005}, filterable=False)  # fmt: skip
+    e.add("DELETE", "/segment/{id}/subscriber/{subscriber_id}", "segment",
+          "Remove a subscriber from a segment", "remove_member", None, False)  # fmt: skip
 
-    crud("category", "categories", "LCGUD", undocumented="U")
-    add("GET", "/category/{id}/subscriber", "category", "Subscribers interested in a category",
-        "list", "subscriber", False)  # fmt: skip
+    e.crud("category", "categories", "LCGUD", undocumented="U")
+    e.add("GET", "/category/{id}/subscriber", "category",
+          "Subscribers interested in a category", "list", "subscriber", False)  # fmt: skip
 
-    crud("blast", "blasts", "LCGUD", undocumented="D")
-    i = next(n for n, e in enumerate(eps) if e.key == "POST /blast")
-    eps[i] = replace(
-        eps[i],
+
+def _content_endpoints(e: _EndpointList) -> None:
+    """Blasts, content of every type, insights and lookups."""
+    e.crud("blast", "blasts", "LCGUD", undocumented="D")
+    i = next(n for n, ep in enumerate(e.eps) if ep.key == "POST /blast")
+    e.eps[i] = replace(
+        e.eps[i],
         description="Status 2 (Sending now) is recorded as sent (4) at once; nobody is emailed.",
     )
 
     # Content: one read side, four write sides (reads of stories etc. go through /content).
-    crud("content", "content (all types)", "LG")
+    e.crud("content", "content (all types)", "LG")
     for ctype in CONTENT_TYPES:
-        crud(ctype, f"{ctype} content", "CUD", undocumented="" if ctype == "story" else "D")
+        e.crud(ctype, f"{ctype} content", "CUD", undocumented="" if ctype == "story" else "D")
 
-    add("GET", "/content_insights", "insights", "Engagement per piece of content", "list",
-        "content_insights")  # fmt: skip
-    add("GET", "/subscriber_insights", "insights", "Engagement per subscriber", "list",
-        "subscriber_insights")  # fmt: skip
+    e.add("GET", "/content_insights", "insights", "Engagement per piece of content", "list",
+          "content_insights")  # fmt: skip
+    e.add("GET", "/subscriber_insights", "insights", "Engagement per subscriber", "list",
+          "subscriber_insights")  # fmt: skip
 
     for name in LOOKUPS:
-        add("GET", f"/{name}", "lookup", f"List {name} values", "list", name,
-            name in DOCUMENTED_LOOKUPS)  # fmt: skip
-        add("GET", f"/{name}/{{id}}", "lookup", f"Get one {name} value", "get", name, False)
-    return tuple(eps)
+        e.add("GET", f"/{name}", "lookup", f"List {name} values", "list", name,
+              name in DOCUMENTED_LOOKUPS)  # fmt: skip
+        e.add("GET", f"/{name}/{{id}}", "lookup", f"Get one {name} value", "get", name, False)
+
+
+def _build_endpoints() -> tuple[Endpoint, ...]:
+    e = _EndpointList()
+    e.add("POST", TOKEN_PATH, "oauth", "Get an access token", "token")
+    _audience_endpoints(e)
+    _content_endpoints(e)
+    return tuple(e.eps)
 
 
 #: Every operation, documented by Cerkl or offered by the sandbox, in display order.

@@ -261,22 +261,9 @@ def _token_operation(op: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
-def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "operationId": ep.operation_id,
-        "tags": [ep.resource],
-        "summary": ep.summary,
-    }
-    if ep.description:
-        op["description"] = ep.description
-    if ep.sandbox_only:
-        op["x-sandbox-only"] = True
-    if ep.kind == "token":
-        return _token_operation(op)
-    op["parameters"] = [_parameter(p) for p in ep.params]
-    if not op["parameters"]:
-        del op["parameters"]
-    std = {
+def _standard_responses() -> dict[str, Any]:
+    """The answers every authenticated operation can give besides its own."""
+    return {
         "401": {
             "description": "Missing, expired or revoked access token.",
             "headers": {
@@ -289,88 +276,122 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         },
         "default": _err("Any other error (400, 404, 405, 409, 413, 415, 429, 5xx)."),
     }
-    ok = str(ep.status)
-    if ep.kind == "list":
-        op["responses"] = {
-            ok: {
-                "description": "One page of results.",
-                "content": {
-                    "application/json": {"schema": _envelope(_item_ref(ep.model, schemas), True)}
-                },
-            },
-            "400": _err("Bad page, page_size or filters_json."),
-            **std,
-        }
-    elif ep.kind == "get":
-        op["responses"] = {
-            ok: {
-                "description": "The object, as a one-item data list.",
-                "content": {
-                    "application/json": {"schema": _envelope(_item_ref(ep.model, schemas), False)}
-                },
-            },
-            "404": _err("No object with this id."),
-            **std,
-        }
-    elif ep.kind in ("create", "update", "add_member"):
-        if ep.kind == "add_member":
-            body_ref = _REF + "SegmentMemberTemplate"
-            out_item = _item_ref("subscriber", schemas)
-        else:
-            sname = _schema_name(ep.model) + ("Update" if ep.kind == "update" else "Create")
-            schemas.setdefault(sname, _write_schema(RESOURCES[ep.model], ep.kind == "update"))
-            tname = sname + "Template"
-            schemas.setdefault(tname, _template_schema(_REF + sname))
-            body_ref = _REF + tname
-            out_item = _item_ref(ep.model, schemas)
+
+
+def _json_content(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+def _list_responses(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    envelope = _envelope(_item_ref(ep.model, schemas), True)
+    return {
+        str(ep.status): {
+            "description": "One page of results.",
+            "content": _json_content(envelope),
+        },
+        "400": _err("Bad page, page_size or filters_json."),
+    }
+
+
+def _get_responses(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    envelope = _envelope(_item_ref(ep.model, schemas), False)
+    return {
+        str(ep.status): {
+            "description": "The object, as a one-item data list.",
+            "content": _json_content(envelope),
+        },
+        "404": _err("No object with this id."),
+    }
+
+
+def _write_responses(ep: Endpoint, schemas: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """Create, update and add-member: a template body in, the stored object(s) out."""
+    if ep.kind == "add_member":
+        body_ref = _REF + "SegmentMemberTemplate"
+        out_item = _item_ref("subscriber", schemas)
+    else:
+        sname = _schema_name(str(ep.model)) + ("Update" if ep.kind == "update" else "Create")
+        schemas.setdefault(sname, _write_schema(RESOURCES[str(ep.model)], ep.kind == "update"))
+        tname = sname + "Template"
+        schemas.setdefault(tname, _template_schema(_REF + sname))
+        body_ref = _REF + tname
+        out_item = _item_ref(ep.model, schemas)
+    op["requestBody"] = {
+        "required": True,
+        "content": _json_content({"$ref": body_ref}, ep.example_body),
+    }
+    success: dict[str, Any] = {
+        "description": "The stored object(s), as a data list.",
+        "content": _json_content(_envelope(out_item, False)),
+    }
+    if ep.status == 201:
+        success["headers"] = {"Location": _LOCATION}
+    return {
+        str(ep.status): success,
+        "400": _err("Invalid envelope or field."),
+        "404": _err("No object with this id."),
+        "409": _err("Duplicate (email, external_id, membership) or a forbidden change."),
+    }
+
+
+def _delete_responses(ep: Endpoint, schemas: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    if ep.kind == "remove_member_body":
         op["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": body_ref}, "example": ep.example_body}
-            },
+            "content": _json_content(_ref("SegmentMemberTemplate"), ep.example_body),
         }
-        success: dict[str, Any] = {
-            "description": "The stored object(s), as a data list.",
-            "content": {"application/json": {"schema": _envelope(out_item, False)}},
-        }
-        if ep.status == 201:
-            success["headers"] = {"Location": _LOCATION}
-        op["responses"] = {
-            ok: success,
-            "400": _err("Invalid envelope or field."),
-            "404": _err("No object with this id."),
-            "409": _err("Duplicate (email, external_id, membership) or a forbidden change."),
-            **std,
-        }
+    return {
+        str(ep.status): {"description": "Deleted."},
+        "404": _err("No object with this id."),
+        "409": _err("The object cannot be deleted in its state."),
+    }
+
+
+def _template_responses(
+    ep: Endpoint, schemas: dict[str, Any], op: dict[str, Any]
+) -> dict[str, Any]:
+    op["description"] = (
+        "Stand-in for Cerkl's 'self-documenting template endpoints': the writable "
+        "fields with type hints, plus an example body."
+    )
+    return {
+        str(ep.status): {
+            "description": "A template with type hints.",
+            "content": _json_content(_ref("TemplateHints")),
+        },
+    }
+
+
+def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": ep.operation_id,
+        "tags": [ep.resource],
+        "summary": ep.summary,
+    }
+    if ep.description:
+        op["description"] = ep.description
+    if ep.sandbox_only:
+        op["x-sandbox-only"] = True
+    if ep.kind == "token":
+        return _token_operation(op)
+    if ep.params:
+        op["parameters"] = [_parameter(p) for p in ep.params]
+    if ep.kind == "list":
+        responses = _list_responses(ep, schemas)
+    elif ep.kind == "get":
+        responses = _get_responses(ep, schemas)
+    elif ep.kind in ("create", "update", "add_member"):
+        responses = _write_responses(ep, schemas, op)
     elif ep.kind in ("delete", "remove_member", "remove_member_body"):
-        if ep.kind == "remove_member_body":
-            op["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": _ref("SegmentMemberTemplate"),
-                        "example": ep.example_body,
-                    }
-                },
-            }
-        op["responses"] = {
-            ok: {"description": "Deleted."},
-            "404": _err("No object with this id."),
-            "409": _err("The object cannot be deleted in its state."),
-            **std,
-        }
+        responses = _delete_responses(ep, schemas, op)
     elif ep.kind == "template":
-        op["description"] = (
-            "Stand-in for Cerkl's 'self-documenting template endpoints': the writable "
-            "fields with type hints, plus an example body."
-        )
-        op["responses"] = {
-            ok: {
-                "description": "A template with type hints.",
-                "content": {"application/json": {"schema": _ref("TemplateHints")}},
-            },
-            **std,
-        }
+        responses = _template_responses(ep, schemas, op)
+    else:  # pragma: no cover - api.ENDPOINTS names only the kinds above
+        raise ValueError(f"no OpenAPI shape for endpoint kind {ep.kind!r}")
+    op["responses"] = {**responses, **_standard_responses()}
     return op
 
 
@@ -398,6 +419,11 @@ def _ref_object(*, nullable: bool = False, minimum: int | None = None) -> dict[s
 
 
 def _components() -> dict[str, Any]:
+    """Every shared schema: record references and lookups, then errors and token shapes."""
+    return {**_reference_components(), **_error_and_token_components()}
+
+
+def _reference_components() -> dict[str, Any]:
     return {
         "Ref": _ref_object(),
         "NullableRef": _ref_object(nullable=True),
@@ -448,6 +474,11 @@ def _components() -> dict[str, Any]:
                 "x-sandbox-only": {"type": "boolean"},
             },
         },
+    }
+
+
+def _error_and_token_components() -> dict[str, Any]:
+    return {
         "Error": {
             "type": "object",
             "required": ["error"],
