@@ -29,14 +29,19 @@ __all__ = ["FrontEndBridge", "HtmlPane", "LiveStatus", "page_module"]
 _STATIC = pathlib.Path(__file__).parent / "static"
 
 
-def page_module(name: str) -> str:
-    """The ESM source of ``static/<name>`` with the shared clipboard helper prepended.
+#: Page code shared by the widgets' modules: the clipboard helper and the snapshot check.
+_SHARED = ("clipboard.js", "snapshot.js")
 
-    Both widgets that write the clipboard (the bridge and the token panel) get the same
-    ``writeClipboard()`` from ``static/clipboard.js``: one helper, one place to fix it.
+
+def page_module(name: str | None = None, source: str = "") -> str:
+    """The ESM source of ``static/<name>`` (or ``source``) with the shared helpers prepended.
+
+    The widgets that write the clipboard (the bridge and the token panel) get the same
+    ``writeClipboard()`` from ``static/clipboard.js``, and every widget with page code
+    the same ``whenSnapshot()`` from ``static/snapshot.js``: one helper, one place to fix.
     """
-    shared = (_STATIC / "clipboard.js").read_text(encoding="utf-8")
-    own = (_STATIC / name).read_text(encoding="utf-8")
+    shared = "\n".join((_STATIC / f).read_text(encoding="utf-8") for f in _SHARED)
+    own = (_STATIC / name).read_text(encoding="utf-8") if name else source
     return f"{shared}\n{own}"
 
 
@@ -103,6 +108,7 @@ class FrontEndBridge(anywidget.AnyWidget):
             return
         if content.get("kind") == "capabilities":
             self.can_insert_cells = bool(content.get("insert_cell"))
+            self.send({"kind": "live"})  # a kernel is listening: not a saved snapshot
             self._report_callbacks(content)
         elif content.get("kind") in ("copied", "inserted"):
             self._report_callbacks(content)
@@ -161,12 +167,17 @@ function render({ model, el }) {
   const keys = (event) => onKey(el, event);
   el.addEventListener("keydown", keys);
   model.on("msg:custom", onMsg);
-  try {
-    model.send({ kind: "want" });
-  } catch (err) {
-    // no kernel (a saved notebook opened without one): nothing to show, by design
-  }
+  // Ask for the content; a saved snapshot has none (by design), and says so.
+  const stopWatch = whenSnapshot(model, { kind: "want" }, "html", () => {
+    const note = model.get("unsaved_note");
+    if (!note) return;
+    const p = document.createElement("p");
+    p.className = "cerkl-note";
+    p.textContent = note;
+    el.replaceChildren(p);
+  });
   return () => {
+    stopWatch();
     el.removeEventListener("keydown", keys);
     model.off("msg:custom", onMsg);
   };
@@ -184,7 +195,10 @@ class HtmlPane(anywidget.AnyWidget):
     response data (personal data such as subscriber e-mail addresses).
     """
 
-    _esm = _PANE_ESM
+    _esm = page_module(source=_PANE_ESM)
+    #: Shown instead of the content in a saved snapshot (no kernel to ask): the content
+    #: is never saved, so say so rather than show an empty box.
+    unsaved_note = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, value: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -197,9 +197,10 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
         self.status = LiveStatus()
         self.response_status = widgets.HTML(NO_RESPONSE_HTML)
         # Response data (possibly personal data) is never synced state: see HtmlPane.
-        self.response_body = HtmlPane()
-        self.response_table = HtmlPane()
-        self.response_headers = HtmlPane()
+        unsaved = "Response not saved with the notebook: run the cell again, then Send."
+        self.response_body = HtmlPane(unsaved_note=unsaved)
+        self.response_table = HtmlPane(unsaved_note=unsaved)
+        self.response_headers = HtmlPane(unsaved_note=unsaved)
         self.response_tabs = widgets.Tab(
             [self.response_body, self.response_table, self.response_headers],
             titles=("Body", "Table", "Headers"),

@@ -258,7 +258,9 @@ class TokenPanel(anywidget.AnyWidget):
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         try:
             kind = content.get("kind") if isinstance(content, dict) else None
-            if kind == "refresh":
+            if kind == "hello":
+                self.send({"kind": "hello"})  # a kernel is listening: not a saved snapshot
+            elif kind == "refresh":
                 self.refresh()
             elif kind == "new_token":
                 self.get_new_token()

@@ -104,18 +104,28 @@ class JupyterLab:
         workspace = "ws-" + secrets.token_hex(4)
         return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
 
-    def set_theme(self, theme: str) -> None:
-        """Make ``"light"`` or ``"dark"`` the theme of pages opened from now on."""
+    def api(self, method: str, path: str, **kwargs):
+        """A call to the server's REST API (``path`` from the root, such as ``/api/...``)."""
         import requests
 
-        raw = json.dumps({"theme": THEMES[theme]})
-        resp = requests.put(
-            f"{self.url}/lab/api/settings/@jupyterlab/apputils-extension:themes",
-            json={"raw": raw},
-            headers={"Authorization": f"token {self.token}"},
-            timeout=10,
-        )
-        assert resp.status_code in (200, 204), resp.text
+        headers = {"Authorization": f"token {self.token}"}
+        resp = requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
+        return resp
+
+    def put_setting(self, plugin: str, values: dict) -> None:
+        """Set a plugin's user settings (pages opened from now on use them)."""
+        self.api("PUT", f"/lab/api/settings/{plugin}", json={"raw": json.dumps(values)})
+
+    def set_theme(self, theme: str) -> None:
+        """Make ``"light"`` or ``"dark"`` the theme of pages opened from now on."""
+        self.put_setting("@jupyterlab/apputils-extension:themes", {"theme": THEMES[theme]})
+
+    def stop_kernel_of(self, name: str) -> None:
+        """Shut down the session (and kernel) of notebook ``name``."""
+        for session in self.api("GET", "/api/sessions").json():
+            if session.get("path") == name:
+                self.api("DELETE", f"/api/sessions/{session['id']}")
 
     def open_notebook(self, page, name: str) -> None:
         """Open ``name`` and wait until its kernel is idle (an early Shift+Enter is lost)."""

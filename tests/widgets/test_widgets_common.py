@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import ipywidgets as widgets
+import pytest
 from ipywidgets.widgets.widget import _instances
+from node_tools import node
 
 import cerkl_nb
 from cerkl_nb.widgets import TokenPanel, dashboard
-from cerkl_nb.widgets._bridge import FrontEndBridge, LiveStatus
+from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, LiveStatus
 from cerkl_nb.widgets._common import clock_text, is_busy, set_busy
 
 STATIC = Path(cerkl_nb.__file__).parent / "widgets" / "static"
@@ -59,4 +62,30 @@ def test_status_lines_update_one_persistent_live_region(client):
     assert dash.form.status.model_id == model_id  # the same widget, its text changed
     assert status.kind == "ok" and status.text == dash.form.status_text
     assert "<" not in status.text  # plain text: the page shows it as text, never as HTML
+    dash.close()
+
+
+@pytest.mark.parametrize("widget", [FrontEndBridge, HtmlPane, LiveStatus, TokenPanel])
+def test_page_code_is_valid_javascript(widget, tmp_path):
+    # The modules exactly as the page loads them (shared helpers prepended).
+    module = tmp_path / f"{widget.__name__}.mjs"
+    module.write_text(widget._esm)
+    proc = subprocess.run(
+        [str(node()), "--check", str(module)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_each_view_can_tell_a_live_kernel_from_a_saved_snapshot(client, monkeypatch):
+    # Page code that hears nothing back within a few seconds says it shows saved state;
+    # with a kernel, each widget answers at once.
+    dash = dashboard(client)
+    answers: list = []
+    for w in (dash.panel, dash.explorer.bridge, dash.explorer.response_body):
+        monkeypatch.setattr(w, "send", lambda content, buffers=None: answers.append(content))
+    dash.panel._handle_custom_msg({"kind": "hello"}, [])
+    dash.explorer.bridge._handle_custom_msg({"kind": "capabilities", "insert_cell": True}, [])
+    dash.explorer.response_body._handle_custom_msg({"kind": "want"}, [])
+    assert [a["kind"] for a in answers] == ["hello", "live", "html"]
+    assert "not saved with the notebook" in dash.explorer.response_body.unsaved_note
     dash.close()

@@ -307,7 +307,7 @@ def test_where_cells_cannot_be_added_the_code_is_shown_to_copy(explorer, monkeyp
     explorer.bridge._handle_custom_msg({"kind": "capabilities", "insert_cell": False}, [])
     assert explorer.insert_button.description == "Show as code"
     code = explorer.insert_code_cell()
-    assert not sent  # no request the page cannot fulfil
+    assert [m["kind"] for m in sent] == ["live"]  # no request the page cannot fulfil
     assert explorer.snippet.layout.display is None
     assert "client.list(&#x27;subscriber&#x27;" in explorer.snippet.value
     assert "does not let widgets add cells" in explorer.status_text

@@ -122,6 +122,19 @@ function decorate(el, tablistLabel) {
   };
 }
 
+function showSnapshot(el) {
+  // A saved snapshot: say so at the top of the form or explorer (its buttons do nothing).
+  const root = el.closest(COMPOSITE);
+  if (!root || root.querySelector(":scope > .cerkl-snapshot")) return;
+  const note = document.createElement("div");
+  note.className = "cerkl-banner cerkl-banner-binder cerkl-snapshot";
+  note.setAttribute("role", "note");
+  note.textContent =
+    "Snapshot saved with the notebook: not connected to a kernel, so these controls do " +
+    "nothing. Run the cell again for live widgets.";
+  root.prepend(note);
+}
+
 function render({ model, el }) {
   el.classList.add("cerkl-bridge");
   const undecorate = decorate(el, model.get("tablist_label"));
@@ -172,12 +185,10 @@ function render({ model, el }) {
     }
   }
   model.on("msg:custom", onMsg);
-  try {
-    model.send({ kind: "capabilities", insert_cell: notebookModel(model) !== null });
-  } catch (err) {
-    // no kernel (a saved notebook opened without one): nothing to report to
-  }
+  const capabilities = { kind: "capabilities", insert_cell: notebookModel(model) !== null };
+  const stopWatch = whenSnapshot(model, capabilities, "live", () => showSnapshot(el));
   return () => {
+    stopWatch();
     undecorate();
     model.off("msg:custom", onMsg);
   };

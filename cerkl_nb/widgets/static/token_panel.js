@@ -12,6 +12,9 @@
 // clicks are ignored.
 
 const FIVE_MIN_MS = 5 * 60 * 1000;
+const SNAPSHOT_NOTICE =
+  "Snapshot saved with the notebook: this panel is not connected to a kernel, so its " +
+  "buttons do nothing. Run the cell again for a live token panel.";
 const handledNonces = new Set();
 
 function pad(n) {
@@ -114,6 +117,8 @@ function render({ model, el }) {
 
   let lastText = "";
   let lastState = "";
+  // True when no kernel answers: a view of saved widget state (see snapshot.js).
+  let snapshot = false;
   let forceState = false;
   let copyLabelTimer = null;
   let lastSerial = model.get("token_serial");
@@ -176,7 +181,9 @@ function render({ model, el }) {
         expired: "expired",
       }[state];
       f("badge").textContent = badge;
-      f("state-text").textContent = {
+      f("state-text").textContent = snapshot
+        ? "Snapshot: the token as it was when the notebook was saved."
+        : {
         none: "No token yet. Click Get New Access Token.",
         fresh: "Fresh: the token is valid.",
         soon: model.get("auto_refresh")
@@ -204,14 +211,14 @@ function render({ model, el }) {
     f("last").textContent = model.get("last_refresh") || "—";
     // The error and notice regions stay in the page (empty when there is nothing to
     // say): a live region created or unhidden with its text is often not announced.
-    setText(f("notice"), model.get("notice") || "");
+    setText(f("notice"), snapshot ? SNAPSHOT_NOTICE : model.get("notice") || "");
     setText(f("error"), model.get("error") || "");
     const busy = model.get("busy");
-    const hasClient = model.get("has_client");
+    const hasClient = model.get("has_client") && !snapshot;
     section.setAttribute("aria-busy", busy ? "true" : "false");
     markUnavailable(btn("refresh"), busy || !hasClient, busy);
     markUnavailable(btn("new_token"), busy || !hasClient, busy);
-    markUnavailable(btn("copy"), busy || !model.get("expires_at"), busy);
+    markUnavailable(btn("copy"), busy || snapshot || !model.get("expires_at"), busy);
     const auto = model.get("auto_refresh");
     btn("auto").setAttribute("aria-checked", auto ? "true" : "false");
     btn("auto").textContent = `Auto-refresh on next request: ${auto ? "on" : "off"}`;
@@ -286,8 +293,14 @@ function render({ model, el }) {
 
   update();
   const timer = setInterval(tick, 250);
+  const stopWatch = whenSnapshot(model, { kind: "hello" }, "hello", () => {
+    snapshot = true;
+    section.dataset.snapshot = "true";
+    update();
+  });
 
   return () => {
+    stopWatch();
     clearInterval(timer);
     clearTimeout(copyLabelTimer);
     for (const t of traits) model.off(`change:${t}`, update);
