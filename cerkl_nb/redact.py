@@ -50,16 +50,35 @@ _lock = threading.Lock()
 # * ``_transient``: access and refresh tokens (``transient=True``), one or two per token
 #   request. Only the most recent :data:`MAX_TRANSIENT_SECRETS` are kept (oldest
 #   forgotten first), so a kernel that runs for weeks with short-lived tokens does not
-#   grow without bound, nor does every redact() call get slower. A forgotten token is
-#   long dead by then (1,000 Cerkl tokens are 500 days of 12-hour tokens), and the
-#   40-hex pattern below still masks anything with the shape of a Cerkl token.
+#   grow without bound. A forgotten token is long dead by then (1,000 Cerkl tokens are
+#   500 days of 12-hour tokens), and the 40-hex pattern below still masks anything with
+#   the shape of a Cerkl token.
 _pinned: set[str] = set()
 _transient: OrderedDict[str, None] = OrderedDict()
 #: How many access/refresh tokens redact() remembers by exact value.
 MAX_TRANSIENT_SECRETS = 1000
-# Longest first, so a secret that contains another is removed whole. Rebuilt on register;
-# read without the lock (a tuple is replaced atomically).
-_ordered: tuple[str, ...] = ()
+
+# How redact() finds registered values, at a cost that does not grow with their number.
+#
+# Tokens are made of URL-safe characters (hex, base64url, JWT): any occurrence of such a
+# value lies inside a maximal run of those characters, so one C-level regex scan finds the
+# runs and a set lookup per run says whether it is a secret. A run longer than every
+# registered length is checked window by window, one window size per distinct registered
+# length (a handful), never once per secret. Only the few values with other characters
+# or shorter than _MIN_WORD (client secrets with punctuation, Basic headers) are searched
+# by substring, longest first. A "word" contained in one of those is searched by
+# substring too, so the longer value is still removed whole.
+_WORD_CLASS = "A-Za-z0-9_~.\\-"
+_MIN_WORD = 16
+_WORD = re.compile(f"[{_WORD_CLASS}]{{{_MIN_WORD},}}")
+_words: set[str] = set()  # registered URL-safe values of _MIN_WORD+ characters
+_word_lengths: dict[int, int] = {}  # length -> how many registered words have it
+#: Distinct word lengths, longest first (replaced whole, read without the lock).
+_lengths: tuple[int, ...] = ()
+#: Every other registered value, longest first (replaced whole, read without the lock).
+_others: tuple[str, ...] = ()
+#: Length of the longest registered value (for :func:`excerpt`'s window).
+_longest = 0
 
 # Values shorter than this are not registered for exact-match redaction: masking every
 # "abc" in every log line would make logs unreadable while protecting next to nothing (a
@@ -134,6 +153,10 @@ _HEX40 = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
 def register_secret(value: str | None, *, transient: bool = False) -> None:
     """Remember a value so that :func:`redact` removes it wherever it appears.
 
+    Registering costs a few set and dict operations, whatever the number of values
+    already registered, and so does each :func:`redact` call: a kernel that is issued a
+    token every minute does not get slower.
+
     Parameters
     ----------
     value
@@ -144,7 +167,6 @@ def register_secret(value: str | None, *, transient: bool = False) -> None:
         :data:`MAX_TRANSIENT_SECRETS` of those are remembered. False (default) for client
         secrets, which are remembered for the life of the process.
     """
-    global _ordered
     if not value or len(value) < _MIN_REGISTERED_LEN:
         return
     with _lock:
@@ -155,12 +177,86 @@ def register_secret(value: str | None, *, transient: bool = False) -> None:
                 _transient.move_to_end(value)
                 return
             _transient[value] = None
+            _add(value)
             while len(_transient) > MAX_TRANSIENT_SECRETS:
-                _transient.popitem(last=False)
+                _discard(_transient.popitem(last=False)[0])
         else:
-            _transient.pop(value, None)
+            if _transient.pop(value, None) is None:
+                _add(value)
             _pinned.add(value)
-        _ordered = tuple(sorted(_pinned.union(_transient), key=len, reverse=True))
+
+
+def _is_word(value: str) -> bool:
+    return len(value) >= _MIN_WORD and _WORD.fullmatch(value) is not None
+
+
+def _add(value: str) -> None:
+    """Index a newly registered value (caller holds ``_lock``)."""
+    global _others, _lengths, _longest
+    others = _others
+    if _is_word(value) and not any(value in o for o in others):
+        _words.add(value)
+        n = len(value)
+        _word_lengths[n] = _word_lengths.get(n, 0) + 1
+        if _word_lengths[n] == 1:
+            _lengths = tuple(sorted(_word_lengths, reverse=True))
+    else:
+        # Words inside this value move to substring search, so it is removed whole.
+        inside = [w for w in _words if w in value] if _words else []
+        for w in inside:
+            _drop_word(w)
+        _others = tuple(sorted((*others, value, *inside), key=len, reverse=True))
+    _longest = max(_longest, len(value))
+
+
+def _drop_word(value: str) -> None:
+    global _lengths
+    _words.discard(value)
+    n = len(value)
+    _word_lengths[n] -= 1
+    if not _word_lengths[n]:
+        del _word_lengths[n]
+        _lengths = tuple(sorted(_word_lengths, reverse=True))
+
+
+def _discard(value: str) -> None:
+    """Forget a value (caller holds ``_lock``)."""
+    global _others, _longest
+    if value in _words:
+        _drop_word(value)
+    elif value in _others:
+        _others = tuple(o for o in _others if o != value)
+    if len(value) == _longest:
+        _longest = max((_lengths[0] if _lengths else 0, *map(len, _others[:1])), default=0)
+
+
+def _registry_state() -> tuple[Any, ...]:
+    """A copy of the registry, for tests that register many values and then restore it."""
+    with _lock:
+        return dict(_transient), set(_pinned)
+
+
+def _restore_registry(state: tuple[Any, ...]) -> None:
+    """Put back a registry saved by :func:`_registry_state` (tests only)."""
+    global _others, _lengths, _longest
+    transient, pinned = state
+    with _lock:
+        _transient.clear()
+        _pinned.clear()
+        _words.clear()
+        _word_lengths.clear()
+        _others, _lengths, _longest = (), (), 0
+        for v in transient:
+            _transient[v] = None
+            _add(v)
+        for v in pinned:
+            _pinned.add(v)
+            _add(v)
+
+
+def registered_count() -> int:
+    """How many values :func:`redact` currently removes by exact match."""
+    return len(_pinned) + len(_transient)
 
 
 def excerpt(text: object, limit: int) -> str:
@@ -172,13 +268,40 @@ def excerpt(text: object, limit: int) -> str:
     inside the excerpt is seen whole; pattern rules mask a value cut at the window's end.
     ``bytes`` are decoded as UTF-8 (errors replaced), only as far as the window needs.
     """
-    longest = len(_ordered[0]) if _ordered else 0
-    window = limit + max(longest, 64) + 64
+    window = limit + max(_longest, 64) + 64
     if isinstance(text, (bytes, bytearray)):
         # UTF-8 needs at most 4 bytes a character: this slice holds the whole window.
         text = bytes(text[: 4 * window]).decode("utf-8", "replace")
     s = text if isinstance(text, str) else str(text)
     return redact(s[:window] if len(s) > window else s)[:limit]
+
+
+def _mask_words(m: re.Match[str]) -> str:
+    """Replacement for one run of URL-safe characters: mask every registered word in it."""
+    run = m.group(0)
+    words = _words
+    if run in words:
+        return MASK
+    n = len(run)
+    lengths = [k for k in _lengths if k < n]
+    if not lengths:
+        return run
+    # Leftmost, then longest: one window per distinct registered length at each position.
+    out: list[str] = []
+    i = last = 0
+    while i <= n - lengths[-1]:
+        for k in lengths:
+            if i + k <= n and run[i : i + k] in words:
+                out.append(run[last:i])
+                out.append(MASK)
+                i = last = i + k
+                break
+        else:
+            i += 1
+    if not out:
+        return run
+    out.append(run[last:])
+    return "".join(out)
 
 
 def redact(text: object) -> str:
@@ -202,9 +325,11 @@ def redact(text: object) -> str:
     s = text if isinstance(text, str) else str(text)
     if not s:
         return s
-    for secret in _ordered:
+    for secret in _others:
         if secret in s:  # a C substring search: far cheaper than a regex alternation
             s = s.replace(secret, MASK)
+    if _words and len(s) >= _MIN_WORD:
+        s = _WORD.sub(_mask_words, s)
     low = s.lower()
     for keys, rx, repl in _RULES:
         if any(k in low for k in keys):

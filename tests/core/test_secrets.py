@@ -312,7 +312,7 @@ def test_short_secrets_are_registered_and_tokens_are_bounded() -> None:
     import importlib
 
     R = importlib.import_module("cerkl_nb.redact")
-    saved = (dict(R._transient), set(R._pinned), R._ordered)
+    saved = R._registry_state()
     try:
         Credentials("id", "k9Q!")  # a 4-character secret is masked too
         assert redact("the secret is k9Q!") == "the secret is ***"
@@ -326,17 +326,13 @@ def test_short_secrets_are_registered_and_tokens_are_bounded() -> None:
         for i in range(R.MAX_TRANSIENT_SECRETS + 10):
             Secret(f"transient-token-{i + 1:06d}", transient=True)
         assert len(R._transient) == R.MAX_TRANSIENT_SECRETS
-        assert len(R._ordered) <= R.MAX_TRANSIENT_SECRETS + len(R._pinned)
+        assert R.registered_count() <= R.MAX_TRANSIENT_SECRETS + len(R._pinned)
         assert first not in R._transient and redact(first) == first  # the oldest is forgotten
         assert redact(pinned) == "***"  # client secrets never are
         newest = f"transient-token-{R.MAX_TRANSIENT_SECRETS + 10:06d}"
         assert redact(newest) == "***"
     finally:  # leave the process-wide registry as other tests expect it
-        R._transient.clear()
-        R._transient.update(saved[0])
-        R._pinned.clear()
-        R._pinned.update(saved[1])
-        R._ordered = saved[2]
+        R._restore_registry(saved)
 
 
 def test_token_manager_tokens_are_registered_as_transient(sandbox, make_client) -> None:
