@@ -45,7 +45,7 @@ from .stats import Stats, auth_note, mask_query
 from .store import Store
 from .token_endpoint import TokenEndpoint, oauth_fault
 
-__all__ = ["API_PREFIX", "App", "MAX_PAGE_SIZE", "ROUTES", "Request", "Response", "Route"]
+__all__ = ["App", "Request", "Response"]
 
 log = logging.getLogger("cerkl_nb.sandbox")
 

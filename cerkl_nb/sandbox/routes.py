@@ -62,12 +62,7 @@ def handler_for(ep: Endpoint) -> str:
 
 @dataclass(frozen=True)
 class Route:
-    """One operation the sandbox serves: an endpoint and the handler that serves it.
-
-    The attributes the rest of the sandbox reads are the endpoint's, under the names the
-    sandbox has always used: ``tag`` is the endpoint's folder and ``resource`` the
-    record shape it reads or writes.
-    """
+    """One operation the sandbox serves: an endpoint and the handler that serves it."""
 
     endpoint: Endpoint
     handler: str
@@ -81,11 +76,8 @@ class Route:
         return self.endpoint.path
 
     @property
-    def tag(self) -> str:
-        return self.endpoint.resource
-
-    @property
     def resource(self) -> str | None:
+        """The record shape it reads or writes (``Endpoint.model``)."""
         return self.endpoint.model
 
     @property
@@ -93,24 +85,8 @@ class Route:
         return self.endpoint.kind
 
     @property
-    def summary(self) -> str:
-        return self.endpoint.summary
-
-    @property
-    def description(self) -> str:
-        return self.endpoint.description
-
-    @property
-    def sandbox_only(self) -> bool:
-        return self.endpoint.sandbox_only
-
-    @property
     def filterable(self) -> bool:
         return self.endpoint.filterable
-
-    @property
-    def operation_id(self) -> str:
-        return self.endpoint.operation_id
 
 
 #: Every operation, in :data:`cerkl_nb.api.ENDPOINTS` order.

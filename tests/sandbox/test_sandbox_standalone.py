@@ -1,5 +1,6 @@
 """The sandbox stands alone: it imports nothing from the client but ``cerkl_nb.api``,
-not even ``requests``, and its own modules import each other without a cycle."""
+not even ``requests``, its own modules import each other without a cycle, and it serves
+every endpoint ``cerkl_nb.api`` describes."""
 
 from __future__ import annotations
 
@@ -130,3 +131,14 @@ print(json.dumps([after_import, sorted(sys.modules)]))
             )
         ]
         assert foreign == []
+
+
+def test_every_endpoint_of_cerkl_nb_api_has_a_handler():
+    from cerkl_nb.api import ENDPOINTS
+    from cerkl_nb.sandbox.app import App
+    from cerkl_nb.sandbox.routes import ROUTES
+
+    assert [r.endpoint for r in ROUTES] == list(ENDPOINTS)
+    for route in ROUTES:
+        if route.kind != "token":  # the token endpoint is served before routing
+            assert callable(getattr(App, route.handler, None)), route.endpoint.key
