@@ -156,6 +156,9 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
         if o.get("output_type") == "error"
     ]
     assert not errors
+    if path.name.startswith("08-") and (NODE_BIN / "newman").exists():
+        # With Newman installed, notebook 8 must really run its export, not skip it.
+        assert "Newman ran the exported collection green, twice in a row" in text
     assert elapsed < NOTEBOOK_BUDGET_S, (
         f"{path.name} took {elapsed:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
     )
