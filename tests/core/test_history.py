@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
+
 from cerkl_nb import History, HistoryEntry
 from cerkl_nb.snippets import MASKED_NOTE
 
@@ -264,3 +266,32 @@ def test_a_masked_value_is_announced_in_the_export() -> None:
     assert "hunter2-long" not in json.dumps(masked)
     assert masked["request"]["description"] == MASKED_NOTE
     assert "description" not in plain["request"]
+
+
+def test_base_url_defaults_to_the_standard_sandbox_or_the_sessions_api() -> None:
+    sandbox_session = History()
+    sandbox_session.add(_call(base_url="http://127.0.0.1:41234/v3"))
+    variables = {v["key"]: v["value"] for v in sandbox_session.to_postman_collection()["variable"]}
+    assert variables["baseUrl"] == "http://127.0.0.1:8765/v3"
+    cerkl_session = History()
+    cerkl_session.add(_call(base_url="https://api.cerkl.com/v3"))
+    env = {v["key"]: v["value"] for v in cerkl_session.to_postman_environment()["values"]}
+    assert env["baseUrl"] == "https://api.cerkl.com/v3"
+    assert env["tokenUrl"] == "{{baseUrl}}/oauth/Token"
+
+
+def test_the_secret_enters_an_environment_file_only_when_asked(monkeypatch) -> None:
+    monkeypatch.setenv("CERKL_CLIENT_SECRET", "from-the-environment-123")
+    h = History()
+    default = {v["key"]: v for v in h.to_postman_environment(client_id="me")["values"]}
+    assert default["clientSecret"]["value"] == "" and default["clientId"]["value"] == "me"
+    asked = {v["key"]: v for v in h.to_postman_environment(client_secret_from_env=True)["values"]}
+    assert asked["clientSecret"] == {
+        "key": "clientSecret",
+        "value": "from-the-environment-123",
+        "type": "secret",
+        "enabled": True,
+    }
+    monkeypatch.delenv("CERKL_CLIENT_SECRET")
+    with pytest.raises(ValueError, match="CERKL_CLIENT_SECRET is not set"):
+        h.to_postman_environment(client_secret_from_env=True)
