@@ -45,6 +45,7 @@ from ._http import (
     parse_retry_after,
     send,
     sent_nothing,
+    snapshot_environment,
 )
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, Settings
@@ -177,6 +178,8 @@ class TokenManager:
         self.clock = clock if clock is not None else SYSTEM_CLOCK
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        if self._owns_session:
+            snapshot_environment(self._session, (self.settings.token_url, self.settings.base_url))
         self.auto_refresh = True
         # The Basic header is computed once and kept masked, so it is never a plain local
         # in a traceback or a repr.

@@ -78,6 +78,41 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_5XX = frozenset({500, 502, 503, 504})
 
 
+# Response headers whose values are dates, sizes, media types, ids or counters: standard
+# fields a server fills in itself, never with a client's credentials. Every other header
+# (Set-Cookie, WWW-Authenticate, Location, anything unknown) is redacted.
+_PLAIN_HEADERS = frozenset(
+    {
+        "age",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "date",
+        "etag",
+        "expires",
+        "keep-alive",
+        "last-modified",
+        "retry-after",
+        "server",
+        "transfer-encoding",
+        "vary",
+        "x-content-type-options",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-request-id",
+        "x-total-count",
+    }
+)
+
+
+def _shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Response headers as the history shows them: redacted, except the plain ones."""
+    return {k: v if k.lower() in _PLAIN_HEADERS else redact(v) for k, v in headers.items()}
+
+
 @dataclass(frozen=True)
 class ApiResponse:
     """A successful API response.
@@ -211,6 +246,10 @@ class CerklClient:
 
             history = History()
         self.history = history
+        if self._owns_session:
+            # Proxies and CA bundle read once, not on every call (see snapshot_environment).
+            urls = (self.settings.base_url, self.token_manager.settings.token_url)
+            _http.snapshot_environment(session, urls)
         self._base = self.settings.base_url
         self._headers = {
             "Accept": "application/json",
@@ -461,19 +500,22 @@ class CerklClient:
         from .history import HistoryEntry
 
         call.elapsed = elapsed
-        url = call.url
-        path = url[len(self._base) :] if url.startswith(self._base) else url
+        url, base = call.url, self._base
+        shown_url = redact(url)  # once: the path below is cut from the redacted URL
+        if url.startswith(base) and shown_url.startswith(base):
+            shown_path = shown_url[len(base) :]
+        else:
+            shown_path = shown_url
         content = (resp.content or b"") if resp is not None else b""
-        # Redact, then cut (cutting first could leave half a token no rule recognises).
-        shown = {k: redact(v) for k, v in resp.headers.items()} if resp is not None else None
+        shown = _shown_headers(resp.headers) if resp is not None else None
         sent = dict(self._shown_headers)
         if call.data is not None:
             sent["Content-Type"] = "application/json"
         entry = HistoryEntry(
             id=HistoryEntry.next_id(),
             method=call.method,
-            url=redact(url),
-            path=redact(path) or "/",
+            url=shown_url,
+            path=shown_path or "/",
             # Query parameters pass through the same key-based masking as bodies.
             params=redact_json(dict(call.params)) if call.params else None,
             request_body=call.logged_body,
