@@ -30,7 +30,7 @@ from ..api import (
     Resource,
 )
 
-__all__ = ["build_openapi", "to_json_schema"]
+__all__ = ["build_openapi"]
 
 _DATE_OUT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 _REF = "#/components/schemas/"
@@ -590,24 +590,3 @@ def build_openapi(base_url: str) -> dict[str, Any]:
         # auth from the first one (OAuth 2.0, client credentials).
         "security": [{"cerklOAuth": []}, {"bearerAuth": []}],
     }
-
-
-def to_json_schema(schema: Any) -> Any:
-    """Convert OpenAPI 3.0 schema quirks (``nullable``) to plain JSON Schema.
-
-    Used by the tests to validate responses with ``jsonschema``.
-    """
-    if isinstance(schema, list):
-        return [to_json_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: to_json_schema(v) for k, v in schema.items() if k not in ("nullable", "example")}
-    if schema.get("nullable"):
-        if "type" in out:
-            t = out["type"]
-            out["type"] = [t, "null"] if isinstance(t, str) else [*t, "null"]
-            if "enum" in out:
-                out["enum"] = [*out["enum"], None]
-        else:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out

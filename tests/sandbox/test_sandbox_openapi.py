@@ -6,6 +6,7 @@ import ast
 import copy
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -13,10 +14,27 @@ from sandbox_helpers import require
 
 from cerkl_nb import api as cerkl_api
 from cerkl_nb.sandbox import openapi
-from cerkl_nb.sandbox.openapi import to_json_schema
 
 jsonschema = require("jsonschema")
 validate = require("openapi_spec_validator").validate
+
+
+def to_json_schema(schema: Any) -> Any:
+    """Convert OpenAPI 3.0 schema quirks (``nullable``) to plain JSON Schema for jsonschema."""
+    if isinstance(schema, list):
+        return [to_json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: to_json_schema(v) for k, v in schema.items() if k not in ("nullable", "example")}
+    if schema.get("nullable"):
+        if "type" in out:
+            t = out["type"]
+            out["type"] = [t, "null"] if isinstance(t, str) else [*t, "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
 
 
 @pytest.fixture(scope="module")
