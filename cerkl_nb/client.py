@@ -54,10 +54,12 @@ from .errors import (
     Unauthorized,
 )
 from .paging import (
+    DEFAULT_CONCURRENCY,
     Page,
     extract_next,
     extract_total,
     filters_json,
+    frame_from_items,
     iter_items,
     require_pandas,
 )
@@ -632,7 +634,7 @@ class CerklClient:
         page_size: int = 100,
         filters: Mapping[str, Any] | str | None = None,
         progress: bool = False,
-        concurrency: int = 1,
+        concurrency: int = DEFAULT_CONCURRENCY,
         **params: Any,
     ) -> Iterator[dict[str, Any]]:
         """Lazily yield every record of a collection (see :func:`cerkl_nb.paging.iter_items`).
@@ -646,7 +648,8 @@ class CerklClient:
         progress
             Show a progress bar (needs ``tqdm``).
         concurrency
-            Fetch up to this many pages at once (when the server reports a total).
+            Fetch up to this many pages at once when the server reports a total (default
+            4; 1 = one page at a time). Items come in page order either way.
         """
         options = dict(page_size=page_size, filters=filters, progress=progress)
         return iter_items(self, resource, concurrency=concurrency, **options, **params)
@@ -672,8 +675,8 @@ class CerklClient:
             When pandas is not installed (says how to install it).
         """
         pd = require_pandas()
-        records = self.get_all(resource, **options)
-        return pd.json_normalize(records) if normalize else pd.DataFrame.from_records(records)
+        # Built as the pages arrive, never from a list of every record (peak memory).
+        return frame_from_items(pd, self.iter_items(resource, **options), normalize)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

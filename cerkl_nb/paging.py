@@ -17,7 +17,7 @@ import math
 import re
 import sys
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,6 +34,8 @@ __all__ = [
     "extract_total",
     "extract_next",
     "iter_items",
+    "DEFAULT_CONCURRENCY",
+    "frame_from_items",
 ]
 
 log = get_logger("cerkl_nb.paging")
@@ -43,6 +45,11 @@ log = get_logger("cerkl_nb.paging")
 #: Cerkl does not publish its full set.
 OPERATORS = FILTER_OPERATORS
 _OPERATOR_NAME = re.compile(r"^[a-z_]+$")
+
+#: Pages fetched at once when the server reports a total (``concurrency=1``: one at a time).
+#: Four hide most of the latency of a remote API (at 20 ms a call, 10,000 records take
+#: about a quarter of the sequential time) without hammering it.
+DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,7 @@ def iter_items(
     page_size: int = 100,
     filters: Mapping[str, Any] | str | None = None,
     progress: bool = False,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     start_page: int = 1,
     **params: Any,
 ) -> Iterator[dict[str, Any]]:
@@ -267,9 +274,11 @@ def iter_items(
     progress
         Show a ``tqdm.auto`` progress bar (with a total when the server gives one).
     concurrency
-        Fetch up to this many pages at once. Only used when the first page reports a
-        total; otherwise paging is sequential (we would not know when to stop). In a
-        browser tab (Pyodide), which cannot start threads, paging is always sequential.
+        Fetch up to this many pages at once (default :data:`DEFAULT_CONCURRENCY`; 1 means
+        one page at a time). Only used when the first page reports a total; otherwise
+        paging is sequential (we would not know when to stop). In a browser tab (Pyodide),
+        which cannot start threads, paging is always sequential. Items come in page
+        order either way.
     **params
         Extra query parameters.
     """
@@ -379,13 +388,24 @@ def _identity(items: list[dict[str, Any]]) -> list[Any]:
     return ids if all(i is not None for i in ids) else list(items)
 
 
+def _differ_at(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two records certainly differ by id (both have one and they are unequal)."""
+    ia, ib = a.get("id"), b.get("id")
+    return ia is not None and ib is not None and ia != ib
+
+
 def _check_not_repeated(resource: str, prev: Page, page: Page) -> None:
     """Raise when a page repeats the previous one: the server ignores ``page``.
 
     Without a total or next links, such a server would otherwise be paged forever.
     """
-    if page.items and len(page.items) == len(prev.items):
-        if _identity(page.items) == _identity(prev.items):
+    new, old = page.items, prev.items
+    if new and len(new) == len(old):
+        # Cheap first: differing ids at either end settle it for almost every page, so
+        # the full comparison below runs only for suspicious pages.
+        if _differ_at(new[0], old[0]) or _differ_at(new[-1], old[-1]):
+            return
+        if _identity(new) == _identity(old):
             raise BadResponse(
                 f"GET {resource}: page {page.page} returned the same records as page "
                 f"{prev.page}; the server seems to ignore the page parameter. Stopped "
@@ -415,3 +435,56 @@ def require_pandas() -> Any:
             "for a list of dicts."
         ) from None
     return pandas
+
+
+#: Records turned into DataFrame columns at a time by :func:`frame_from_items` (normalize).
+FRAME_CHUNK = 10_000
+
+
+def frame_from_items(pd: Any, items: Iterable[dict[str, Any]], normalize: bool = False) -> Any:
+    """A DataFrame of ``items``, built as they arrive instead of from a list of them all.
+
+    ``DataFrame.from_records(list(items))`` holds every record's dict and the finished
+    frame at once (about 1.8 times the frame at its peak). Here each record's values go
+    straight into per-column lists and the dict is dropped, so the peak stays close to
+    the frame itself. The result equals ``DataFrame.from_records`` of the same records
+    (column order, dtypes, missing values as NaN). With ``normalize``, every
+    :data:`FRAME_CHUNK` records are flattened by ``pandas.json_normalize`` and the chunks
+    concatenated.
+    """
+    if normalize:
+        return _normalized_frame(pd, items)
+    columns: dict[str, list[Any]] = {}
+    names: tuple[str, ...] | None = None  # the fields of the fast path, when there is one
+    lists: list[list[Any]] = []
+    n = 0
+    for rec in items:
+        if names is not None and tuple(rec) == names:  # the usual case: same fields, same order
+            for lst, value in zip(lists, rec.values(), strict=True):
+                lst.append(value)
+        else:
+            for name, lst in columns.items():
+                if name not in rec:
+                    lst.append(math.nan)
+            for name, value in rec.items():
+                lst = columns.get(name)
+                if lst is None:
+                    lst = columns[name] = [math.nan] * n
+                lst.append(value)
+            names, lists = tuple(columns), list(columns.values())
+            if tuple(rec) != names:  # fields missing or in another order: no fast path
+                names = None
+        n += 1
+    return pd.DataFrame(columns) if columns else pd.DataFrame.from_records([{}] * n)
+
+
+def _normalized_frame(pd: Any, items: Iterable[dict[str, Any]]) -> Any:
+    frames, chunk = [], []
+    for rec in items:
+        chunk.append(rec)
+        if len(chunk) >= FRAME_CHUNK:
+            frames.append(pd.json_normalize(chunk))
+            chunk = []
+    if chunk or not frames:
+        frames.append(pd.json_normalize(chunk))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

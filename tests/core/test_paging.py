@@ -288,3 +288,78 @@ def test_a_server_that_ignores_page_but_gives_a_total_stops_at_the_total(loopbac
     # whole: a short total never cuts a page the server sent.
     assert got == [10, 11, 12, 20, 21, 22, 30, 31, 32]
     client.close()
+
+
+# -- concurrency by default, order, and DataFrames built as pages arrive ----------------------
+
+
+def test_pages_are_fetched_concurrently_by_default(loopback) -> None:
+    import threading
+
+    # Pages 2 and 3 each wait until the other has arrived: one page at a time would time
+    # out here (and answer 500), so every item arriving proves two requests were in flight.
+    both = threading.Barrier(2, timeout=10)
+    handler, srv_url = _paged(40, "total")
+    srv_url.append(loopback.url)
+
+    def overlapping(req):
+        if "page=2&" in req.path or "page=3&" in req.path:
+            try:
+                both.wait()
+            except threading.BrokenBarrierError:
+                return Reply(500, b"")
+        return handler(req)
+
+    loopback.handler = overlapping
+    client = _client(loopback)
+    assert [i["id"] for i in client.iter_items("x", page_size=10)] == list(range(1, 41))
+    client.close()
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4, 8])
+def test_concurrent_paging_gives_the_sequential_items_in_order(
+    sandbox, make_client, concurrency
+) -> None:
+    client = make_client(sandbox)
+    sequential = client.get_all("subscriber", page_size=7, concurrency=1)
+    got = client.get_all("subscriber", page_size=7, concurrency=concurrency)
+    assert got == sequential
+    ids = [r["id"] for r in got]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == client.list("subscriber").total
+
+
+def test_to_dataframe_equals_a_frame_of_all_records(sandbox, make_client) -> None:
+    pd = pytest.importorskip("pandas")
+    client = make_client(sandbox)
+    records = client.get_all("subscriber", page_size=50)
+    pd.testing.assert_frame_equal(
+        client.to_dataframe("subscriber", page_size=50), pd.DataFrame.from_records(records)
+    )
+    pd.testing.assert_frame_equal(
+        client.to_dataframe("subscriber", page_size=50, normalize=True),
+        pd.json_normalize(records),
+    )
+
+
+def test_frame_from_items_matches_from_records_for_uneven_records(monkeypatch) -> None:
+    pd = pytest.importorskip("pandas")
+    from cerkl_nb import paging
+
+    records = [
+        {"id": 1, "a": None, "s": "x", "d": {"id": 1}},
+        {"id": 2, "b": 3, "s": None},
+        {"s": "y", "id": 3, "a": 2.5, "b": None, "d": None},
+        {},
+        {"id": 4, "t": True},
+        {"id": 5, "t": None},
+        {"id": 6, "t": False, "a": 1.0},
+    ]
+    for n in range(len(records) + 1):
+        part = records[:n]
+        pd.testing.assert_frame_equal(
+            paging.frame_from_items(pd, iter(part)), pd.DataFrame.from_records(part)
+        )
+    monkeypatch.setattr(paging, "FRAME_CHUNK", 2)
+    pd.testing.assert_frame_equal(
+        paging.frame_from_items(pd, iter(records), normalize=True), pd.json_normalize(records)
+    )
