@@ -14,12 +14,14 @@ such as ``binder/start`` can choose the key without showing it on a command line
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .lab import DEFAULT_SANDBOX_PORT, LabOptions
 
@@ -27,6 +29,10 @@ __all__ = ["main", "build_parser", "parse_options"]
 
 URL_ENV = "CERKL_SANDBOX_URL"
 KEY_ENV = "CERKL_SANDBOX_KEY"
+#: Set by JupyterHub's spawners in every single-user server (and so in its terminals).
+HUB_USER_ENV = "JUPYTERHUB_USER"
+#: The launcher's process id, for ``--exit-with-parent`` (see cerkl_nb.sandbox.ready).
+PARENT_ENV = "CERKL_SANDBOX_PARENT_PID"
 
 
 def _port(text: str) -> int:
@@ -71,6 +77,27 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quiet", action="store_true", help="do not print the access log (one line a request)"
     )
+    p.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="once listening, write the URL, key and pid there as JSON (mode 0600, atomically);"
+        " removed on exit",
+    )
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one ends (a launcher's child)",
+    )
+    p.add_argument(
+        "--proxy-prefix",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a path a reverse proxy on this host serves the sandbox under; links follow "
+        "X-Forwarded-Prefix only when it is one of these ({port} is replaced by the port)",
+    )
     p.set_defaults(func=_run_sandbox)
 
 
@@ -94,7 +121,13 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         server = SandboxServer(
             App(config, key=os.environ.get(KEY_ENV) or None), args.host, args.port
         )
-    except (ValueError, OSError) as e:
+        server.app.set_proxy_prefixes(
+            [p.replace("{port}", str(server.port)) for p in args.proxy_prefix]
+        )
+    except OSError as e:
+        print(f"cerkl-nb sandbox: {e}{_busy_port_hint(e, args.port)}", file=sys.stderr)
+        return 2
+    except ValueError as e:
         print(f"cerkl-nb sandbox: {e}", file=sys.stderr)
         return 2
     if not args.quiet:
@@ -119,15 +152,60 @@ Try Cerkl's documented command:
   curl -v {base}/oauth/Token -H "Accept: application/json" -H "Accept-Language: en_US" \\
     -u "{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}" -d "grant_type=client_credentials"
 
-{_publish_hint(server)}
+{_publish_hint(server)}{_hub_sandbox_note() if os.environ.get(HUB_USER_ENV) else ""}
 Ready in {ready_ms:.0f} ms. Press Ctrl-C to stop.""",
         flush=True,
     )
+    return _serve(server, args)
+
+
+def _serve(server: Any, args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C, SIGTERM or (with ``--exit-with-parent``) the parent's end."""
+    import signal
+
+    from .sandbox.ready import exit_with_parent, remove_ready_file, write_ready_file
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # one clean way out: serve_forever's finally closes the port
+
+    signal.signal(signal.SIGTERM, terminate)
+    if args.exit_with_parent:
+        parent = os.environ.get(PARENT_ENV, "")
+        exit_with_parent(parent=int(parent) if parent.isdigit() else None)
     try:
+        if args.ready_file is not None:
+            # Written last, once the port listens: whoever waits for it can connect at once.
+            write_ready_file(args.ready_file, url=server.root_url, key=server.key)
         server.serve_forever()
     except KeyboardInterrupt:
         print("\ncerkl-nb sandbox: stopped", flush=True)
+    finally:
+        server.stop()
+        if args.ready_file is not None:
+            remove_ready_file(args.ready_file)
     return 0
+
+
+def _busy_port_hint(err: OSError, port: int) -> str:
+    """What to do instead, when ``err`` says the port is taken (inside a hub, too)."""
+    if err.errno not in (errno.EADDRINUSE, errno.EACCES) or port == 0:
+        return ""
+    hint = f"\n  Port {port} is taken. Run `cerkl-nb sandbox --port 0` to use any free port."
+    if os.environ.get(HUB_USER_ENV):
+        hint += (
+            "\n  On this JupyterHub other learners share the machine's ports." + _hub_sandbox_note()
+        )
+    return hint
+
+
+def _hub_sandbox_note() -> str:
+    url = os.environ.get(URL_ENV)
+    if url:
+        return (
+            f"\n  Your server already runs your own sandbox at {url} ({URL_ENV}); "
+            "notebooks use it through cerkl_nb.connect()."
+        )
+    return ""
 
 
 def _publish_hint(server: object) -> str:
@@ -170,6 +248,20 @@ def _add_lab(sub: argparse._SubParsersAction) -> None:
 def _run_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
+    user = os.environ.get(HUB_USER_ENV)
+    if user:
+        # A JupyterLab started from a hub's terminal listens on a port of the hub's host
+        # that the learner's browser cannot reach: send them to the one they are in.
+        where = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or f"/user/{user}/"
+        print(
+            f"cerkl-nb lab: you are on a JupyterHub (as {user}): your JupyterLab is already "
+            f"running at {where.rstrip('/')}/lab; open the tutorials there (File > Open)."
+            + _hub_sandbox_note()
+            + "\n  A second JupyterLab started here could not be reached from your browser.",
+            file=sys.stderr,
+        )
+        return 2
+
     return run_lab(_lab_options(args))
 
 
@@ -183,6 +275,27 @@ def _lab_options(args: argparse.Namespace) -> LabOptions:
     )
 
 
+def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "with-sandbox",
+        help="start this user's sandbox, then run COMMAND with it published (a hub's spawner)",
+        description="Start a sandbox on a free loopback port that ends with COMMAND, publish "
+        f"it as {URL_ENV} and {KEY_ENV} (and in ~/.cerkl-nb/sandbox.json), then run "
+        "COMMAND in this process. For JupyterHub: "
+        'c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"].',
+    )
+    p.add_argument(
+        "--port", type=_port, default=0, help="the sandbox's port (default 0: any free one)"
+    )
+    p.set_defaults(func=_run_with_sandbox)
+
+
+def _run_with_sandbox(args: argparse.Namespace) -> int:
+    from .workshop import exec_with_sandbox
+
+    return exec_with_sandbox(args.extra, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -191,11 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     _add_lab(sub)
+    _add_with_sandbox(sub)
     return parser
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
-    """Parse ``argv``; for ``lab``, unknown arguments and all after ``--`` become ``extra``."""
+    """Parse ``argv``; for ``lab`` and ``with-sandbox``, unknown arguments and all after
+    ``--`` become ``extra`` (jupyter lab's arguments; the command to run)."""
     args = list(argv)
     passthrough: list[str] = []
     if "--" in args:
@@ -203,7 +318,7 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Names
         args, passthrough = args[:cut], args[cut + 1 :]
     parser = build_parser()
     ns, unknown = parser.parse_known_args(args)
-    if ns.command != "lab" and (unknown or passthrough):
+    if ns.command not in ("lab", "with-sandbox") and (unknown or passthrough):
         parser.error(f"unrecognized arguments: {' '.join([*unknown, *passthrough])}")
     ns.extra = [*unknown, *passthrough]
     return parser, ns

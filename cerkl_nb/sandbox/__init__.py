@@ -533,11 +533,22 @@ def _json_object(status: int, raw: bytes, required: str) -> dict | None:
 def ensure() -> Sandbox:
     """Attach to ``$CERKL_SANDBOX_URL`` with ``$CERKL_SANDBOX_KEY``, else :func:`start`.
 
+    Without those variables, the sandbox this user's notebook server published in their
+    ready-file (``~/.cerkl-nb/sandbox.json``, see :mod:`cerkl_nb.sandbox.ready`) is tried.
+
     Without the key, or when the sandbox there refuses it, or when anything else answers
     (nothing, HTML, a 500 ...), a sandbox of this process's own is started instead. In a
     browser tab that is always the case, and the sandbox runs in the kernel (:func:`start`).
     """
     url, key = os.environ.get(URL_ENV), os.environ.get(KEY_ENV)
+    if not (url and key) and not in_browser():
+        # A login shell in a hub's terminal may have lost the environment; the sandbox
+        # started with this user's server also published itself in their own ready-file.
+        from .ready import default_ready_file, read_ready_file
+
+        published = read_ready_file(default_ready_file())
+        if published is not None:
+            url, key = published["url"], published["key"]
     if url and key and not in_browser():  # a browser tab cannot reach another process
         try:
             return attach(url, key=key, timeout_s=1.0)

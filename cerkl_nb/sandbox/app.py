@@ -54,6 +54,9 @@ VERSION = ENVELOPE_VERSION
 
 _HOST_RX = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$")
 _SLASHES = re.compile(r"/{2,}")
+# A proxy prefix: absolute path segments of URL-safe characters, no dot segments.
+_PREFIX_RX = re.compile(r"^(/[A-Za-z0-9_~!$&'()*+,;=:@%-][A-Za-z0-9._~!$&'()*+,;=:@%-]*)+$")
+_LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 _ID_RX = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only (\d also matches Arabic-Indic)
 _KEY_RX = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 
@@ -94,6 +97,9 @@ class App:
         self.key = key or new_key()
         self.clock_offset_s = 0.0
         self.default_host = "127.0.0.1"
+        #: Path prefixes a reverse proxy on this host may serve the sandbox under (e.g.
+        #: jupyter-server-proxy's ``/user/NAME/proxy/PORT``); see :meth:`base`.
+        self.proxy_prefixes: frozenset[str] = frozenset()
         self.started_at = time.time()
         self.faults = Faults()
         self.stats = Stats()
@@ -226,12 +232,44 @@ class App:
         return api_error(d.status, msg, h)
 
     # ------------------------------------------------------------------ helpers
+    def set_proxy_prefixes(self, prefixes: list[str] | tuple[str, ...]) -> None:
+        """Accept ``X-Forwarded-Prefix`` with exactly one of ``prefixes``.
+
+        Raises
+        ------
+        ValueError
+            For a prefix that is not an absolute path of URL-safe segments.
+        """
+        clean = set()
+        for p in prefixes:
+            p = p.rstrip("/")
+            if not _PREFIX_RX.match(p) or "/./" in p + "/" or "/../" in p + "/":
+                raise ValueError(f"not a usable proxy prefix: {p!r} (an absolute URL path)")
+            clean.add(p)
+        self.proxy_prefixes = frozenset(clean)
+
     def base(self, req: Request) -> str:
-        """The API base URL as this request addressed the sandbox (Host, else our own)."""
+        """The API base URL as this request addressed the sandbox (Host, else our own).
+
+        Behind a reverse proxy that serves the sandbox under a path (jupyter-server-proxy
+        on a JupyterHub: ``/user/NAME/proxy/PORT``), links must carry that prefix. It is
+        taken from ``X-Forwarded-Prefix`` only when the request comes from this host (the
+        proxy runs in the user's own notebook server) and the prefix is exactly one that
+        whoever started the sandbox configured (:meth:`set_proxy_prefixes`). Any other
+        value is ignored, so a page cannot point the links of an answer anywhere else;
+        and a prefix only ever shapes the answer to the request that carried it.
+        """
         host = req.header("Host")
         if not host or not _HOST_RX.match(host):
             host = self.default_host
-        return f"http://{host}{API_PREFIX}"
+        scheme, prefix = "http", ""
+        if self.proxy_prefixes and req.client_ip.startswith(_LOOPBACK_PEERS):
+            wanted = (req.header("X-Forwarded-Prefix") or "").rstrip("/")
+            if wanted in self.proxy_prefixes:
+                prefix = wanted
+                proto = (req.header("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+                scheme = "https" if proto == "https" else "http"
+        return f"{scheme}://{host}{prefix}{API_PREFIX}"
 
     def _index(self, req: Request) -> Response:
         base = self.base(req)

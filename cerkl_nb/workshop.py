@@ -1,0 +1,156 @@
+"""``cerkl-nb with-sandbox -- COMMAND``: one sandbox per user, started with their server.
+
+On a JupyterHub the spawner runs this instead of ``jupyterhub-singleuser`` directly
+(``c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"]``). It
+
+1. starts ``cerkl-nb sandbox`` on a free loopback port (``--port 0``) with a fresh random
+   key, as a child process whose output goes to ``~/.cerkl-nb/sandbox.log`` (the user's
+   own directory, mode 0600);
+2. waits until the sandbox has written its ready-file (``~/.cerkl-nb/sandbox.json``, mode
+   0600) with its real URL;
+3. puts ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY`` into the environment and replaces
+   itself with COMMAND (``exec``), so the notebook server, its kernels and its terminals
+   inherit them, and the notebook server is the sandbox's parent: the sandbox ends with it.
+
+When the sandbox cannot start, COMMAND runs all the same, without the variables: each
+notebook then starts a sandbox in its own kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sandbox import KEY_ENV, URL_ENV
+from .sandbox.ready import default_ready_file, read_ready_file
+
+__all__ = ["PARENT_ENV", "UserSandbox", "exec_with_sandbox", "proxy_prefixes", "start_user_sandbox"]
+
+#: The launcher's process id, handed to ``cerkl-nb sandbox --exit-with-parent``.
+PARENT_ENV = "CERKL_SANDBOX_PARENT_PID"
+
+
+@dataclass(frozen=True)
+class UserSandbox:
+    """A sandbox started for this user: where it listens and where it writes."""
+
+    url: str
+    key: str = ""
+    pid: int = 0
+    ready_file: Path = Path()
+    log_file: Path = Path()
+
+    def __repr__(self) -> str:  # never the key
+        return f"UserSandbox(url={self.url!r}, pid={self.pid}, ready_file={str(self.ready_file)!r})"
+
+
+def proxy_prefixes(service_prefix: str | None = None) -> list[str]:
+    """The paths jupyter-server-proxy serves the sandbox under in this notebook server.
+
+    ``service_prefix`` defaults to ``$JUPYTERHUB_SERVICE_PREFIX`` (``/user/<name>/``); no
+    prefix outside a hub.
+    """
+    from .serverproxy import NAME
+
+    prefix = (
+        os.environ.get("JUPYTERHUB_SERVICE_PREFIX") if service_prefix is None else service_prefix
+    )
+    if not prefix:
+        return []
+    prefix = "/" + prefix.strip("/") + "/"
+    return [prefix + NAME, prefix + "proxy/{port}"]
+
+
+def _open_log(path: Path) -> int:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
+def start_user_sandbox(
+    *,
+    port: int = 0,
+    ready_file: Path | None = None,
+    log_file: Path | None = None,
+    timeout_s: float = 60.0,
+) -> UserSandbox:
+    """Start ``cerkl-nb sandbox`` as a child that ends with this process; wait until ready.
+
+    Parameters
+    ----------
+    port
+        The sandbox's port; 0 (the default) picks a free one.
+    ready_file, log_file
+        Default: ``sandbox.json`` and ``sandbox.log`` in ``~/.cerkl-nb``.
+    timeout_s
+        How long to wait for the ready-file (a cold start on a busy host takes seconds).
+
+    Raises
+    ------
+    RuntimeError
+        When the sandbox exits or is not ready in time (the message names the log).
+    """
+    ready = Path(ready_file) if ready_file is not None else default_ready_file()
+    log = Path(log_file) if log_file is not None else ready.with_suffix(".log")
+    key = secrets.token_urlsafe(32)
+    env = dict(os.environ, **{KEY_ENV: key, PARENT_ENV: str(os.getpid())})
+    env.pop(URL_ENV, None)
+    cmd = [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", str(port)]
+    cmd += ["--ready-file", str(ready), "--exit-with-parent"]
+    for p in proxy_prefixes():
+        cmd += ["--proxy-prefix", p]
+    fd = _open_log(log)
+    try:
+        # The key goes through the environment: a command line is visible to every user.
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, env=env
+        )
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data = read_ready_file(ready)
+        if data is not None and data.get("pid") == proc.pid and data.get("key") == key:
+            return UserSandbox(data["url"], key, proc.pid, ready, log)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the sandbox exited with code {proc.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError(f"the sandbox was not ready after {timeout_s:g} s; see {log}")
+        time.sleep(0.05)  # polling a file the child writes once; it is there in ~0.3 s
+
+
+def exec_with_sandbox(command: Sequence[str], *, port: int = 0) -> int:
+    """Start this user's sandbox, publish it in the environment, then ``exec`` ``command``.
+
+    Returns only when ``command`` is empty (2) or cannot be executed (127).
+    """
+    if not command:
+        print("cerkl-nb with-sandbox: name the command to run after --", file=sys.stderr)
+        return 2
+    try:
+        sb = start_user_sandbox(port=port)
+    except (OSError, RuntimeError) as e:
+        print(
+            f"cerkl-nb with-sandbox: no sandbox ({e}); notebooks will start their own",
+            file=sys.stderr,
+        )
+    else:
+        os.environ[URL_ENV] = sb.url
+        os.environ[KEY_ENV] = sb.key
+        print(
+            f"cerkl-nb with-sandbox: Cerkl sandbox running at {sb.url} (log: {sb.log_file})",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        os.execvp(command[0], list(command))  # noqa: S606 - the spawner's own command
+    except OSError as e:
+        print(f"cerkl-nb with-sandbox: cannot run {command[0]}: {e}", file=sys.stderr)
+        return 127
+    return 0  # pragma: no cover - execvp does not return
