@@ -30,6 +30,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from node_tools import run_newman
 
 import cerkl_nb.sandbox
 from cerkl_nb.sandbox.config import DEMO_CLIENT_SECRET, SandboxConfig
@@ -157,11 +158,38 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
     ]
     assert not errors
     if path.name.startswith("08-") and (NODE_BIN / "newman").exists():
-        # With Newman installed, notebook 8 must really run its export, not skip it.
+        # With Newman installed, notebook 8 must really run its export, not skip it ...
         assert "Newman ran the exported collection green, twice in a row" in text
+        # ... and the files it leaves for the reader run green on a fresh sandbox too.
+        _newman_twice_on_a_fresh_sandbox(tmp_path / "exports", tmp_path)
     assert elapsed < NOTEBOOK_BUDGET_S, (
         f"{path.name} took {elapsed:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
     )
+
+
+def _newman_twice_on_a_fresh_sandbox(exports: Path, tmp_path: Path) -> None:
+    collection = exports / "cerkl-round-trip.postman_collection.json"
+    environment = exports / "cerkl-round-trip.postman_environment.json"
+    items = len(json.loads(collection.read_text())["item"])
+    fresh = cerkl_nb.sandbox.start(port=0)
+    try:
+        for n in (1, 2):
+            run = run_newman(
+                collection,
+                tmp_path,
+                environment=environment,
+                env_vars={
+                    "baseUrl": fresh.url,
+                    "clientId": fresh.client_id,
+                    "clientSecret": fresh.client_secret,
+                },
+                tag=f"fresh-{n}",
+            )
+            assert run.failures == [] and run.returncode == 0, run.output
+            assert len(run.executions) == items
+            assert min(run.assertions_per_request()) >= 1
+    finally:
+        fresh.stop()
 
 
 @pytest.mark.slow
