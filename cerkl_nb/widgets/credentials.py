@@ -111,6 +111,9 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         from a loopback ``client``, or the sandbox is started on demand.
     env
         The environment used for Binder detection (``os.environ`` by default).
+    with_panel
+        True when a :class:`TokenPanel` is shown with the form (the dashboard does this);
+        status texts then point at it.
 
     Notes
     -----
@@ -129,8 +132,12 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         *,
         sandbox_url: str | None = None,
         env: dict[str, str] | None = None,
+        with_panel: bool = False,
         **kwargs: Any,
     ) -> None:
+        # Whether a token panel is shown beside the form (the dashboard): only then do
+        # status texts point at it.
+        self._with_panel = with_panel
         self._client: Any = None
         self._secret: Secret | None = None
         # Where the held secret came from: "form" (typed / set_secret), "env", "client".
@@ -275,7 +282,8 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         if tok is not None and str(client.token_manager.state) != "expired":
             self._set_status(
                 "ok",
-                f"Connected to {where}: an access token is held (see the token panel). "
+                f"Connected to {where}: an access token is held"
+                f"{' (see the token panel)' if self._with_panel else ''}. "
                 "Click Get New Access Token for a new one.",
                 about_token=True,
             )
@@ -401,11 +409,12 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         hours = token.lifetime_s / 3600
         life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
         what = "The access token was renewed" if renewed else "Got a new access token"
+        refresh = " A refresh token came with it." if token.has_refresh_token else ""
+        panel = " The token panel shows its countdown." if self._with_panel else ""
         self._set_status(
             "ok",
             f"{what} ({token.token_type}, valid {life}, until {clock_text(token.expires_at)})."
-            f" {'A refresh token came with it. ' if token.has_refresh_token else ''}"
-            "The token panel shows its countdown.",
+            f"{refresh}{panel}",
             about_token=True,
         )
 

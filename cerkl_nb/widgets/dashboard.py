@@ -43,7 +43,7 @@ class Dashboard(widgets.VBox):
     """
 
     def __init__(self, client: Any = None, **kwargs: Any) -> None:
-        self.form = CredentialsForm(client)
+        self.form = CredentialsForm(client, with_panel=True)
         self.panel = TokenPanel(client)
         self.explorer = ApiExplorer(client)
         # A new client (other credentials / environment) replaces the one shown below.

@@ -113,6 +113,10 @@ class JupyterLab:
         assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
         return resp
 
+    def voila_url(self, name: str) -> str:
+        """``name`` rendered by Voilà (served by the same server when it is installed)."""
+        return f"{self.url}/voila/render/{name}?token={self.token}"
+
     def put_setting(self, plugin: str, values: dict) -> None:
         """Set a plugin's user settings (pages opened from now on use them)."""
         self.api("PUT", f"/lab/api/settings/{plugin}", json={"raw": json.dumps(values)})
@@ -127,9 +131,18 @@ class JupyterLab:
             if session.get("path") == name:
                 self.api("DELETE", f"/api/sessions/{session['id']}")
 
-    def open_notebook(self, page, name: str) -> None:
-        """Open ``name`` and wait until its kernel is idle (an early Shift+Enter is lost)."""
-        page.goto(self.notebook_url(name), wait_until="domcontentloaded")
+    def open_notebook(self, page, name: str, *, app: str = "lab") -> None:
+        """Open ``name`` and wait until its kernel is idle (an early Shift+Enter is lost).
+
+        ``app="notebook"`` opens it in Notebook 7 (served by the same server when the
+        ``notebook`` package is installed) instead of JupyterLab. Voilà, which runs the
+        notebook itself, is opened with :meth:`voila_url`.
+        """
+        if app == "notebook":
+            url = f"{self.url}/notebooks/{name}?token={self.token}"
+        else:
+            url = self.notebook_url(name)
+        page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000

@@ -374,3 +374,14 @@ def test_after_a_refused_secret_the_form_says_so_and_each_try_is_visibly_new(
     # Another environment: the error about the previous one goes.
     form.environment.value = "custom"
     assert form.status_kind == "info" and "Environment: custom URL" in form.status_text
+
+
+def test_a_form_on_its_own_does_not_point_at_a_token_panel(client):
+    form = CredentialsForm(client)
+    form.submit()
+    assert form.status_text.startswith("Got a new access token")
+    assert "token panel" not in form.status_text
+    dash = dashboard(client)
+    dash.form.submit()
+    assert "The token panel shows its countdown." in dash.form.status_text
+    dash.close()
