@@ -37,7 +37,7 @@ from .messages import (
     loads_strict,
 )
 from .oauth import TokenService
-from .render import LOOKUP_RESOURCES, hint, render_any
+from .render import LOOKUP_RESOURCES, envelope_json, hint, render_any
 from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
 from .routes import ROUTES, Route, Router
 from .seed import seeded_store
@@ -390,7 +390,9 @@ class App:
             rows, total = self.store.select(
                 records() if callable(records) else records, preds, start, start + size, total_hint
             )
-            data = [render_any(res, r, ctx.base) for r in rows]
+            # Each record's JSON is cached until the next write (render.RenderCache).
+            stored = self.store.data.get(res.self_path)
+            data = self.store.rendered.json_items(res, rows, ctx.base, stored)
         link_q: dict[str, str] = {}
         if "filters_json" in ctx.query:
             link_q["filters_json"] = ctx.query["filters_json"]
@@ -398,22 +400,14 @@ class App:
         def url(p: int) -> str:
             return f"{ctx.base}{ctx.path}?" + urlencode({"page": p, "page_size": size, **link_q})
 
-        return json_response(
-            200,
-            {
-                "version": VERSION,
-                "href": url(page),
-                "data": data,
-                "page": page,
-                "page_size": size,
-                "total": total,
-                "links": {
-                    "self": url(page),
-                    "next": url(page + 1) if start + size < total else None,
-                    "prev": url(page - 1) if page > 1 else None,
-                },
-            },
-        )
+        links = {
+            "self": url(page),
+            "next": url(page + 1) if start + size < total else None,
+            "prev": url(page - 1) if page > 1 else None,
+        }
+        head = {"version": VERSION, "href": url(page)}
+        tail = {"page": page, "page_size": size, "total": total, "links": links}
+        return Response(200, envelope_json(head, data, tail), [("Content-Type", JSON)])
 
     # handlers ----------------------------------------------------------------
     def list_collection(self, ctx: _Ctx) -> Response:

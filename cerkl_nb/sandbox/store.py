@@ -18,6 +18,7 @@ from typing import Any
 from ..api import MAX_FILTER_VALUES, MAX_TEXT_LENGTH
 from .filters import format_date, parse_date
 from .messages import Problem
+from .render import RenderCache
 from .resources import CONTENT_TYPES, LOOKUPS, RESOURCES, Field, Resource
 
 __all__ = ["Problem", "Store", "format_date", "parse_date"]
@@ -85,6 +86,12 @@ class Store:
         }
         # unique-value indexes: (collection, field) -> {value: id}
         self.unique: dict[tuple[str, str], dict[str, int]] = {}
+        #: The JSON of listed records; every write below clears it (see _changed).
+        self.rendered = RenderCache()
+
+    def _changed(self) -> None:
+        """Called by every method that changes a record (under the lock): cached JSON goes."""
+        self.rendered.clear()
 
     def next_id(self, collection: str) -> int:
         return next(self._ids[collection])
@@ -315,6 +322,7 @@ class Store:
                 self._rules(resource, v, None)
             created = []
             now = self.now_str()
+            self._changed()
             for v in validated:
                 rec = self._new_record(resource, v, now)
                 self._after_write(resource, rec)
@@ -353,6 +361,7 @@ class Store:
             v = self.validate_item(resource, item, index=0, update_of=rec, url_id=rid)
             self._check_unique(collection, resource, v, rid, {})
             self._rules(resource, v, rec)
+            self._changed()
             self.unindex_record(collection, resource, rec)
             rec.update(v)
             rec["date_modified_utc"] = self.now_str()
@@ -374,6 +383,7 @@ class Store:
             rec = self.get(resource, rid)
             if resource.name == "blast" and rec.get("status") == 4:
                 raise Problem(409, "a sent blast cannot be deleted")
+            self._changed()
             self.unindex_record(collection, resource, rec)
             del self.data[collection][rid]
             if resource.name == "subscriber":
@@ -398,6 +408,7 @@ class Store:
                         lst.remove(rid)
 
     def _unsubscribe(self, rec: dict, *, source: str, when: str | None = None) -> None:
+        self._changed()
         sid = rec["id"]
         for members in self.members.values():
             members.discard(sid)
@@ -437,6 +448,7 @@ class Store:
                 raise Problem(400, f"template.data[0].id: there is no subscriber with id {sid}")
             if sid in self.members[seg_id]:
                 raise Problem(409, f"subscriber {sid} is already a member of segment {seg_id}")
+            self._changed()
             self.members[seg_id].add(sid)
             seg["subscriber_count"] = len(self.members[seg_id])
             seg["date_modified_utc"] = self.now_str()
@@ -447,6 +459,7 @@ class Store:
             seg = self.get(RESOURCES["segment"], seg_id)
             if sid not in self.members[seg_id]:
                 raise Problem(404, f"subscriber {sid} is not a member of segment {seg_id}")
+            self._changed()
             self.members[seg_id].discard(sid)
             seg["subscriber_count"] = len(self.members[seg_id])
             seg["date_modified_utc"] = self.now_str()
