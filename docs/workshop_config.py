@@ -15,7 +15,7 @@ c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"]
 # Open the tutorials at login: nbgitpuller clones the repository into ~/cerkl-nb.
 c.Spawner.default_url = "/lab/tree/cerkl-nb/notebooks/00-start-here.ipynb"
 
-# A learner with three notebooks open uses about 0.35 GiB (docs/workshops.md, "Sizing").
+# A learner with three notebooks open uses about 0.4 GiB (docs/workshops.md, "Sizing").
 # Enforced by TLJH's systemd spawner and by KubeSpawner; a plain local spawner ignores it.
 c.Spawner.mem_limit = "1G"
 

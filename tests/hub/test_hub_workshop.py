@@ -78,20 +78,34 @@ def _processes_of(home: Path) -> list[int]:
     return found
 
 
-def _memory_kib(pids: list[int]) -> tuple[int, int]:
-    """(PSS, RSS) in KiB summed over ``pids`` (from /proc/PID/smaps_rollup)."""
-    pss = rss = 0
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            name, _, rest = line.partition(":")
-            if name in ("Pss", "Rss"):
-                kib = int(rest.split()[0])
-                pss, rss = (pss + kib, rss) if name == "Pss" else (pss, rss + kib)
-    return pss, rss
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in KiB (from /proc/PID/smaps_rollup; 0 when gone)."""
+    found = {"Pss": 0, "Rss": 0}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0, 0
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        if name in found:
+            found[name] = int(rest.split()[0])
+    return found["Pss"], found["Rss"]
+
+
+def _what(pid: int) -> str:
+    """A short name for a learner's process: server, sandbox or kernel."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    for marker, name in (
+        ("ipykernel", "kernel"),
+        ("cli sandbox", "sandbox"),
+        ("singleuser", "server"),
+    ):
+        if marker in cmd:
+            return name
+    return cmd[:40]
 
 
 @dataclass
@@ -392,9 +406,13 @@ def test_three_learners_run_notebooks_02_05_07_at_once(hub: Hub) -> None:
         hub.metrics["per_notebook_s"] = {f"{u}/{n[:2]}": round(t, 1) for u, n, t in results}
         memory = {}
         for user in LEARNERS:
-            pids = _processes_of(hub.homes / user)
-            pss, rss = _memory_kib(pids)
-            memory[user] = {"processes": len(pids), "pss_mib": pss // 1024, "rss_mib": rss // 1024}
+            per = [(_what(pid), *_memory_kib(pid)) for pid in _processes_of(hub.homes / user)]
+            memory[user] = {
+                "processes": len(per),
+                "pss_mib": round(sum(p for _, p, _ in per) / 1024),
+                "rss_mib": round(sum(r for _, _, r in per) / 1024),
+                "each_pss_mib": sorted((w, round(p / 1024)) for w, p, _ in per),
+            }
         hub.metrics["memory_per_learner_three_notebooks_open"] = memory
         for user, m in memory.items():
             # Server + sandbox + three kernels; the recipe's sizing says about 0.35 GiB.

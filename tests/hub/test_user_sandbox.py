@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -317,3 +318,11 @@ def test_attach_refuses_a_published_sandbox_with_the_wrong_key() -> None:
             attach(sb.root_url, key="w" * 43)
     finally:
         sb.stop()
+
+
+def test_the_recipe_shows_exactly_the_config_file_the_hub_test_loads() -> None:
+    doc = (ROOT / "docs" / "workshops.md").read_text()
+    config = (ROOT / "docs" / "workshop_config.py").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert config in blocks, "docs/workshops.md must show docs/workshop_config.py verbatim"
+    assert config.count('c.Spawner.cmd = ["cerkl-nb", "with-sandbox"') == 1
