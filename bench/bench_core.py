@@ -185,7 +185,7 @@ def bench_paging(sb: SandboxProcess, concurrency: int, rounds: int) -> dict[str,
     try:
         for _ in range(rounds):
             t0 = time.perf_counter()
-            a = client.get_all("subscriber", page_size=100)
+            a = client.get_all("subscriber", page_size=100, concurrency=1)
             seq.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             b = client.get_all("subscriber", page_size=100, concurrency=concurrency)
