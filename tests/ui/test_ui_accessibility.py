@@ -201,13 +201,40 @@ def test_axe_finds_no_critical_or_serious_violation(dashboard_page, axe_source):
 
 
 def test_every_text_colour_has_a_contrast_of_at_least_4_5(dashboard_page):
+    from playwright.sync_api import expect
+
     page, theme, figures = dashboard_page
+    dashboard = page.locator(".cerkl-dashboard")
     measured = []
     for tab in ("Body", "Table", "Headers"):
         _select_tab(page, tab)
-        measured += page.locator(".cerkl-dashboard").evaluate(_CONTRAST_JS)
+        measured += dashboard.evaluate(_CONTRAST_JS)
     _select_tab(page, "Body")
     assert len(measured) > 50, "the probe found almost no text (broken selector?)"
+
+    # The warning colours: another environment in the form (banner, notices).
+    environment = page.locator(".cerkl-credentials-form").get_by_role(
+        "combobox", name="Environment"
+    )
+    environment.select_option(label="Cerkl production (api.cerkl.com)")
+    notice = page.locator(".cerkl-token-panel [data-f='notice']")
+    expect(notice).to_contain_text("Environment changed", timeout=10_000)
+    measured += dashboard.evaluate(_CONTRAST_JS)
+    environment.select_option(label="Sandbox (local, fake data)")
+    expect(notice).to_have_text("", timeout=10_000)
+
+    # The error colours: a 404 (then back to GET /subscriber for the other checks).
+    explorer = page.locator(".cerkl-api-explorer")
+    path = explorer.get_by_role("textbox", name="Path", exact=True)
+    status = explorer.locator(".cerkl-response-status")
+    send = explorer.get_by_role("button", name="Send", exact=True)
+    path.fill("/segment/999999")
+    send.click()
+    expect(status).to_contain_text("404 Not Found", timeout=30_000)
+    measured += dashboard.evaluate(_CONTRAST_JS)
+    path.fill("/subscriber")
+    send.click()
+    expect(status).to_contain_text("200 OK", timeout=30_000)
     by_colour: dict[str, dict] = {}
     for m in measured:
         worst = by_colour.get(m["color"])
