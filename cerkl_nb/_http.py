@@ -12,7 +12,14 @@ This module holds what any HTTP call of the toolkit needs:
 * response parsing (:func:`parse_json_body`, :func:`api_error`), ``Retry-After``,
   jittered back-off and typed connection errors;
 * keeping credentials out of tracebacks (:class:`HeaderAuth`, :func:`scrub_exception`,
-  :func:`forget_credentials`).
+  :func:`forget_credentials`);
+* the proxy and CA-bundle settings of the sessions the toolkit creates, read once
+  (:func:`snapshot_environment`).
+
+Why this module is longer than 600 lines: each of those is a short rule with the
+docstring that justifies it, and every HTTP call of the toolkit (client, token manager,
+:class:`BearerAuth`) must share the very same rules; splitting them up would only spread
+one transport layer over several files that always change together.
 
 Keeping secrets out of tracebacks
 ---------------------------------
