@@ -93,14 +93,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str, timeout_s: float = 30) -> tuple[int, str]:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
     try:
-        with opener.open(url, timeout=2) as r:
+        with opener.open(url, timeout=timeout_s) as r:
             return r.status, r.headers.get("Location", "")
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Location", "")
@@ -137,7 +137,9 @@ def test_cerkl_nb_lab_serves_notebook_zero_with_a_sandbox_and_stops_it(tmp_path:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                status, location = _get(f"http://127.0.0.1:{port}/")
+                # Short while polling for the server; the later calls may take longer on
+                # a loaded machine (a fresh JupyterLab's first contents request is slow).
+                status, location = _get(f"http://127.0.0.1:{port}/", timeout_s=2)
                 break
             except OSError:
                 time.sleep(0.3)
@@ -154,7 +156,7 @@ def test_cerkl_nb_lab_serves_notebook_zero_with_a_sandbox_and_stops_it(tmp_path:
         # lab.py waits 10 s for JupyterLab, then terminates it and waits up to 30 s more.
         assert proc.wait(timeout=75) is not None
         with pytest.raises(OSError):
-            _get(sandbox_root + "/_sandbox/health")
+            _get(sandbox_root + "/_sandbox/health", timeout_s=2)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
