@@ -278,6 +278,7 @@ def _lab_options(args: argparse.Namespace) -> LabOptions:
 def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "with-sandbox",
+        usage="cerkl-nb with-sandbox [--port P] -- COMMAND [ARGS ...]",
         help="start this user's sandbox, then run COMMAND with it published (a hub's spawner)",
         description="Start a sandbox on a free loopback port that ends with COMMAND, publish "
         f"it as {URL_ENV} and {KEY_ENV} (and in ~/.cerkl-nb/sandbox.json), then run "

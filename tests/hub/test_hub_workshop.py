@@ -555,6 +555,12 @@ def test_dashboard_in_chromium_through_the_hubs_proxy(hub: Hub) -> None:
                 "clientCredentials"
             ]["tokenUrl"]
             assert token_url == server_url + "/oauth/Token"
+            # The same sandbox by its port, through the proxy's generic path.
+            published = json.loads((hub.homes / "ada" / ".cerkl-nb" / "sandbox.json").read_text())
+            port = published["url"].rsplit(":", 1)[1]
+            by_port = page.request.get(f"{hub.url}/user/ada/proxy/{port}/v3/openapi.json")
+            assert by_port.status == 200, by_port.text()[:300]
+            assert by_port.json()["servers"][0]["url"] == f"{hub.url}/user/ada/proxy/{port}/v3"
             # Not Bob's: Ada's browser session does not reach Bob's server.
             other = page.request.get(
                 f"{hub.url}/user/bob/cerkl-sandbox/v3/openapi.json", max_redirects=0
