@@ -137,7 +137,9 @@ def write_dotenv(
         if key in existing_keys and key not in values:
             unset_key(target, key)
     for key, value in values.items():
-        set_key(target, key, _dotenv_escaped(value), quote_mode="always")
+        plain = value.get_secret_value() if isinstance(value, Secret) else value
+        # quote_mode="always": set_key single-quotes the value and escapes \\ and ' in it.
+        set_key(target, key, plain, quote_mode="always")
     os.chmod(target, 0o600)
     unreadable = _keys_not_read_back(target, values)
     if unreadable:
@@ -147,12 +149,6 @@ def write_dotenv(
         )
     _warn_if_not_ignored(target)
     return target
-
-
-def _dotenv_escaped(value: str | Secret) -> str:
-    # set_key quotes with '...' and escapes only the quote; python-dotenv's parser also
-    # reads a doubled backslash as one, so backslashes are doubled to read back as is.
-    return (value.get_secret_value() if isinstance(value, Secret) else value).replace("\\", "\\\\")
 
 
 def _keys_not_read_back(target: Path, ours: Mapping[str, str | Secret]) -> list[str]:
