@@ -47,7 +47,6 @@ ALLOWED_HEX = {
     "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d",
 }
 CELL_TIMEOUT_S = 120
-NOTEBOOK_BUDGET_S = 60
 TIMINGS: dict[str, float] = {}
 
 pytestmark = pytest.mark.timeout(600)
@@ -162,9 +161,6 @@ def test_notebook_runs_and_leaks_nothing(path: Path, tutorial_sandbox, tmp_path:
         assert "Newman ran the exported collection green, twice in a row" in text
         # ... and the files it leaves for the reader run green on a fresh sandbox too.
         _newman_twice_on_a_fresh_sandbox(tmp_path / "exports", tmp_path)
-    assert elapsed < NOTEBOOK_BUDGET_S, (
-        f"{path.name} took {elapsed:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
-    )
 
 
 def _newman_twice_on_a_fresh_sandbox(exports: Path, tmp_path: Path) -> None:
