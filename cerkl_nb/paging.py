@@ -243,6 +243,9 @@ def _progress(total: int | None, desc: str) -> Any:
     except ImportError:
         log.warning("progress=True needs tqdm: pip install 'cerkl-nb[data]'; continuing without.")
         return None
+    if sys.platform == "emscripten":
+        # tqdm's monitor is a background thread, which a browser tab cannot start.
+        tqdm.monitor_interval = 0
     return tqdm(total=total, desc=desc, unit="item")
 
 

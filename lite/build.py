@@ -11,8 +11,8 @@ Everything comes from package registries, pinned in this folder:
 The wheels are byte-compiled for Pyodide's Python (``compile.mjs`` runs Pyodide under
 Node.js), listed in the site's ``pyodide-lock.json`` and preloaded when the kernel
 starts, so ``import cerkl_nb`` needs no install step and no network. Packages of Pyodide's
-own distribution that the site does not ship (pandas, matplotlib ...) stay in the lock
-with their public address, so ``%pip install pandas`` works when the page is online.
+own distribution that the site does not ship (pandas, matplotlib ...) are left out of its
+lock, so importing one fails at once instead of reaching for a download.
 
 Every build starts from nothing (a fresh staging folder and output): a stale build
 database of JupyterLite silently drops ``pyodideUrl``. Downloads are cached (pip's and
@@ -298,13 +298,12 @@ def wheel_metadata(whl: Path) -> tuple[str, str, list[str], list[str]]:
     return meta["Name"], meta["Version"], tops, deps
 
 
-def write_lock(pyodide_dir: Path, wheels: list[Path], out_dir: Path, cdn: str) -> list[str]:
+def write_lock(pyodide_dir: Path, wheels: list[Path], out_dir: Path) -> list[str]:
     """Copy the wheels and a pyodide-lock.json naming them to ``out_dir``.
 
     Shipped packages get their file and hash (existing entries keep Pyodide's dependency
-    list; new ones get theirs from the wheel). Every other entry points at Pyodide's public
-    distribution, so an online page can still ``%pip install`` it. Returns the names of the
-    shipped packages.
+    list; new ones get theirs from the wheel); the others are dropped. Returns the names of
+    the shipped packages.
     """
     lock = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
     packages = lock["packages"]
@@ -333,9 +332,11 @@ def write_lock(pyodide_dir: Path, wheels: list[Path], out_dir: Path, cdn: str) -
         )
         shutil.copy2(whl, out_dir / whl.name)
         shipped[normalize(key)] = key
-    for key, entry in packages.items():
-        if normalize(key) not in shipped and "://" not in entry["file_name"]:
-            entry["file_name"] = f"{cdn}/{entry['file_name']}"
+    # Only what the site ships: an import of anything else fails at once, offline,
+    # instead of reaching for a download (the kernel loads packages named in the lock
+    # when a cell imports them).
+    for key in [k for k in packages if normalize(k) not in shipped]:
+        del packages[key]
     # Every dependency of a shipped package must be shipped too, or the kernel would
     # reach for the network (and fail offline) when it loads.
     missing = {
@@ -355,13 +356,13 @@ def write_lock(pyodide_dir: Path, wheels: list[Path], out_dir: Path, cdn: str) -
 # -- the site ---------------------------------------------------------------------------------
 
 
-def stage(staging: Path, pyodide_dir: Path, wheels: list[Path], cdn: str) -> list[str]:
+def stage(staging: Path, pyodide_dir: Path, wheels: list[Path]) -> list[str]:
     """The JupyterLite project folder: notebooks, Pyodide with the wheels, configuration."""
     static = staging / "static" / "pyodide"
     static.mkdir(parents=True)
     for name in PYODIDE_FILES:
         shutil.copy2(pyodide_dir / name, static / name)
-    shipped = write_lock(pyodide_dir, wheels, static, cdn)
+    shipped = write_lock(pyodide_dir, wheels, static)
     files = staging / "files"
     files.mkdir()
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
@@ -421,8 +422,6 @@ def site_size(site: Path) -> tuple[int, int, int]:
 def build(output: Path, cache: Path) -> dict:
     t0 = time.perf_counter()
     expected = check_build_tools()
-    from jupyterlite_pyodide_kernel.constants import PYODIDE_CDN_URL
-
     log(f"== Pyodide {expected} from npm")
     pyodide_dir = npm_pyodide(expected, cache)
     log("== wheels from PyPI (pinned in lite/requirements.txt)")
@@ -436,7 +435,7 @@ def build(output: Path, cache: Path) -> dict:
         staging = Path(tmp) / "lite"
         staging.mkdir()
         log("== staging")
-        shipped = stage(staging, pyodide_dir, compiled, PYODIDE_CDN_URL)
+        shipped = stage(staging, pyodide_dir, compiled)
         widget_ext = [
             w
             for w in wheels

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
+import warnings
 
 import pytest
 import requests
@@ -317,6 +318,18 @@ def test_in_a_browser_concurrent_paging_is_sequential_and_starts_no_thread(brows
     four_at_once = client.get_all("subscriber", page_size=40, concurrency=4)
     assert [s["id"] for s in four_at_once] == [s["id"] for s in sequential]
     assert len(sequential) == 300
+
+
+def test_in_a_browser_the_progress_bar_starts_no_monitor_thread(browser, no_sockets, monkeypatch):
+    tqdm_auto = pytest.importorskip("tqdm.auto")
+    # As in a fresh kernel: no monitor yet, and tqdm would start one.
+    monkeypatch.setattr(tqdm_auto.tqdm, "monitor", None)
+    monkeypatch.setattr(tqdm_auto.tqdm, "monitor_interval", 10)
+    client = cerkl_nb.connect(sandbox=sandbox_pkg.start())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm warns when its thread cannot start
+        assert len(client.get_all("subscriber", progress=True)) == 300
+    assert tqdm_auto.tqdm.monitor is None
 
 
 def test_outside_a_browser_concurrent_paging_does_use_threads(local, no_sockets, monkeypatch):
