@@ -230,8 +230,9 @@ class Token:
 
     def __repr__(self) -> str:
         return (
-            f"Token(token_type={self.token_type!r}, access_token=Secret('***'), "
-            f"refresh_token={'Secret(***)' if self.refresh_token else None}, "
+            # The Secrets' own reprs, so every mask in the toolkit has one form.
+            f"Token(token_type={self.token_type!r}, access_token={self.access_token!r}, "
+            f"refresh_token={self.refresh_token!r}, "
             f"scope={self.scope!r}, lifetime_s={self.lifetime_s:g}, "
             f"issued_at={self.issued_at:.0f}, expires_at={self.expires_at:.0f})"
         )

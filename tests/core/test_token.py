@@ -136,6 +136,15 @@ def test_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
         pickle.dumps(tok)
 
 
+def test_repr_masks_both_tokens_the_way_secret_does(clock: FakeClock) -> None:
+    from cerkl_nb.redact import Secret
+
+    mask = repr(Secret("x"))
+    tok = make(clock, refresh_token=REFRESH)
+    assert f"access_token={mask}, refresh_token={mask}," in repr(tok)
+    assert "refresh_token=None," in repr(make(clock))
+
+
 def test_no_warning_for_complete_responses(clock: FakeClock) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
