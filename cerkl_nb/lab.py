@@ -4,12 +4,14 @@
 one ``$CERKL_SANDBOX_URL`` points at, when ``$CERKL_SANDBOX_KEY`` proves it is ours),
 exports ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY`` to the environment JupyterLab and
 its kernels inherit, so every notebook's ``cerkl_nb.connect()`` finds and may steer the
-same sandbox, then runs ``jupyter lab`` on the notebooks folder opened at notebook 0. When
+same sandbox, then runs ``jupyter lab`` opened at notebook 0. When
 JupyterLab exits, the sandbox stops. The command line is parsed by :mod:`cerkl_nb.cli`.
 
 The notebooks folder is found, in order: ``--notebooks DIR``; ``./notebooks`` or ``.``
 when it holds ``00-start-here.ipynb``; the ``notebooks/`` folder of a source checkout
-(next to the ``cerkl_nb`` package).
+(next to the ``cerkl_nb`` package). JupyterLab serves the project folder around it when
+there is one (:func:`lab_root`), so the files the notebooks mention (``docs/``,
+``.env.example``) open in the same Lab, as on Binder.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "LabOptions",
     "find_notebooks",
     "lab_command",
+    "lab_root",
     "run_lab",
 ]
 
@@ -105,6 +108,20 @@ def _is_root() -> bool:
     return bool(geteuid and geteuid() == 0)
 
 
+def lab_root(notebooks: Path) -> Path:
+    """The folder JupyterLab serves for the tutorials in ``notebooks``.
+
+    The project folder (the notebooks' parent) when it holds the ``docs/`` and
+    ``.env.example`` the notebooks mention, so they open in the same Lab; otherwise (a
+    copy of the notebooks on their own) the notebooks folder itself.
+    """
+    notebooks = Path(notebooks).resolve()
+    project = notebooks.parent
+    if (project / "docs").is_dir() and (project / ".env.example").is_file():
+        return project
+    return notebooks
+
+
 def lab_command(
     options: LabOptions,
     notebooks: Path,
@@ -113,12 +130,14 @@ def lab_command(
     is_root: bool | None = None,
 ) -> list[str]:
     """The ``jupyter lab`` command line :func:`run_lab` runs (JupyterLab opens notebook 0)."""
+    root = lab_root(notebooks)
+    first = (Path(notebooks).resolve() / FIRST_NOTEBOOK).relative_to(root).as_posix()
     cmd = [
         python or sys.executable,
         "-m",
         "jupyterlab",
-        f"--ServerApp.root_dir={notebooks}",
-        f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.default_url=/lab/tree/{first}",
     ]
     if options.port is not None:
         cmd.append(f"--ServerApp.port={options.port}")

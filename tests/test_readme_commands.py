@@ -84,7 +84,7 @@ def test_first_quickstart_command_starts_lab_and_sandbox() -> None:
             if sandbox_url:
                 try:
                     r = requests.get(
-                        f"http://127.0.0.1:{port}/api/contents/00-start-here.ipynb",
+                        f"http://127.0.0.1:{port}/api/contents/notebooks/00-start-here.ipynb",
                         params={"token": token, "content": "0"},
                         timeout=2,
                     )

@@ -22,6 +22,7 @@ from cerkl_nb.lab import (
     LabOptions,
     find_notebooks,
     lab_command,
+    lab_root,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,12 @@ def test_parse_options_rejects_a_bad_port() -> None:
         parse_options(["--sandbox-port", "70000"])
 
 
-def test_lab_command_opens_notebook_zero_in_the_notebooks_folder() -> None:
+#: Files outside notebooks/ that the notebooks link to. (``.env.example`` is a dot file,
+#: which Jupyter does not serve; notebook 0 prints it instead, checked when it runs.)
+MENTIONED_FILES = ["docs/sandbox.md", "docs/security.md", "docs/postman.md"]
+
+
+def test_lab_command_serves_the_project_and_opens_notebook_zero() -> None:
     nbdir = ROOT / "notebooks"
     cmd = lab_command(
         LabOptions(port=8890, no_browser=True, extra=["--foo"]),
@@ -57,11 +63,28 @@ def test_lab_command_opens_notebook_zero_in_the_notebooks_folder() -> None:
         is_root=False,
     )
     assert cmd[:3] == ["py", "-m", "jupyterlab"]
-    assert f"--ServerApp.root_dir={nbdir}" in cmd
-    assert f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}" in cmd
+    # The project folder, so docs/ and .env.example open in the same Lab (as on Binder).
+    assert f"--ServerApp.root_dir={ROOT.resolve()}" in cmd
+    assert f"--LabApp.default_url=/lab/tree/notebooks/{FIRST_NOTEBOOK}" in cmd
     assert "--ServerApp.port=8890" in cmd and "--no-browser" in cmd
     assert "--allow-root" not in cmd
     assert cmd[-1] == "--foo"
+
+
+def test_binder_opens_the_same_notebook_under_the_same_root() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"urlpath=lab/tree/notebooks/{FIRST_NOTEBOOK}" in readme
+    assert lab_root(ROOT / "notebooks") == ROOT.resolve()
+
+
+def test_a_copy_of_the_notebooks_alone_is_served_as_it_is(tmp_path: Path) -> None:
+    copy = tmp_path / "tutorials"
+    copy.mkdir()
+    (copy / FIRST_NOTEBOOK).write_text("{}")
+    assert lab_root(copy) == copy.resolve()
+    cmd = lab_command(LabOptions(), copy, is_root=False)
+    assert f"--ServerApp.root_dir={copy.resolve()}" in cmd
+    assert f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}" in cmd
 
 
 def test_lab_command_adds_allow_root_only_as_root_and_only_once() -> None:
@@ -144,8 +167,9 @@ def test_cerkl_nb_lab_serves_notebook_zero_with_a_sandbox_and_stops_it(tmp_path:
             except OSError:
                 time.sleep(0.3)
         assert status == 302, log.read_text()
-        assert location.rstrip("?").endswith(f"/lab/tree/{FIRST_NOTEBOOK}")
-        assert _get(f"http://127.0.0.1:{port}/api/contents/{FIRST_NOTEBOOK}")[0] == 200
+        assert location.rstrip("?").endswith(f"/lab/tree/notebooks/{FIRST_NOTEBOOK}")
+        for path in [f"notebooks/{FIRST_NOTEBOOK}", *MENTIONED_FILES]:
+            assert _get(f"http://127.0.0.1:{port}/api/contents/{path}")[0] == 200, path
         found = re.search(r"Cerkl sandbox at (http://127\.0\.0\.1:\d+)/v3", log.read_text())
         assert found, log.read_text()
         sandbox_root = found.group(1)
