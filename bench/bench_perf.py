@@ -36,6 +36,7 @@ Run::
 
     python bench/bench_perf.py                  # everything, JSON on stdout
     python bench/bench_perf.py --only calls,tokens --rounds 5
+    python bench/bench_perf.py > r.json && python bench/bench_perf.py --markdown r.json
 """
 
 from __future__ import annotations
@@ -443,7 +444,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="per sandbox load run")
     ap.add_argument("--threads", type=int, default=4, help="connections of the load run")
     ap.add_argument("--baseline-rev", default=BASELINE_REV)
+    ap.add_argument("--markdown", metavar="JSON", help="print the README table of a result")
     args = ap.parse_args()
+    if args.markdown:
+        from _perf_report import markdown
+
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     only = set(args.only.split(","))
     started = dt.datetime.now(dt.timezone.utc)
     out: dict[str, Any] = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}

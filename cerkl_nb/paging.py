@@ -478,7 +478,15 @@ def frame_from_items(pd: Any, items: Iterable[dict[str, Any]], normalize: bool =
             if tuple(rec) != names:  # fields missing or in another order: no fast path
                 names = None
         n += 1
-    return pd.DataFrame(columns) if columns else pd.DataFrame.from_records([{}] * n)
+    if not columns:
+        return pd.DataFrame.from_records([{}] * n)
+    # One column at a time, each list dropped as soon as its Series exists, and no copy
+    # into the frame: the lists, the arrays and the frame never coexist in full.
+    lists.clear()  # the fast path's references to the column lists
+    arrays = {}
+    for name in list(columns):
+        arrays[name] = pd.Series(columns.pop(name))
+    return pd.DataFrame(arrays, copy=False)
 
 
 def _normalized_frame(pd: Any, items: Iterable[dict[str, Any]]) -> Any:
