@@ -81,7 +81,9 @@ def check_build_tools() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     for line in pins(LITE / "build-requirements.txt"):
-        name, _, wanted = line.partition("==")
+        name, pinned, wanted = line.partition("==")
+        if not pinned:
+            continue  # a floor, not a pin (a library the build imports)
         try:
             have = version(name)
         except PackageNotFoundError:
