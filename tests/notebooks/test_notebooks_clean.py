@@ -114,14 +114,62 @@ def test_never_prints_a_secret_directly(path: Path) -> None:
             assert not re.search(r"\[\s*:\s*\d+\s*\]", line) or "secret" not in line.lower(), line
 
 
-def test_links_between_notebooks_resolve() -> None:
+def test_relative_links_resolve_inside_the_project() -> None:
+    """Links to other notebooks and to docs/ open in the Lab, whose root is the project."""
+    linked_docs = set()
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if cell.cell_type != "markdown":
                 continue
-            for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", cell.source):
-                assert (NOTEBOOK_DIR / target).is_file(), f"{path.name} links to missing {target}"
+            for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", cell.source):
+                if re.match(r"[a-z]+:", target):
+                    continue
+                resolved = (NOTEBOOK_DIR / target).resolve()
+                assert resolved.is_file(), f"{path.name} links to missing {target}"
+                assert resolved.is_relative_to(ROOT), f"{path.name} links outside: {target}"
+                if target.startswith("../docs/"):
+                    linked_docs.add(target)
+    assert {"../docs/sandbox.md", "../docs/security.md"} <= linked_docs
+
+
+def test_docs_the_notebooks_name_are_links() -> None:
+    """A file under docs/ named in prose is a link the reader can click, not bare text."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                bare = re.findall(r"(?<!\[)`docs/[^`]+`", cell.source)
+                assert not bare, f"{path.name}: {bare} should link to ../docs/..."
+
+
+def test_only_notebook_0_makes_the_first_api_call() -> None:
+    """Notebook 2 repeats notebook 0's call by hand, and says so."""
+    for path in NOTEBOOKS:
+        text = nbformat.read(path, as_version=4)
+        markdown = "\n".join(c.source for c in text.cells if c.cell_type == "markdown")
+        if path.name.startswith("00-"):
+            assert "## 4. Your first API call" in markdown
+        else:
+            assert "your first api call" not in markdown.lower(), path.name
+    nb2 = nbformat.read(NOTEBOOK_DIR / "02-access-token.ipynb", as_version=4)
+    nb0 = nbformat.read(NOTEBOOK_DIR / "00-start-here.ipynb", as_version=4)
+    same_call = 'client.list("subscriber", page_size=3)'
+    for nb in (nb0, nb2):
+        assert any(same_call in c.source for c in nb.cells if c.cell_type == "code")
+    assert "notebook 0's first call, by hand" in "\n".join(c.source for c in nb2.cells)
+
+
+def test_notebook_0_shows_the_env_example_as_it_is() -> None:
+    """The template notebook 0 quotes has the variables of the real .env.example."""
+    names = re.findall(r"^(CERKL_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    nb = nbformat.read(NOTEBOOK_DIR / "00-start-here.ipynb", as_version=4)
+    quoted = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    block = quoted.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert re.findall(r"^(CERKL_[A-Z_]+)=", block, re.M) == names[:3]
+    # It says how to reach a dot file the file browser hides, and how to go back.
+    assert "cp .env.example .env" in quoted
+    assert "leave both `CERKL_CLIENT_ID` and\n`CERKL_CLIENT_SECRET` empty" in quoted
 
 
 CERKL_TOKEN_CURL = (
@@ -196,3 +244,17 @@ def test_notebook_8_is_the_round_trip() -> None:
         example.is_file()
         and (NOTEBOOK_DIR / "postman" / "colleague.postman_environment.json").is_file()
     )
+
+
+def test_notebook_7_says_which_extra_installs_matplotlib() -> None:
+    """matplotlib is in the ``data`` extra, and notebook 7 says so (not "not a dependency")."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(dep.startswith("matplotlib") for dep in extras["data"])
+    nb = nbformat.read(NOTEBOOK_DIR / "07-bulk-work.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "not a\ndependency" not in markdown and "not a dependency" not in markdown
+    assert "`data` extra" in markdown
