@@ -258,3 +258,18 @@ def test_notebook_7_says_which_extra_installs_matplotlib() -> None:
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "not a\ndependency" not in markdown and "not a dependency" not in markdown
     assert "`data` extra" in markdown
+
+
+def test_one_mask_form_everywhere() -> None:
+    """Notebooks, docs and code print a secret the way ``Secret``'s repr does."""
+    from cerkl_nb.redact import Secret
+
+    mask = repr(Secret("x"))
+    assert mask == "Secret('***')"
+    other_forms = ["Secret(" + "***)", 'Secret("***")']
+    files = [*NOTEBOOKS, ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    files += (ROOT / "cerkl_nb").rglob("*.py")
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for other in other_forms:
+            assert other not in text, f"{path.relative_to(ROOT)} shows a secret as {other}"
