@@ -274,7 +274,10 @@ def jupyter_lab(tmp_path_factory, chromium_path, sandbox) -> Iterator[JupyterLab
             proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# main thread while it is open, which would break later tests that call asyncio.run().
+# A Chromium launch costs about a second; the JupyterLab server stays session-wide.
+@pytest.fixture(scope="module")
 def browser(chromium_path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
