@@ -256,6 +256,7 @@ def compile_wheels(pyodide_dir: Path, wheels: list[Path], out: Path) -> list[Pat
                 out,
                 "--trace",
                 "/in/trace.py",
+                "--stdlib",
                 "--keep-sources",
                 "cerkl_nb",
             ]
@@ -363,7 +364,8 @@ def stage(staging: Path, pyodide_dir: Path, wheels: list[Path]) -> list[str]:
     static = staging / "static" / "pyodide"
     static.mkdir(parents=True)
     for name in PYODIDE_FILES:
-        shutil.copy2(pyodide_dir / name, static / name)
+        compiled = wheels[0].parent / name  # the byte-compiled standard library
+        shutil.copy2(compiled if compiled.exists() else pyodide_dir / name, static / name)
     shipped = write_lock(pyodide_dir, wheels, static)
     files = staging / "files"
     files.mkdir()

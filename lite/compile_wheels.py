@@ -19,7 +19,11 @@ it loaded is compiled; the rest stays source. For each wheel:
 
 ``RECORD`` is rewritten to match. Usage (paths as Pyodide sees them)::
 
-    compile_wheels.py IN_DIR OUT_DIR --trace SCRIPT [--keep-sources NAME ...]
+    compile_wheels.py IN_DIR OUT_DIR --trace SCRIPT [--stdlib] [--keep-sources NAME ...]
+
+With ``--stdlib``, the standard library's zip is written to ``OUT_DIR`` too, with the
+modules the trace imported compiled (Pyodide ships it as source, so each kernel start
+would compile them again).
 """
 
 from __future__ import annotations
@@ -29,12 +33,16 @@ import hashlib
 import importlib.util
 import io
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from pathlib import Path
 
 # Fixed zip entry times keep the output byte-identical from one build to the next.
 _EPOCH = (2020, 1, 1, 0, 0, 0)
+
+#: Where Pyodide installs wheels (this runs in Pyodide, so it is the browser's path).
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 
 #: Path fragments of wheel entries the browser never needs.
 PRUNE = (
@@ -90,7 +98,8 @@ def rewrite(src: Path, dst: Path, keep_source: bool, traced: set[str]) -> tuple[
                 record_name = name
                 continue
             if name in traced:
-                pyc = _compile(data, name, keep_source)
+                # Named as installed, so tracebacks show where the module lives.
+                pyc = _compile(data, f"{SITE_PACKAGES}/{name}", keep_source)
                 if pyc is None:
                     out[name] = data
                     kept += 1
@@ -125,10 +134,16 @@ def rewrite(src: Path, dst: Path, keep_source: bool, traced: set[str]) -> tuple[
     return compiled, kept
 
 
-def trace(wheels: list[Path], script: str) -> set[str]:
+def stdlib_zip() -> Path:
+    """Where Pyodide's standard library sits (a zip on ``sys.path``, read by zipimport)."""
+    return next(Path(p) for p in sys.path if p.endswith(".zip"))
+
+
+def trace(wheels: list[Path], script: str) -> tuple[set[str], set[str]]:
     """Unpack ``wheels``, run ``script``, and return the source files it imported.
 
-    The paths returned are relative to the unpacked site (as they appear in a wheel).
+    Returns the wheel-relative paths of the modules from the wheels, and the zip-relative
+    paths of the modules from the standard library.
     """
     site = Path(tempfile.mkdtemp(prefix="trace-site-"))
     for whl in wheels:
@@ -136,12 +151,47 @@ def trace(wheels: list[Path], script: str) -> set[str]:
             z.extractall(site)
     sys.path.insert(0, str(site))
     exec(compile(script, "trace", "exec"), {"__name__": "__trace__"})  # noqa: S102 - our own script
-    found = set()
+    found, stdlib = set(), set()
+    lib = str(stdlib_zip()) + "/"
     for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and f.startswith(str(site) + "/") and f.endswith(".py"):
+        f = getattr(mod, "__file__", None) or ""
+        if f.startswith(str(site) + "/") and f.endswith(".py"):
             found.add(f[len(str(site)) + 1 :])
-    return found
+        elif f.startswith(lib) and f.endswith(".py"):
+            stdlib.add(f[len(lib) :])
+    return found, stdlib
+
+
+def rewrite_stdlib(dst: Path, traced: set[str]) -> int:
+    """Pyodide's standard library zip with the traced modules as sourceless ``.pyc``.
+
+    Pyodide ships the standard library as source, so every kernel start compiles each
+    module it imports (seconds, on a small machine); compiled once here, they load at once.
+    Returns how many modules were compiled.
+    """
+    out: dict[str, bytes] = {}
+    compiled = 0
+    with zipfile.ZipFile(stdlib_zip()) as zin:
+        for info in zin.infolist():
+            if info.is_dir():
+                continue
+            data = zin.read(info)
+            where = f"{stdlib_zip()}/{info.filename}"
+            pyc = _compile(data, where, False) if info.filename in traced else None
+            if pyc is None:
+                out[info.filename] = data
+            else:
+                out[info.filename[:-3] + ".pyc"] = pyc
+                compiled += 1
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for name, data in out.items():
+            zi = zipfile.ZipInfo(name, date_time=_EPOCH)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            zout.writestr(zi, data)
+    dst.write_bytes(buf.getvalue())
+    return compiled
 
 
 def main(argv: list[str]) -> None:
@@ -157,9 +207,14 @@ def main(argv: list[str]) -> None:
     keep = {n.lower().replace("-", "_") for n in options.get("keep-sources", [])}
     wheels = sorted(in_dir.glob("*.whl"))
     script = Path(options["trace"][0]).read_text()
-    traced = trace(wheels, script)
-    print(f"  the trace imported {len(traced)} modules from the wheels")
+    traced, stdlib = trace(wheels, script)
+    print(
+        f"  the trace imported {len(traced)} modules from the wheels, {len(stdlib)} from the stdlib"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
+    if "stdlib" in options:
+        n = rewrite_stdlib(out_dir / "python_stdlib.zip", stdlib)
+        print(f"  python_stdlib.zip: {n} modules compiled")
     for whl in wheels:
         dist = whl.name.split("-", 1)[0].lower()
         compiled, kept = rewrite(whl, out_dir / whl.name, dist in keep, traced)
