@@ -50,6 +50,8 @@ _OPERATOR_NAME = re.compile(r"^[a-z_]+$")
 #: Four hide most of the latency of a remote API (at 20 ms a call, 10,000 records take
 #: about a quarter of the sequential time) without hammering it.
 DEFAULT_CONCURRENCY = 4
+# Pages requested ahead per worker: enough that a slow page does not idle the others.
+_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,7 @@ def _pages_concurrently(
                 window.append(pool.submit(fetch, n))
 
         try:
-            for _ in range(2 * concurrency):
+            for _ in range(_AHEAD * concurrency):
                 submit()
             prev = first
             while window:
