@@ -277,8 +277,7 @@ def wheel_metadata(whl: Path) -> tuple[str, str, list[str], list[str]]:
         {
             n.split("/", 1)[0].removesuffix(".pyc").removesuffix(".py")
             for n in names
-            if ".dist-info/" not in n.split("/", 1)[0]
-            and ".data" not in n.split("/", 1)[0]
+            if not n.split("/", 1)[0].endswith((".dist-info", ".data"))
             and (n.endswith((".py", ".pyc")) or "/" in n)
         }
     )
