@@ -10,7 +10,7 @@ A request is ``(method, path, params, body)``; ``path`` is relative to the API b
 ``os.environ["CERKL_BASE_URL"]`` (Python); otherwise the given URL is written out (it
 is not a secret). The token is always a placeholder, ``$CERKL_ACCESS_TOKEN`` or
 ``os.environ["CERKL_ACCESS_TOKEN"]``, never a value, and the body and parameters go
-through :func:`~cerkl_nb.history.redact_json` first.
+through :func:`~cerkl_nb.redact.redact_json` first.
 
 Examples
 --------
@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from .api import ENVELOPE_VERSION
-from .redact import MASK
+from .redact import MASK, redact_json
 
 __all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR"]
 
@@ -256,8 +256,6 @@ def _filters(text: Any) -> Any:
 def _redacted(value: Any) -> Any:
     if value is None:
         return None
-    from .history import redact_json  # history imports this module: import late
-
     return redact_json(value)
 
 
