@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import formatdate
+from http import HTTPStatus
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,32 +68,17 @@ __all__ = [
 #: What the HTTP server calls itself in the ``Server`` header (``server.py``).
 SERVER_NAME = "cerkl-nb-sandbox/0.1"
 
-# Reason phrases as http.server sends them.
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    411: "Length Required",
-    413: "Request Entity Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
 # In-process sandboxes get distinct origins from the dynamic port range. Nothing listens
 # there: the port only names the sandbox, so two of them in one kernel never mix.
 _ports = itertools.count(49152)
+
+
+def _reason(status: int) -> str:
+    """The reason phrase http.server sends (it takes them from ``HTTPStatus``)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -228,7 +214,7 @@ class SandboxAdapter(BaseAdapter):
         """A ``requests.Response`` with the status line and headers the server writes."""
         out = requests.Response()
         out.status_code = resp.status
-        out.reason = _REASONS.get(resp.status, "")
+        out.reason = _reason(resp.status)
         hdrs = CaseInsensitiveDict()
         hdrs["Server"] = SERVER_NAME
         hdrs["Date"] = formatdate(time.time(), usegmt=True)
