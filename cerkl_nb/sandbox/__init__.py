@@ -11,6 +11,10 @@ Three ways to run it:
 * the pytest fixtures ``sandbox`` / ``fresh_sandbox`` from
   :mod:`cerkl_nb.sandbox.pytest_plugin`.
 
+In a browser tab (JupyterLite), which has no sockets, :func:`start` runs it in the kernel
+itself, reached through a ``requests`` transport adapter
+(:mod:`cerkl_nb.sandbox.transport`); ``start(in_process=True)`` does the same anywhere.
+
 Only its owner can steer a sandbox (faults, clock, clients): every sandbox makes a random
 key when it starts, and its admin API answers only calls that carry it. The handle from
 :func:`start` holds the key; a sandbox started by ``cerkl-nb sandbox``, ``cerkl-nb lab``
