@@ -75,6 +75,10 @@ PRODUCTION_TOKEN_URL = PRODUCTION_BASE_URL + TOKEN_PATH
 #: server root). Cerkl production publishes none we can read.
 OPENAPI_PATH = "/openapi.json"
 
+#: The sandbox's standard port (``cerkl-nb sandbox``, ``cerkl-nb lab``), so its standard
+#: address is ``http://127.0.0.1:8765/v3``; exported Postman collections default to it.
+SANDBOX_DEFAULT_PORT = 8765
+
 # --------------------------------------------------------------------------- conventions
 
 #: The ``template.version`` of Cerkl's request envelope.

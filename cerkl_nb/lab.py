@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import api
+
 __all__ = [
     "DEFAULT_SANDBOX_PORT",
     "FIRST_NOTEBOOK",
@@ -38,7 +40,7 @@ __all__ = [
 #: The tutorial JupyterLab opens first.
 FIRST_NOTEBOOK = "00-start-here.ipynb"
 #: The sandbox's port when it is free (the same one ``binder/start`` uses).
-DEFAULT_SANDBOX_PORT = 8765
+DEFAULT_SANDBOX_PORT = api.SANDBOX_DEFAULT_PORT
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .api import API_PREFIX, FILTER_OPERATORS, TOKEN_PATH, unwrap_items
+from .api import API_PREFIX, FILTER_OPERATORS, SANDBOX_DEFAULT_PORT, TOKEN_PATH, unwrap_items
 from .postman_import import LOOPBACK_HOSTS, PostmanImport, from_postman_collection
 from .redact import MASK
 from .snippets import _HEADERS, MASKED_NOTE, _query_pairs
@@ -250,12 +250,10 @@ def _same_call(a: HistoryEntry, b: HistoryEntry) -> bool:
 
 def _default_base_url(entries: Sequence[HistoryEntry]) -> str:
     """The sandbox's standard address for a sandbox session, else the session's base."""
-    from .lab import DEFAULT_SANDBOX_PORT
-
     base = next((e.base_url for e in reversed(entries) if e.base_url), "")
     host = (urlsplit(base).hostname or "").lower()
     if not base or host in LOOPBACK_HOSTS:
-        return f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}{API_PREFIX}"
+        return f"http://127.0.0.1:{SANDBOX_DEFAULT_PORT}{API_PREFIX}"
     return base
 
 

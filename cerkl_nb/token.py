@@ -210,10 +210,6 @@ class Token:
             return TokenState.STALE
         return TokenState.FRESH
 
-    def past_half_life(self, clock: Clock) -> bool:
-        """True once half the lifetime has passed (the soft-refresh point)."""
-        return self._remaining(clock) <= self.lifetime_s / 2.0
-
     @property
     def has_refresh_token(self) -> bool:
         """Whether a refresh token came with this token."""
