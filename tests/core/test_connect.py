@@ -68,20 +68,21 @@ def _readme_python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
 
 
-def test_readme_python_example_runs_as_written(tmp_path) -> None:
+def test_readme_python_examples_run_as_written(tmp_path) -> None:
     blocks = [b for b in _readme_python_blocks() if "cerkl_nb" in b and "dashboard" not in b]
     if not blocks:
         pytest.skip("README.md has no Python example yet")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERKL_")}
-    res = subprocess.run(
-        [sys.executable, "-c", blocks[0]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
+    for block in blocks:
+        res = subprocess.run(
+            [sys.executable, "-c", block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, block + "\n" + res.stdout + res.stderr
 
 
 def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(

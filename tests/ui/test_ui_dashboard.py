@@ -9,15 +9,13 @@ One import, one call, then clicks in headless Chromium:
 4. Send in the explorer (GET /subscriber is preselected) → status 200;
 5. Insert as code cell → a new cell with the cerkl_nb call appears below.
 
-A screenshot of the dashboard is saved to ``test-artifacts/dashboard.png``; with
-``CERKL_NB_UPDATE_SCREENSHOT=1`` it is also copied to ``docs/dashboard.png`` (the README's).
+A screenshot of the dashboard is saved to ``test-artifacts/dashboard.png`` (the README's
+two-theme screenshots come from ``test_ui_accessibility.py``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -160,15 +158,12 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         if tokens_before is not None and "tokens_issued" in stats:
             assert stats["tokens_issued"] >= tokens_before + 2
 
-        # The screenshot for the README (scroll the dashboard into view first).
+        # A screenshot as a test artifact (scroll the dashboard into view first).
         dashboard = page.locator(".cerkl-dashboard")
         dashboard.scroll_into_view_if_needed()
         shot = artifacts_dir / "dashboard.png"
         dashboard.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
-        # The README's copy changes only on request, so a test run leaves git clean.
-        if os.environ.get("CERKL_NB_UPDATE_SCREENSHOT") == "1":
-            shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
 
         # Copy token: a visible confirmation on the button, not only for screen readers.
         panel.get_by_role("button", name="Copy token").click()
