@@ -761,8 +761,37 @@ class Param:
 _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
+class Operation:
+    """What every description of an operation offers: its key and its parameters by place.
+
+    Shared by :class:`Endpoint` and the explorer's catalogue entries, which come from an
+    OpenAPI description; both have ``method``, ``path`` and ``params``.
+    """
+
+    method: str
+    path: str
+    params: tuple[Param, ...]
+
+    @property
+    def key(self) -> str:
+        """``"GET /subscriber"``: unique within a list of operations."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        """Parameters that fill ``{placeholders}`` in the path, in path order."""
+        declared = {p.name: p for p in self.params if p.location == "path"}
+        names = _PATH_PARAM.findall(self.path)
+        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
+
+    @property
+    def query_params(self) -> tuple[Param, ...]:
+        """Query-string parameters."""
+        return tuple(p for p in self.params if p.location == "query")
+
+
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Operation):
     """One operation of the API: a method on a path.
 
     Attributes
@@ -812,26 +841,9 @@ class Endpoint:
     filterable: bool = True
 
     @property
-    def key(self) -> str:
-        """``"GET /subscriber"``: unique among :data:`ENDPOINTS`."""
-        return f"{self.method} {self.path}"
-
-    @property
     def sandbox_only(self) -> bool:
         """True when only the sandbox offers this operation."""
         return not self.documented
-
-    @property
-    def path_params(self) -> tuple[Param, ...]:
-        """Parameters that fill ``{placeholders}`` in the path, in path order."""
-        declared = {p.name: p for p in self.params if p.location == "path"}
-        names = _PATH_PARAM.findall(self.path)
-        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
-
-    @property
-    def query_params(self) -> tuple[Param, ...]:
-        """Query-string parameters."""
-        return tuple(p for p in self.params if p.location == "query")
 
     @property
     def body_fields(self) -> tuple[Field, ...]:

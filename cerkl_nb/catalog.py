@@ -57,7 +57,7 @@ def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(api.Operation):
     """One operation: a method on a path, in a resource folder.
 
     Attributes
@@ -88,26 +88,9 @@ class Endpoint:
     fields: tuple[str, ...] = ()
 
     @property
-    def key(self) -> str:
-        """``"GET /subscriber"``: unique within a catalogue."""
-        return f"{self.method} {self.path}"
-
-    @property
     def label(self) -> str:
         """A menu label such as ``"GET /subscriber: List subscribers"``."""
         return f"{self.method} {self.path}" + (f": {self.summary}" if self.summary else "")
-
-    @property
-    def path_params(self) -> tuple[Param, ...]:
-        """Parameters that fill ``{placeholders}`` in the path, in path order."""
-        declared = {p.name: p for p in self.params if p.location == "path"}
-        names = _PATH_PARAM.findall(self.path)
-        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
-
-    @property
-    def query_params(self) -> tuple[Param, ...]:
-        """Query-string parameters."""
-        return tuple(p for p in self.params if p.location == "query")
 
     @property
     def is_list(self) -> bool:
