@@ -9,23 +9,14 @@ second server start); without it the test is skipped with the reason.
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
+from dashboard_flow import token_countdown_send_copy
 from node_tools import node_module_dir
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 NOTEBOOK = "voila.ipynb"
-HMS = re.compile(r"^(\d\d):(\d\d):(\d\d)$")
-
-
-def _seconds(text: str) -> int:
-    m = HMS.match(text.strip())
-    assert m, f"not a countdown: {text!r}"
-    h, mi, s = (int(g) for g in m.groups())
-    return h * 3600 + mi * 60 + s
 
 
 def test_the_dashboard_works_in_voila_and_offers_the_code_instead_of_a_cell(
@@ -44,23 +35,7 @@ def test_the_dashboard_works_in_voila_and_offers_the_code_instead_of_a_cell(
     page = context.new_page()
     try:
         page.goto(jupyter_lab.voila_url(NOTEBOOK), wait_until="domcontentloaded")
-        form = page.locator(".cerkl-credentials-form")
-        form.get_by_role("button", name="Get New Access Token").click(timeout=90_000)
-        panel = page.locator(".cerkl-token-panel")
-        countdown = panel.locator("[data-f='countdown']")
-        expect(panel.locator("[data-f='badge']")).to_have_text("fresh", timeout=30_000)
-        first = _seconds(countdown.inner_text())
-        page.wait_for_timeout(2_300)
-        assert _seconds(countdown.inner_text()) < first, "the countdown does not tick"
-
-        explorer = page.locator(".cerkl-api-explorer")
-        explorer.get_by_role("button", name="Send", exact=True).click()
-        expect(explorer.locator(".cerkl-response-status")).to_contain_text("200 OK", timeout=30_000)
-        body = explorer.locator(".cerkl-response-tabs .cerkl-html-pane").first
-        expect(body).to_contain_text("email", timeout=10_000)
-
-        panel.get_by_role("button", name="Copy token").click()
-        expect(panel.locator("[data-act='copy']")).to_have_text("Copied ✓", timeout=10_000)
+        panel, explorer = token_countdown_send_copy(page, click_timeout_ms=90_000)
 
         # No notebook model here: the button says what it can do, and does it.
         show = explorer.get_by_role("button", name="Show as code")
