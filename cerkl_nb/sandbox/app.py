@@ -6,6 +6,11 @@ request to its place: the admin API (``admin.py``), the token endpoint
 the route table (``routes.py``, derived from :data:`cerkl_nb.api.ENDPOINTS`). It knows
 nothing about sockets, so the HTTP server (``server.py``) stays small and the whole
 behaviour can be exercised without a network.
+
+Why this module is a little longer than 600 lines: the resource handlers (list, get,
+create, update, delete, membership) share the dispatch's request checks and envelope
+helpers, and read best next to them; the token endpoint, admin API, filters, messages and
+rendering already live in their own modules.
 """
 
 from __future__ import annotations
