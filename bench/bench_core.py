@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import _perf_tools  # beside this script: python puts its folder on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,18 +207,8 @@ def bench_paging(sb: SandboxProcess, concurrency: int, rounds: int) -> dict[str,
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({cpu or 'unknown CPU'}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
+    m = _perf_tools.machine()
+    return f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['os']}"
 
 
 def main() -> int:
