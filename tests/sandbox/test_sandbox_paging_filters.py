@@ -23,7 +23,7 @@ def test_defaults_and_envelope(fresh_api):
     assert body["links"]["self"] == body["href"]
     assert body["links"]["next"].endswith("/v3/subscriber?page=2&page_size=100")
     ids = [s["id"] for s in body["data"]]
-    assert ids == sorted(ids)  # F5: id ascending
+    assert ids == sorted(ids)  # id ascending
 
 
 def test_walk_all_pages_with_next_links(fresh_api):

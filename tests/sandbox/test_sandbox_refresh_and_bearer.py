@@ -135,7 +135,7 @@ def test_a_lost_refresh_answer_still_retires_the_old_refresh_token(fresh_sandbox
         pass
     finally:
         conn.close()
-    # The rotation happened: the old refresh token is now spent (R6).
+    # The rotation happened: the old refresh token is now spent.
     assert_oauth_error(refresh(fresh_sandbox, t["refresh_token"]), 400, "invalid_grant")
     assert get_token(fresh_sandbox)["access_token"]  # client_credentials fallback works
 
@@ -236,7 +236,7 @@ def test_injected_fake_clock():
 
 
 def test_token_never_in_access_log_urls(fresh_sandbox):
-    """H7 support: the request log holds method + target only; a client test greps it."""
+    """The request log holds method and target only, so a client test can grep it for secrets."""
     t = get_token(fresh_sandbox)["access_token"]
     api_get(fresh_sandbox, t)
     entries = fresh_sandbox.log()

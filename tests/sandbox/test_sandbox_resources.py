@@ -77,7 +77,7 @@ def test_subscriber_crud_and_unsubscribe(api):
     assert DATE.match(unsub["date_unsubscribed_utc"])
     assert_api_error(api.delete(f"/subscriber/{sid}"), 404)
 
-    # S6: the email may subscribe again, with a new id.
+    # The email may subscribe again, with a new id.
     again = new_subscriber(api, email=sub["email"])
     assert again["id"] != sid
 

@@ -104,7 +104,7 @@ def test_demo_client_lifetimes(sandbox):
         {"grant_type": "client_credentials"},
         {"Authorization": basic("cerkl-nb-norefresh", "sandbox-norefresh-secret-1234")},
     )
-    assert r.status_code == 200 and "refresh_token" not in r.json()  # R7
+    assert r.status_code == 200 and "refresh_token" not in r.json()
 
 
 # ---------------------------------------------------------------------------- bad clients
