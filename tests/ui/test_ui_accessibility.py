@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from dashboard_flow import get_token, send_for_200
 from node_tools import node_module_dir
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
@@ -146,13 +147,8 @@ def dashboard_page(request, jupyter_lab, browser, artifacts_dir):
             f"body[data-jp-theme-light='{light}']", state="attached", timeout=30_000
         )
         jupyter_lab.run_first_cell(page)
-        form = page.locator(".cerkl-credentials-form")
-        form.get_by_role("button", name="Get New Access Token").click(timeout=60_000)
-        panel = page.locator(".cerkl-token-panel")
-        expect(panel.locator("[data-f='badge']")).to_have_text("fresh", timeout=30_000)
-        explorer = page.locator(".cerkl-api-explorer")
-        explorer.get_by_role("button", name="Send", exact=True).click()
-        expect(explorer.locator(".cerkl-response-status")).to_contain_text("200 OK", timeout=30_000)
+        get_token(page, click_timeout_ms=60_000)
+        explorer = send_for_200(page)
         expect(explorer.locator(".cerkl-json").first).to_be_visible(timeout=10_000)
         # The dashboard in this theme, for the README (copied to docs/ only on request,
         # so a test run leaves git clean).

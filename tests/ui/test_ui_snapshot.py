@@ -13,6 +13,7 @@ import time
 
 import nbformat
 import pytest
+from dashboard_flow import get_token, send_for_200
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -46,13 +47,8 @@ def test_a_reopened_notebook_says_its_widgets_are_a_snapshot(
         # A live dashboard: a token, a 200, then the notebook saved with widget state.
         jupyter_lab.open_notebook(page, NOTEBOOK)
         jupyter_lab.run_first_cell(page)
-        form = page.locator(".cerkl-credentials-form")
-        form.get_by_role("button", name="Get New Access Token").click(timeout=60_000)
-        panel = page.locator(".cerkl-token-panel")
-        expect(panel.locator("[data-f='badge']")).to_have_text("fresh", timeout=30_000)
-        explorer = page.locator(".cerkl-api-explorer")
-        explorer.get_by_role("button", name="Send", exact=True).click()
-        expect(explorer.locator(".cerkl-response-status")).to_contain_text("200 OK", timeout=30_000)
+        panel = get_token(page, click_timeout_ms=60_000)
+        explorer = send_for_200(page)
         expect(page.locator(".cerkl-snapshot")).to_have_count(0)  # live: no snapshot note
         page.locator(".jp-Notebook").click()
         page.keyboard.press("Control+s")
