@@ -166,7 +166,7 @@ def _serve(server: Any, args: argparse.Namespace) -> int:
     from .sandbox.ready import exit_with_parent, remove_ready_file, write_ready_file
 
     def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # one clean way out: serve_forever's finally closes the port
+        raise KeyboardInterrupt  # one way out for Ctrl-C and SIGTERM: serve_forever stops
 
     signal.signal(signal.SIGTERM, terminate)
     if args.exit_with_parent:

@@ -245,9 +245,15 @@ class _Server(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
         try:
-            super().process_request(request, client_address)
-        except BaseException:
+            thread.start()
+        except RuntimeError:
+            # The thread never ran, so the slot is still ours to give back. Anything else
+            # (a signal's KeyboardInterrupt while start() waits) comes after the thread
+            # began: that thread owns the slot and releases it itself.
             self._slots.release()
             raise
 
@@ -315,11 +321,18 @@ class SandboxServer:
         self._thread.start()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` or KeyboardInterrupt."""
+        """Serve until :meth:`stop` or a KeyboardInterrupt in the calling thread.
+
+        The accept loop runs in its own thread; the calling thread only waits. A signal
+        handler that raises (Ctrl-C, or the CLI's SIGTERM) therefore interrupts a wait,
+        never the accept loop half-way through handing a connection to its thread.
+        """
+        self.start_background()
         try:
-            self.httpd.serve_forever(poll_interval=0.2)
+            while not self._stopped.wait(0.5):
+                pass
         finally:
-            self._close()
+            self.stop()
 
     def stop(self) -> None:
         """Stop accepting, close open connections and release the port. Idempotent."""

@@ -370,3 +370,55 @@ def test_200_concurrent_requests_with_one_token_all_succeed(fresh_sandbox):
     st = fresh_sandbox.stats()
     assert st["token_requests"] == 1 and st["api_requests"] == 200
     assert st["internal_errors"] == 0
+
+
+def test_an_interrupt_while_handing_a_connection_to_its_thread_still_stops_the_server(
+    monkeypatch,
+):
+    # Ctrl-C or SIGTERM can land while Thread.start() waits for the new thread, after
+    # that thread has already served its connection and given its slot back. The
+    # interrupt must reach the caller (not turn into a swallowed "released too many
+    # times" error, leaving a sandbox that ignores SIGTERM) and every slot stays usable.
+    from cerkl_nb.sandbox import server as server_mod
+    from cerkl_nb.sandbox.app import App
+
+    sb = server_mod.SandboxServer(App(SandboxConfig()))
+    real_thread = threading.Thread
+
+    class InterruptedStart(real_thread):
+        def start(self) -> None:
+            super().start()
+            self.join(10)  # the connection is served and its slot released
+            raise KeyboardInterrupt
+
+    try:
+        client, served = socket.socketpair()
+        client.close()  # the handler sees EOF at once and ends
+        monkeypatch.setattr(server_mod.threading, "Thread", InterruptedStart)
+        with pytest.raises(KeyboardInterrupt):
+            sb.httpd.process_request(served, ("127.0.0.1", 0))
+        monkeypatch.setattr(server_mod.threading, "Thread", real_thread)
+        limit = sb.app.config.max_connections
+        assert all(sb.httpd._slots.acquire(blocking=False) for _ in range(limit))
+        assert not sb.httpd._slots.acquire(blocking=False)
+    finally:
+        sb.stop()
+
+
+def test_serve_forever_stops_on_keyboard_interrupt_and_frees_the_port():
+    import _thread
+
+    from cerkl_nb.sandbox import server as server_mod
+    from cerkl_nb.sandbox.app import App
+
+    sb = server_mod.SandboxServer(App(SandboxConfig()))
+    port = sb.port
+    # Raised in the serving (main) thread, as Ctrl-C's or the CLI's SIGTERM handler does.
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        sb.serve_forever()
+    timer.join()
+    assert not sb.running
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
