@@ -385,11 +385,24 @@ class App:
         h = [("Location", href)] if status == 201 and len(data) == 1 else None
         return json_response(status, {"version": VERSION, "href": href, "data": data}, h)
 
-    def _page(self, ctx: _Ctx, res: Resource, records, total_hint: int | None) -> Response:
+    def _page(
+        self, ctx: _Ctx, res: Resource, records, total_hint: int | None, whole: bool = False
+    ) -> Response:
+        """One page of ``records``; ``whole``: they are a whole stored collection, so the
+        page's body is kept until the next write (see ``RenderCache.page``)."""
+        q = ctx.query
+        key = None
+        if whole:
+            key = (res.name, ctx.base, ctx.path, q.get("page"), q.get("page_size"))
+            key += (q.get("filters_json"),)
+            with self.store.lock:
+                body = self.store.rendered.page(key)
+            if body is not None:
+                return Response(200, body, [("Content-Type", JSON)])
         page, size = self._paging(ctx)
         preds = []
         if ctx.route.filterable:
-            preds = parse_filters(ctx.query.get("filters_json"), res)
+            preds = parse_filters(q.get("filters_json"), res)
         start = (page - 1) * size
         with self.store.lock:
             rows, total = self.store.select(
@@ -398,6 +411,16 @@ class App:
             # Each record's JSON is cached until the next write (render.RenderCache).
             stored = self.store.data.get(res.self_path)
             data = self.store.rendered.json_items(res, rows, ctx.base, stored)
+            body = self._envelope(ctx, data, page, size, start, total)
+            if key is not None:
+                # Kept under the same lock hold as the read: a write in between would
+                # otherwise leave a page of the old data behind.
+                self.store.rendered.keep_page(key, body)
+        return Response(200, body, [("Content-Type", JSON)])
+
+    def _envelope(
+        self, ctx: _Ctx, data: list[bytes], page: int, size: int, start: int, total: int
+    ) -> bytes:
         link_q: dict[str, str] = {}
         if "filters_json" in ctx.query:
             link_q["filters_json"] = ctx.query["filters_json"]
@@ -410,15 +433,15 @@ class App:
             "next": url(page + 1) if start + size < total else None,
             "prev": url(page - 1) if page > 1 else None,
         }
-        head = {"version": VERSION, "href": url(page)}
+        head = {"version": VERSION, "href": links["self"]}
         tail = {"page": page, "page_size": size, "total": total, "links": links}
-        return Response(200, envelope_json(head, data, tail), [("Content-Type", JSON)])
+        return envelope_json(head, data, tail)
 
     # handlers ----------------------------------------------------------------
     def list_collection(self, ctx: _Ctx) -> Response:
         res = RESOURCES[ctx.route.resource]
         coll = self.store.data[res.self_path]
-        return self._page(ctx, res, lambda: coll.values(), len(coll))
+        return self._page(ctx, res, lambda: coll.values(), len(coll), whole=True)
 
     def get_one(self, ctx: _Ctx) -> Response:
         res = RESOURCES[ctx.route.resource]

@@ -90,13 +90,37 @@ class RenderCache:
     """
 
     max_entries = 50_000
+    #: Whole list pages are kept too, up to this many bytes in all.
+    max_page_bytes = 32 * 1024 * 1024
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, str, str], tuple[dict, bytes]] = {}
+        self._pages: dict[tuple, bytes] = {}
+        self._page_bytes = 0
 
     def clear(self) -> None:
         """Forget every entry (after any write to the store)."""
         self._entries = {}
+        self._pages = {}
+        self._page_bytes = 0
+
+    def page(self, key: tuple) -> bytes | None:
+        """The body of a whole list page kept under ``key``, or None.
+
+        A page of a whole collection is a function of the store and of the request's
+        base URL, path, page, page size and filters, which the caller puts in ``key``.
+        A client paging through a list asks for the same pages again and again between
+        writes; a kept page is answered with one lookup instead of selecting rows and
+        building links.
+        """
+        return self._pages.get(key)
+
+    def keep_page(self, key: tuple, body: bytes) -> None:
+        """Keep a page's body (call under the store's lock, like every read)."""
+        if self._page_bytes + len(body) > self.max_page_bytes:
+            self._pages, self._page_bytes = {}, 0
+        self._pages[key] = body
+        self._page_bytes += len(body)
 
     def __len__(self) -> int:
         return len(self._entries)
