@@ -18,6 +18,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +43,57 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
 ) % (len(_BUSY_BODY), _BUSY_BODY)
+
+
+# An ordinary request line and header line (see _Handler._parse_plain_request).
+_PLAIN_REQUEST_LINE = re.compile(rb"([!-~]+) ([!-~]+) (HTTP/1\.[01])\r?\n")
+_PLAIN_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e]*)\r?\n")
+
+
+class _Headers:
+    """Request headers, answering like ``http.client.HTTPMessage``: case-insensitive
+    names, ``get`` gives the first value of a repeated header, ``get_all`` all of them."""
+
+    __slots__ = ("_items", "_index")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        index: dict[str, list[str]] = {}
+        for name, value in items:
+            index.setdefault(name.lower(), []).append(value)
+        self._index = index
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._index.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        values = self._index.get(name.lower())
+        return list(values) if values else failobj
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self._items]
+
+    def values(self) -> list[str]:
+        return [v for _, v in self._items]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __str__(self) -> str:
+        return "".join(f"{k}: {v}\n" for k, v in self._items) + "\n"
 
 
 def _http_date() -> str:
@@ -87,14 +139,19 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.raw_requestline:
                 self.close_connection = True
                 return
-            if not self._read_header_block():
+            lines = self._read_header_block()
+            if lines is None:
                 # The client went away before the blank line that ends the headers: the
                 # request is incomplete, so it must not be carried out (a DELETE cut off
                 # mid-headers is not a DELETE).
                 self.close_connection = True
                 return
-            if not self.parse_request():
-                return  # parse_request already answered (through send_error)
+            if not self._parse_plain_request(lines):
+                # Anything out of the ordinary goes through the standard library's parser.
+                self._stream = self.rfile
+                self.rfile = io.BytesIO(b"".join(lines))  # type: ignore[assignment]
+                if not self.parse_request():
+                    return  # parse_request already answered (through send_error)
             self._serve()
             self.wfile.flush()
         except TimeoutError:
@@ -102,24 +159,56 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, BrokenPipeError):
             self.close_connection = True
 
-    def _read_header_block(self) -> bool:
-        """Read the header lines up to the blank line; False when the stream ended first.
+    def _read_header_block(self) -> list[bytes] | None:
+        """Read the header lines up to the blank line; None when the stream ended first.
 
         ``http.client.parse_headers`` (used by ``parse_request``) stops quietly at the
         end of the stream, so it cannot tell a complete request from a cut-off one. The
-        block is read here, then handed to ``parse_request`` from memory.
+        block is read here, then parsed from memory.
         """
         rfile = self.rfile
         lines: list[bytes] = []
         while len(lines) <= _MAX_HEADER_LINES:
             line = rfile.readline(65537)
             if not line:
-                return False
+                return None
             lines.append(line)
             if line in (b"\r\n", b"\n") or len(line) > 65536:
                 break
-        self._stream = rfile
-        self.rfile = io.BytesIO(b"".join(lines))  # type: ignore[assignment]
+        return lines
+
+    def _parse_plain_request(self, lines: list[bytes]) -> bool:
+        """Parse an ordinary HTTP/1.x request without the e-mail parser; False: not ordinary.
+
+        Ordinary means: ``METHOD TARGET HTTP/1.0`` or ``HTTP/1.1`` with single spaces and
+        printable ASCII, and ``Name: value`` header lines of printable ASCII, ending in a
+        blank line. For those, ``parse_request`` would set exactly what is set here (the
+        e-mail parser it uses is most of a small request's cost). Everything else, from
+        folded headers to HTTP/0.9, is left to ``parse_request``, so odd input gets the
+        standard library's answer.
+        """
+        m = _PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline)
+        if m is None or len(lines) >= _MAX_HEADER_LINES or lines[-1] not in (b"\r\n", b"\n"):
+            return False
+        items: list[tuple[str, str]] = []
+        for line in lines[:-1]:
+            h = _PLAIN_HEADER.fullmatch(line)
+            if h is None:
+                return False
+            items.append((h[1].decode("ascii"), h[2].decode("ascii")))
+        headers = _Headers(items)
+        if "expect" in headers:
+            return False  # "Expect: 100-continue" is answered by parse_request's own path
+        self.command, path, self.request_version = (g.decode("ascii") for g in m.groups())
+        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        self.headers = headers  # type: ignore[assignment]
+        conntype = (headers.get("Connection") or "").lower()
+        self.close_connection = self.request_version == "HTTP/1.0"
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
         return True
 
     def parse_request(self) -> bool:
