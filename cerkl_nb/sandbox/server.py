@@ -1,8 +1,9 @@
 """The HTTP layer: a standard-library threaded HTTP/1.1 server around :class:`App`.
 
-``http.server`` does the request-line and header parsing (it is robust against the odd
-inputs a fuzzer throws at it); everything it would answer with an HTML error page is
-turned into a JSON body here. Connections are keep-alive, one daemon thread each, and
+Ordinary requests (``METHOD TARGET HTTP/1.x`` and ``Name: value`` lines of printable
+ASCII) are parsed here directly; everything else goes through ``http.server``'s own
+parser (it is robust against the odd inputs a fuzzer throws at it), and everything it
+would answer with an HTML error page is turned into a JSON body. Connections are keep-alive, one daemon thread each, and
 an idle or stalled connection is closed after ``socket_timeout_s``.
 
 Bounds: at most ``max_connections`` connections are served at once (one more is answered
