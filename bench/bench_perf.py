@@ -424,8 +424,7 @@ def bench_sandbox(seconds: float, rounds: int, threads: int, baseline_rev: str) 
         app["baseline"].append(app_cpu_us(old_tree))
         app["cached"].append(app_cpu_us())
     out["app_cpu_us"] = {
-        k: {m: statistics.median(x[m] for x in v) for m in ("list", "single")}
-        for k, v in app.items()
+        k: {m: statistics.median(x[m] for x in v) for m in v[0]} for k, v in app.items()
     }
     out["app_list_ratio"] = (
         out["app_cpu_us"]["baseline"]["list"] / out["app_cpu_us"]["cached"]["list"]
