@@ -14,6 +14,7 @@ import io
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sandbox_helpers import get_token
 
 from cerkl_nb.sandbox.server import _Handler
 
@@ -110,12 +111,7 @@ def test_requests_through_the_shortcut_and_the_standard_parser_get_the_same_answ
     fresh_sandbox,
 ) -> None:
     sb = fresh_sandbox
-    token = requests.post(
-        sb.token_url,
-        data={"grant_type": "client_credentials"},
-        auth=(sb.client_id, sb.client_secret),
-        timeout=10,
-    ).json()["access_token"]
+    token = get_token(sb)["access_token"]
     plain = {"Authorization": f"Bearer {token}"}
     # A header value with a non-ASCII byte sends the request down the standard path.
     odd = {**plain, "X-Note": "caf\xe9"}
