@@ -3,8 +3,9 @@
 Ordinary requests (``METHOD TARGET HTTP/1.x`` and ``Name: value`` lines of printable
 ASCII) are parsed here directly; everything else goes through ``http.server``'s own
 parser (it is robust against the odd inputs a fuzzer throws at it), and everything it
-would answer with an HTML error page is turned into a JSON body. Connections are keep-alive, one daemon thread each, and
-an idle or stalled connection is closed after ``socket_timeout_s``.
+would answer with an HTML error page is turned into a JSON body. Connections are
+keep-alive, one daemon thread each, and an idle or stalled connection is closed after
+``socket_timeout_s``.
 
 Bounds: at most ``max_connections`` connections are served at once (one more is answered
 503 and closed, without a thread); a request whose header block never ended (the client
