@@ -195,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         items: list[tuple[str, str]] = []
         for line in lines[:-1]:
             h = _PLAIN_HEADER.fullmatch(line)
-            if h is None:
+            if h is None or len(line) > 65536:  # http.client's limit: 431 from its parser
                 return False
             items.append((h[1].decode("ascii"), h[2].decode("ascii")))
         headers = _Headers(items)
