@@ -20,7 +20,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -73,29 +72,11 @@ class _Headers:
         values = self._index.get(name.lower())
         return list(values) if values else failobj
 
-    def __getitem__(self, name: str) -> str | None:
-        return self.get(name)
-
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._index
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        return len(self._items)
-
     def keys(self) -> list[str]:
         return [k for k, _ in self._items]
-
-    def values(self) -> list[str]:
-        return [v for _, v in self._items]
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._items)
-
-    def __str__(self) -> str:
-        return "".join(f"{k}: {v}\n" for k, v in self._items) + "\n"
 
 
 def _http_date() -> str:
