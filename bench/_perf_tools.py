@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _LAUNCH = """
 import json, sys, time
 from cerkl_nb.sandbox import start
-from cerkl_nb.sandbox.config import SandboxConfig
+from cerkl_nb.sandbox.settings import SandboxConfig
 port, key, subs, max_records = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cfg = SandboxConfig(subscribers=subs, max_records=max_records)
 sb = start(port=port, config=cfg, key=key)
@@ -68,7 +68,7 @@ print(json.dumps({"requests": sum(counts), "errors": sum(errors),
 _APP_CPU = """
 import json, time
 from cerkl_nb.sandbox.app import App
-from cerkl_nb.sandbox.config import DEMO_CLIENTS, SandboxConfig
+from cerkl_nb.sandbox.settings import DEMO_CLIENTS, SandboxConfig
 from cerkl_nb.sandbox.messages import Request
 app = App(SandboxConfig())
 tok = app.tokens.issue(DEMO_CLIENTS[0])["access_token"]

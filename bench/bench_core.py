@@ -48,7 +48,7 @@ class SandboxProcess:
         cmd = [
             sys.executable,
             "-c",
-            "import sys; from cerkl_nb.cli import main; sys.exit(main())",
+            "import sys; from cerkl_nb.launch.cli import main; sys.exit(main())",
             "sandbox",
             "--port",
             str(self.port),

@@ -1,6 +1,6 @@
 """Benchmark the sandbox: requests/s and p50/p99 latency, plus memory across a soak run.
 
-The sandbox runs in its own process (``python -m cerkl_nb.cli sandbox``), the load
+The sandbox runs in its own process (``python -m cerkl_nb.launch.cli sandbox``), the load
 generator in others (``--processes`` worker processes, each with ``--connections``
 threads holding one persistent HTTP/1.1 keep-alive connection). Nothing outside the
 standard library is needed; if ``wrk`` is installed, ``--wrk`` adds its figures too.
@@ -72,7 +72,7 @@ def start_sandbox(port: int, subscribers: int) -> tuple[subprocess.Popen, float]
         [
             sys.executable,
             "-m",
-            "cerkl_nb.cli",
+            "cerkl_nb.launch.cli",
             "sandbox",
             "--port",
             str(port),

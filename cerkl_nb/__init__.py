@@ -10,7 +10,7 @@ client-credentials lifecycle and the API calls::
     segment = client.create("segment", {"description": "Engineers"})
 
 Importing ``cerkl_nb`` loads nothing but this file: every name below is imported on first
-use (PEP 562), so ``import cerkl_nb.sandbox`` or ``import cerkl_nb.api`` never pulls in
+use (PEP 562), so ``import cerkl_nb.sandbox`` or ``import cerkl_nb.spec`` never pulls in
 ``requests``, and importing changes no global state (loggers, ``http.client``). The widget
 layer is reached through :func:`dashboard` (or ``cerkl_nb.widgets``) only when asked for.
 """
@@ -23,7 +23,6 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .api import unwrap_items
     from .auth import BearerAuth, TokenEvent, TokenManager
     from .client import ApiResponse, CerklClient, Page, connect
     from .clock import SYSTEM_CLOCK, Clock, FakeClock
@@ -57,9 +56,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnsupportedGrant,
         ValidationError,
     )
-    from .history import History, HistoryEntry
     from .paging import filters_json
+    from .postman.history import History, HistoryEntry
     from .redact import Secret, install_log_redaction, redact
+    from .spec import unwrap_items
     from .token import Token, TokenState
     from .widgets import dashboard
 
@@ -148,15 +148,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "UnsupportedGrant",
         "ValidationError",
     ),
-    "history": ("History", "HistoryEntry"),
+    "postman.history": ("History", "HistoryEntry"),
     "paging": ("filters_json",),
-    "api": ("unwrap_items",),
+    "spec": ("unwrap_items",),
     "redact": ("redact", "Secret", "install_log_redaction"),
     "token": ("Token", "TokenState"),
     "widgets": ("dashboard",),
 }
 _HOMES = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBPACKAGES = ("widgets", "sandbox", "api")
+_SUBPACKAGES = ("widgets", "sandbox", "spec", "postman", "launch")
 
 
 def __getattr__(name: str) -> Any:

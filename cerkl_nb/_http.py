@@ -43,12 +43,11 @@ import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus
 
 import requests
 from requests.auth import AuthBase
 
-from .config import is_loopback_host
 from .errors import (
     ApiError,
     BadResponse,
@@ -58,6 +57,7 @@ from .errors import (
     api_error_for_status,
 )
 from .redact import Secret, excerpt, redact
+from .spec import is_loopback_host, origin_of
 from .token import Token
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,23 +86,9 @@ __all__ = [
 ]
 
 Origin = tuple[str, str, int]
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 # -- the one origin rule ----------------------------------------------------------------------
-
-
-def origin_of(url: str) -> Origin:
-    """``(scheme, host, port)`` of a URL, lower-cased, with the default port filled in."""
-    parts = urlsplit(url)
-    scheme = (parts.scheme or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = _DEFAULT_PORTS.get(scheme, 80)
-    return scheme, (parts.hostname or "").lower().rstrip("."), port
 
 
 def api_origins(settings: Any) -> set[Origin]:

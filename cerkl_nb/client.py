@@ -14,7 +14,7 @@ What it adds to a bare session, in the order a call meets it:
   errors. A POST is never retried silently: a 5xx on a POST raises
   :class:`~cerkl_nb.errors.OutcomeUnknown`;
 * typed exceptions with status, error code, message, request id and a redacted excerpt;
-* a :class:`~cerkl_nb.history.History` entry for every attempt.
+* a :class:`~cerkl_nb.postman.history.History` entry for every attempt.
 
 All sleeping goes through the injected clock, so tests never wait.
 
@@ -37,7 +37,6 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import _http
-from .api import ENVELOPE_VERSION, unwrap_items, wrap_template
 from .auth import TokenManager
 from .clock import Clock
 from .config import Credentials, Settings, load_config
@@ -64,16 +63,17 @@ from .paging import (
     require_pandas,
 )
 from .redact import Secret, excerpt, get_logger, install_log_redaction, redact, redact_json
+from .spec import ENVELOPE_VERSION, origin_of, unwrap_items, wrap_template
 from .token import Token
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .history import History
+    from .postman.history import History
 
 __all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION", "wrap_template"]
 
 log = get_logger("cerkl_nb.client")
 
-#: The envelope version Cerkl's documentation uses (:data:`cerkl_nb.api.ENVELOPE_VERSION`).
+#: The envelope version Cerkl's documentation uses (:data:`cerkl_nb.spec.ENVELOPE_VERSION`).
 TEMPLATE_VERSION = ENVELOPE_VERSION
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -138,7 +138,7 @@ class ApiResponse:
     method, url
         The request.
     history_id
-        The id of the matching :class:`~cerkl_nb.history.HistoryEntry`.
+        The id of the matching :class:`~cerkl_nb.postman.history.HistoryEntry`.
     """
 
     status: int
@@ -244,7 +244,7 @@ class CerklClient:
         self.settings = settings if settings is not None else token_manager.settings
         self.clock = clock if clock is not None else token_manager.clock
         if history is None:
-            from .history import History
+            from .postman.history import History
 
             history = History()
         self.history = history
@@ -499,7 +499,7 @@ class CerklClient:
         error: str | None,
     ) -> tuple[int, dict[str, str] | None]:
         """Add one attempt to the history; returns its id and the redacted response headers."""
-        from .history import HistoryEntry
+        from .postman.history import HistoryEntry
 
         call.elapsed = elapsed
         url, base = call.url, self._base
@@ -718,7 +718,7 @@ def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: A
     import os
     import socket
 
-    _, host, port = _http.origin_of(settings.base_url)
+    _, host, port = origin_of(settings.base_url)
     try:
         with socket.create_connection((host, port), timeout=min(settings.connect_timeout_s, 2.0)):
             return

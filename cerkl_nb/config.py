@@ -35,9 +35,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ._dotenv import find_dotenv, is_git_ignored, is_git_tracked, read_dotenv, write_dotenv
-from .api import PRODUCTION_BASE_URL, PRODUCTION_HOST, TOKEN_PATH
 from .errors import ConfigurationError, MissingCredentials
 from .redact import Secret
+from .spec import (
+    ENV_BASE_URL,
+    ENV_BASIC_AUTH_ENCODING,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_TOKEN_URL,
+    PRODUCTION_BASE_URL,
+    PRODUCTION_HOST,
+    TOKEN_PATH,
+    is_loopback_host,
+)
 from .token import effective_leeway
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,11 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "ENV_CLIENT_ID",
-    "ENV_CLIENT_SECRET",
-    "ENV_BASE_URL",
-    "ENV_TOKEN_URL",
-    "ENV_BASIC_AUTH_ENCODING",
     "Settings",
     "Credentials",
     "load_config",
@@ -57,39 +62,15 @@ __all__ = [
     "find_dotenv",
     "is_git_ignored",
     "is_git_tracked",
-    "is_loopback_host",
 ]
 
 DEFAULT_BASE_URL = PRODUCTION_BASE_URL
 
-ENV_CLIENT_ID = "CERKL_CLIENT_ID"
-ENV_CLIENT_SECRET = "CERKL_CLIENT_SECRET"
-ENV_BASE_URL = "CERKL_BASE_URL"
-ENV_TOKEN_URL = "CERKL_TOKEN_URL"
-ENV_BASIC_AUTH_ENCODING = "CERKL_BASIC_AUTH_ENCODING"
 
 _WHERE_TO_GET = (
     "Generate credentials in Cerkl Broadcast: Settings → Integrations & Plugins → "
     "Cerkl API v3, then set CERKL_CLIENT_ID and CERKL_CLIENT_SECRET (or put them in .env)."
 )
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """Return True for the literal name ``localhost``, ``127.0.0.0/8`` and ``::1``.
-
-    Names under ``.localhost`` do not count: a resolver may send them anywhere.
-    """
-    if not host:
-        return False
-    import ipaddress
-
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_url(name: str, url: str, *, allow_insecure: bool) -> str:

@@ -22,9 +22,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .api import FILTER_OPERATORS, unwrap_items
 from .errors import BadResponse, ConfigurationError, MissingDependency
 from .redact import get_logger
+from .spec import FILTER_OPERATORS, unwrap_items
 
 __all__ = [
     "Page",
@@ -40,7 +40,7 @@ __all__ = [
 
 log = get_logger("cerkl_nb.paging")
 
-#: Filter operators known to work (:data:`cerkl_nb.api.FILTER_OPERATORS`). Documentation
+#: Filter operators known to work (:data:`cerkl_nb.spec.FILTER_OPERATORS`). Documentation
 #: only: the client passes any operator name made of ``a-z`` and ``_`` through, because
 #: Cerkl does not publish its full set.
 OPERATORS = FILTER_OPERATORS

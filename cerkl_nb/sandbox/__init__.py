@@ -21,7 +21,7 @@ key when it starts, and its admin API answers only calls that carry it. The hand
 or ``binder/start`` publishes it to its kernels as ``CERKL_SANDBOX_KEY`` beside
 ``CERKL_SANDBOX_URL``, and :func:`attach` / :func:`ensure` attach only with it.
 
-This package imports nothing from the rest of cerkl-nb except :mod:`cerkl_nb.api`, so a
+This package imports nothing from the rest of cerkl-nb except :mod:`cerkl_nb.spec`, so a
 sandbox runs without the client's dependencies.
 
 Examples
@@ -52,8 +52,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..api import API_PREFIX, OPENAPI_PATH, TOKEN_PATH
-from .config import (
+from ..spec import (
+    API_PREFIX,
+    ENV_SANDBOX_KEY,
+    ENV_SANDBOX_URL,
+    OPENAPI_PATH,
+    SANDBOX_KEY_HEADER,
+    TOKEN_PATH,
+)
+from .settings import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_CLIENTS,
@@ -66,9 +73,6 @@ if TYPE_CHECKING:
     from .server import SandboxServer
 
 __all__ = [
-    "KEY_ENV",
-    "KEY_HEADER",
-    "URL_ENV",
     "DEMO_CLIENTS",
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
@@ -81,13 +85,6 @@ __all__ = [
     "in_browser",
     "start",
 ]
-
-
-#: Where a sandbox started outside the kernel publishes its root URL and its admin key.
-URL_ENV = "CERKL_SANDBOX_URL"
-KEY_ENV = "CERKL_SANDBOX_KEY"
-#: The request header that carries the key (see :mod:`cerkl_nb.sandbox.admin`).
-KEY_HEADER = "X-Sandbox-Key"
 
 
 class SandboxError(RuntimeError):
@@ -170,7 +167,7 @@ class Sandbox:
         body = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if self.key:
-            headers[KEY_HEADER] = self.key
+            headers[SANDBOX_KEY_HEADER] = self.key
         target = self._prefix + "/_sandbox/" + path
         try:
             status, raw = self._exchange(method, target, body, headers)
@@ -462,11 +459,11 @@ def attach(url: str, *, key: str | None = None, timeout_s: float = 2.0) -> Sandb
     root = url.rstrip("/")
     if root.endswith(API_PREFIX):
         root = root[: -len(API_PREFIX)]
-    key = key if key is not None else os.environ.get(KEY_ENV)
+    key = key if key is not None else os.environ.get(ENV_SANDBOX_KEY)
     if not key:
         raise SandboxError(
             f"no key for the sandbox at {root}: attach only with the key it was started "
-            f"with (set {KEY_ENV}, as cerkl-nb lab and binder/start do)"
+            f"with (set {ENV_SANDBOX_KEY}, as cerkl-nb lab and binder/start do)"
         )
     try:
         sb = Sandbox(root, key=key)
@@ -483,9 +480,9 @@ def attach(url: str, *, key: str | None = None, timeout_s: float = 2.0) -> Sandb
         # key never sees it, and nothing it says is taken.
         raise SandboxError(
             f"the sandbox at {root} was not started with this key, so not for you "
-            f"(check {KEY_ENV}); not attaching"
+            f"(check {ENV_SANDBOX_KEY}); not attaching"
         )
-    status, raw = _get(sb, "/_sandbox/demo-client", {KEY_HEADER: key}, timeout_s)
+    status, raw = _get(sb, "/_sandbox/demo-client", {SANDBOX_KEY_HEADER: key}, timeout_s)
     demo = _json_object(status, raw, "client_secret")
     cid, secret = (demo or {}).get("client_id"), (demo or {}).get("client_secret")
     if not (isinstance(cid, str) and cid and isinstance(secret, str) and secret):
@@ -544,7 +541,7 @@ def ensure() -> Sandbox:
     (nothing, HTML, a 500 ...), a sandbox of this process's own is started instead. In a
     browser tab that is always the case, and the sandbox runs in the kernel (:func:`start`).
     """
-    url, key = os.environ.get(URL_ENV), os.environ.get(KEY_ENV)
+    url, key = os.environ.get(ENV_SANDBOX_URL), os.environ.get(ENV_SANDBOX_KEY)
     if not (url and key) and not in_browser():
         # A login shell in a hub's terminal may have lost the environment; the sandbox
         # started with this user's server also published itself in their own ready-file.

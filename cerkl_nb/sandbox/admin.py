@@ -14,7 +14,7 @@ sandbox sees, so only its owner may call them:
 
 Health answers without the key but tells nothing secret: it is how a script waits for a
 sandbox to come up. Given ``?challenge=<random>``, it also answers with a proof that it
-holds the key (:func:`~cerkl_nb.sandbox.config.key_proof`), which :func:`attach` checks
+holds the key (:func:`~cerkl_nb.sandbox.settings.key_proof`), which :func:`attach` checks
 before it sends the key or takes credentials from the sandbox.
 """
 
@@ -27,41 +27,22 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .config import DEMO_CLIENT_ID, ClientSpec, key_proof
+from ..spec import SANDBOX_KEY_HEADER, is_loopback_host
 from .filters import format_date
 from .messages import JSON, Problem, Request, Response, json_response, loads_strict
+from .settings import DEMO_CLIENT_ID, ClientSpec, key_proof
 
 if TYPE_CHECKING:
     from .app import App
 
-__all__ = ["Admin", "KEY_HEADER", "is_loopback_host"]
+__all__ = ["Admin"]
 
 #: The request header that carries the sandbox's key.
-KEY_HEADER = "X-Sandbox-Key"
 
 _DIGITS = re.compile(r"^[0-9]{1,15}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_HOST_PORT = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::[0-9]{1,5})?$")
 
 Handler = Callable[[Request, dict[str, str]], Response]
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost``, ``127.0.0.0/8`` and ``[::1]`` (with or without a port).
-
-    Only literal names count: ``anything.localhost`` is not loopback here, because a
-    browser resolves it however it likes.
-    """
-    m = _HOST_PORT.match(host or "")
-    if m is None:
-        return False
-    name = m.group("name").strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_loopback_peer(ip: str) -> bool:
@@ -133,16 +114,18 @@ class Admin:
             raise Problem(403, "the /_sandbox admin API does not answer web pages (Origin)")
 
     def _check_key(self, req: Request) -> None:
-        sent = req.header(KEY_HEADER)
+        sent = req.header(SANDBOX_KEY_HEADER)
         if not sent:
             raise Problem(
                 403,
-                f"the /_sandbox admin API needs the sandbox's key in the {KEY_HEADER} header "
-                "(the handle from start() sends it; a sandbox started elsewhere publishes it "
-                "as CERKL_SANDBOX_KEY)",
+                f"the /_sandbox admin API needs the sandbox's key in the {SANDBOX_KEY_HEADER} "
+                "header (the handle from start() sends it; a sandbox started elsewhere "
+                "publishes it as CERKL_SANDBOX_KEY)",
             )
         if not hmac.compare_digest(sent.encode("utf-8", "replace"), self.app.key.encode()):
-            raise Problem(403, f"wrong {KEY_HEADER}: this sandbox was started with another key")
+            raise Problem(
+                403, f"wrong {SANDBOX_KEY_HEADER}: this sandbox was started with another key"
+            )
 
     @staticmethod
     def _body(req: Request) -> dict[str, Any]:

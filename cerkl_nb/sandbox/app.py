@@ -3,7 +3,7 @@
 :class:`App` owns the state (data, tokens, faults, clock, counters) and sends each
 request to its place: the admin API (``admin.py``), the token endpoint
 (``token_endpoint.py``), the OpenAPI description, or a resource handler below, chosen by
-the route table (``routes.py``, derived from :data:`cerkl_nb.api.ENDPOINTS`). It knows
+the route table (``routes.py``, derived from :data:`cerkl_nb.spec.ENDPOINTS`). It knows
 nothing about sockets, so the HTTP server (``server.py``) stays small and the whole
 behaviour can be exercised without a network.
 
@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..api import API_PREFIX, ENVELOPE_VERSION, MAX_BATCH_ITEMS, MAX_PAGE_SIZE, OPENAPI_PATH
-from ..api import TOKEN_PATH as _TOKEN_PATH
+from ..spec import API_PREFIX, ENVELOPE_VERSION, MAX_BATCH_ITEMS, MAX_PAGE_SIZE, OPENAPI_PATH
+from ..spec import TOKEN_PATH as _TOKEN_PATH
 from .admin import Admin
-from .config import SandboxConfig
 from .faults import Faults, describe_wait
 from .filters import parse_filters
 from .messages import (
@@ -46,6 +45,7 @@ from .render import LOOKUP_RESOURCES, envelope_json, hint, render_any
 from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
 from .routes import ROUTES, Route, Router
 from .seed import seeded_store
+from .settings import SandboxConfig
 from .stats import Stats, auth_note, mask_query
 from .store import Store
 from .token_endpoint import TokenEndpoint, oauth_fault

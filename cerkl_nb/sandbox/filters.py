@@ -2,7 +2,7 @@
 
 Both raise :class:`~cerkl_nb.sandbox.messages.Problem` (400) with a message that says
 what to send instead. The filter operators and their aliases come from
-:mod:`cerkl_nb.api`.
+:mod:`cerkl_nb.spec`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..api import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES
+from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES
 from .messages import Problem
 from .resources import Field, Resource
 

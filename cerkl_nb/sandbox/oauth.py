@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from .config import DEMO_CLIENTS, MAX_CLIENTS, ClientSpec, SandboxConfig
+from .settings import DEMO_CLIENTS, MAX_CLIENTS, ClientSpec, SandboxConfig
 
 __all__ = ["OAuthError", "TokenService", "AccessToken", "RefreshToken"]
 
@@ -111,7 +111,7 @@ class TokenService:
         Raises
         ------
         ValueError
-            When :data:`~cerkl_nb.sandbox.config.MAX_CLIENTS` are registered already.
+            When :data:`~cerkl_nb.sandbox.settings.MAX_CLIENTS` are registered already.
         """
         with self.lock:
             if spec.client_id not in self.registered and len(self.registered) >= MAX_CLIENTS:
@@ -132,7 +132,7 @@ class TokenService:
     def parse_basic(self, header: str, mode: str | None = None) -> list[tuple[str, str]]:
         """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs.
 
-        ``mode`` is a :data:`~cerkl_nb.sandbox.config.BASIC_AUTH_ENCODINGS` value
+        ``mode`` is a :data:`~cerkl_nb.sandbox.settings.BASIC_AUTH_ENCODINGS` value
         (default: the configured one). In ``either`` mode both the raw and the
         form-decoded reading are returned (raw first), and the first that authenticates
         wins.

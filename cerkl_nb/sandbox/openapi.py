@@ -1,7 +1,7 @@
-"""The OpenAPI 3 description of what the sandbox serves, built from :mod:`cerkl_nb.api`.
+"""The OpenAPI 3 description of what the sandbox serves, built from :mod:`cerkl_nb.spec`.
 
 Served at ``/v3/openapi.json`` (and ``/openapi.json``) without authentication. The
-sandbox's routes and this description both derive from :data:`cerkl_nb.api.ENDPOINTS`
+sandbox's routes and this description both derive from :data:`cerkl_nb.spec.ENDPOINTS`
 and the field tables beside it, so the description cannot drift from the server. It is
 written for strict tools: Redocly's linter, openapi-core (responses validate, nullable
 fields included) and Postman's importer (the OAuth 2.0 client-credentials scheme comes
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import (
+from ..spec import (
     ENDPOINTS,
     ENVELOPE_VERSION,
     LOOKUPS,

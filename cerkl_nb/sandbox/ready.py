@@ -30,8 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..spec import ENV_STATE_DIR
+
 __all__ = [
-    "STATE_DIR_ENV",
+    "ENV_STATE_DIR",
     "default_state_dir",
     "default_ready_file",
     "exit_with_parent",
@@ -41,13 +43,12 @@ __all__ = [
 ]
 
 #: Overrides the per-user state directory (default ``~/.cerkl-nb``).
-STATE_DIR_ENV = "CERKL_NB_STATE_DIR"
 _PR_SET_PDEATHSIG = 1
 
 
 def default_state_dir() -> Path:
     """The user's own cerkl-nb state directory: ``$CERKL_NB_STATE_DIR`` or ``~/.cerkl-nb``."""
-    configured = os.environ.get(STATE_DIR_ENV)
+    configured = os.environ.get(ENV_STATE_DIR)
     return Path(configured).expanduser() if configured else Path.home() / ".cerkl-nb"
 
 

@@ -2,14 +2,14 @@
 
 One table of :class:`Field` per resource drives body validation, the ``filters_json``
 rules, the rendering of references as ``{"id", "self"}`` and the OpenAPI schemas. The
-tables live in :mod:`cerkl_nb.api`, the package's one home for facts about the API; this
+tables live in :mod:`cerkl_nb.spec`, the package's one home for facts about the API; this
 module names them for the sandbox. Where Cerkl's docs are silent, the choice is written
 down in ``docs/sandbox.md``.
 """
 
 from __future__ import annotations
 
-from ..api import (
+from ..spec import (
     CONTENT_TYPES,
     EXAMPLES,
     LOOKUP,

@@ -1,6 +1,6 @@
-"""The sandbox's route table, derived from :data:`cerkl_nb.api.ENDPOINTS`.
+"""The sandbox's route table, derived from :data:`cerkl_nb.spec.ENDPOINTS`.
 
-Every operation of the API is described once, in :mod:`cerkl_nb.api`; here each one is
+Every operation of the API is described once, in :mod:`cerkl_nb.spec`; here each one is
 given the name of the :class:`~cerkl_nb.sandbox.app.App` method that serves it, and the
 paths are compiled for matching. A new endpoint in ``api.py`` without a handler fails at
 import time, so the description and what is served cannot drift apart.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..api import ENDPOINTS, Endpoint
+from ..spec import ENDPOINTS, Endpoint
 from .messages import Problem, Response
 
 __all__ = ["ROUTES", "Route", "Router", "handler_for"]
@@ -89,7 +89,7 @@ class Route:
         return self.endpoint.filterable
 
 
-#: Every operation, in :data:`cerkl_nb.api.ENDPOINTS` order.
+#: Every operation, in :data:`cerkl_nb.spec.ENDPOINTS` order.
 ROUTES: tuple[Route, ...] = tuple(Route(ep, handler_for(ep)) for ep in ENDPOINTS)
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..api import MAX_FILTER_VALUES, MAX_TEXT_LENGTH
+from ..spec import MAX_FILTER_VALUES, MAX_TEXT_LENGTH
 from .filters import format_date, parse_date
 from .messages import Problem
 from .render import RenderCache

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from .config import ClientSpec, SandboxConfig
 from .faults import Faults
 from .messages import Request, Response, json_response
 from .oauth import OAuthError, TokenService
+from .settings import ClientSpec, SandboxConfig
 from .stats import Stats
 
 __all__ = ["TokenEndpoint", "oauth_error", "oauth_fault"]

@@ -53,6 +53,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import ProtocolError
 
+from ..spec import origin_of
 from .app import App
 from .messages import Request, Response
 
@@ -79,23 +80,6 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of ``url``, lower-case, with the default port filled in.
-
-    Raises
-    ------
-    ValueError
-        For a URL without a scheme or host, or with a malformed port.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in ("http", "https") or not host:
-        raise ValueError(f"not an http(s) URL with a host: {url!r}")
-    port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, host, port
 
 
 def _timeout_s(timeout: Any) -> float | None:

@@ -3,7 +3,7 @@
 :class:`RequestBuilder` is a mixin of :class:`~cerkl_nb.widgets.ApiExplorer`: it makes
 the builder's controls, keeps them consistent with the endpoint catalogue (a typed path
 selects the endpoint it fits; a chosen endpoint fills the path, parameters and body) and
-turns them into a :class:`~cerkl_nb.catalog.RequestSpec`. Sending, the response view and
+turns them into a :class:`~cerkl_nb.postman.catalog.RequestSpec`. Sending, the response view and
 the history live in :mod:`cerkl_nb.widgets.explorer`.
 """
 
@@ -16,16 +16,16 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..api import FILTER_OPERATORS
-from ..catalog import (
+from ..errors import CerklError
+from ..paging import filters_json
+from ..postman.catalog import (
     Catalog,
     Endpoint,
     RequestSpec,
     fill_path,
     template_envelope,
 )
-from ..errors import CerklError
-from ..paging import filters_json
+from ..spec import FILTER_OPERATORS
 from ._common import button, esc, guarded, labelled
 
 __all__ = ["RequestBuilder", "METHODS"]

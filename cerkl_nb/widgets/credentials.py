@@ -30,10 +30,10 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..api import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..config import Credentials, Settings
 from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret
+from ..spec import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..token import Token
 from ._bridge import FrontEndBridge, LiveStatus
 from ._common import (

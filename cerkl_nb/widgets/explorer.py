@@ -30,10 +30,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..api import PRODUCTION_BASE_URL
-from ..catalog import Catalog, RequestSpec, load_catalog
 from ..errors import ApiError, CerklError
+from ..postman.catalog import Catalog, RequestSpec, load_catalog
 from ..redact import redact
+from ..spec import PRODUCTION_BASE_URL
 from ._bridge import FrontEndBridge, HtmlPane, LiveStatus
 from ._builder import RequestBuilder
 from ._common import (

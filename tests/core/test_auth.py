@@ -485,7 +485,8 @@ def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
     ],
 )
 def test_default_ports_are_part_of_the_one_origin_rule(url, same) -> None:
-    from cerkl_nb._http import origin_of, require_origin
+    from cerkl_nb._http import require_origin
+    from cerkl_nb.spec import origin_of
 
     assert (origin_of(url) == origin_of("https://api.cerkl.com/v3")) is same
     if same:

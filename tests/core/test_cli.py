@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cerkl_nb.cli import main, parse_options
+from cerkl_nb.launch.cli import main, parse_options
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_help_lists_both_subcommands(capsys) -> None:
 
 def _banner(env: dict[str, str]) -> str:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", "0", "--quiet"],
+        [sys.executable, "-m", "cerkl_nb.launch.cli", "sandbox", "--port", "0", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

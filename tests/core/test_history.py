@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from cerkl_nb import History, HistoryEntry
-from cerkl_nb.snippets import MASKED_NOTE
+from cerkl_nb.postman.snippets import MASKED_NOTE
 
 
 def _entry(**kw) -> HistoryEntry:
@@ -114,7 +114,7 @@ def test_python_snippets_for_each_shape() -> None:
 
 
 def test_request_bodies_are_redacted() -> None:
-    from cerkl_nb.history import redact_json
+    from cerkl_nb.postman.history import redact_json
 
     body = {"password": "hunter2-long", "nested": [{"client_secret": "abc"}], "ok": "fine"}
     assert redact_json(body) == {
@@ -256,7 +256,7 @@ def test_created_ids_and_unique_values_become_variables() -> None:
 
 def test_a_masked_value_is_announced_in_the_export() -> None:
     h = History()
-    from cerkl_nb.history import redact_json
+    from cerkl_nb.postman.history import redact_json
 
     # As the client records it: redacted on the way in.
     body = redact_json({"password": "hunter2-long"})

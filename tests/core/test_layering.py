@@ -93,6 +93,6 @@ def test_log_redaction_of_other_libraries_is_an_explicit_call() -> None:
 
 
 def test_the_sandbox_and_the_api_facts_load_without_requests() -> None:
-    for code in ("import cerkl_nb.sandbox", "import cerkl_nb.api", "import cerkl_nb"):
+    for code in ("import cerkl_nb.sandbox", "import cerkl_nb.spec", "import cerkl_nb"):
         mods = _modules_after(code)
         assert "requests" not in mods and "urllib3" not in mods, code

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from cerkl_nb.catalog import RequestSpec, template_envelope
-from cerkl_nb.snippets import MASKED_NOTE, Snippets
+from cerkl_nb.postman.catalog import RequestSpec, template_envelope
+from cerkl_nb.postman.snippets import MASKED_NOTE, Snippets
 
 from .test_history import _entry
 

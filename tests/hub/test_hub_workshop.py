@@ -213,7 +213,7 @@ def hub(tmp_path_factory) -> Iterator[Hub]:
     bindir = tmp / "bin"
     bindir.mkdir()
     shim = bindir / "cerkl-nb"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cerkl_nb.cli "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cerkl_nb.launch.cli "$@"\n')
     shim.chmod(0o755)
     ports = {name: _free_port() for name in ("public", "hub", "proxy_api")}
     token = secrets.token_hex(32)

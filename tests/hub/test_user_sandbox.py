@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cerkl_nb import cli
+from cerkl_nb.launch import cli
+from cerkl_nb.launch.serverproxy import setup_cerkl_sandbox
+from cerkl_nb.launch.workshop import proxy_prefixes
 from cerkl_nb.sandbox import SandboxConfig, SandboxError, attach, ensure, start
 from cerkl_nb.sandbox.ready import read_ready_file, write_ready_file
-from cerkl_nb.serverproxy import setup_cerkl_sandbox
-from cerkl_nb.workshop import proxy_prefixes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_port_zero_publishes_the_real_url_in_a_private_ready_file(tmp_path: Path
     ready = tmp_path / "state" / "sandbox.json"
     key = "k" * 32
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", "0", "--quiet"]
+        [sys.executable, "-m", "cerkl_nb.launch.cli", "sandbox", "--port", "0", "--quiet"]
         + ["--ready-file", str(ready)],
         env=_env(CERKL_SANDBOX_KEY=key),
         stdout=subprocess.DEVNULL,
@@ -100,7 +100,7 @@ def test_sandbox_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     parent_code = (
         "import os, subprocess, sys, time\n"
         "os.environ['CERKL_SANDBOX_PARENT_PID'] = str(os.getpid())\n"
-        "subprocess.Popen([sys.executable, '-m', 'cerkl_nb.cli', 'sandbox', '--port', '0',"
+        "subprocess.Popen([sys.executable, '-m', 'cerkl_nb.launch.cli', 'sandbox', '--port', '0',"
         f" '--quiet', '--exit-with-parent', '--ready-file', {str(ready)!r}],"
         " stdout=subprocess.DEVNULL)\n"
         "time.sleep(600)\n"
@@ -129,7 +129,16 @@ def test_with_sandbox_publishes_it_to_the_command_and_takes_it_down_after(tmp_pa
         " 'key': bool(os.environ.get('CERKL_SANDBOX_KEY')), 'pid': os.getpid()}))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "cerkl_nb.cli", "with-sandbox", "--", sys.executable, "-c", child],
+        [
+            sys.executable,
+            "-m",
+            "cerkl_nb.launch.cli",
+            "with-sandbox",
+            "--",
+            sys.executable,
+            "-c",
+            child,
+        ],
         env=_env(CERKL_NB_STATE_DIR=str(state), JUPYTERHUB_SERVICE_PREFIX="/user/ada/"),
         capture_output=True,
         text=True,
@@ -152,7 +161,7 @@ def test_binder_start_with_port_zero_exports_the_url_at_once(tmp_path: Path) -> 
     # binder/start runs the cerkl-nb on PATH; make sure it is one running this checkout.
     shim = tmp_path / "bin" / "cerkl-nb"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cerkl_nb.cli "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cerkl_nb.launch.cli "$@"\n')
     shim.chmod(0o755)
     env["PATH"] = f"{shim.parent}{os.pathsep}{bindir}{os.pathsep}{env.get('PATH', '')}"
     t0 = time.monotonic()
@@ -251,7 +260,7 @@ def test_server_proxy_entry_point_proxies_the_published_sandbox(
     from importlib.metadata import entry_points
 
     names = {ep.name: ep.value for ep in entry_points(group="jupyter_serverproxy_servers")}
-    assert names.get("cerkl-sandbox") == "cerkl_nb.serverproxy:setup_cerkl_sandbox", (
+    assert names.get("cerkl-sandbox") == "cerkl_nb.launch.serverproxy:setup_cerkl_sandbox", (
         "reinstall this checkout (pip install -e .) to register the entry point"
     )
 

@@ -156,13 +156,13 @@ def test_traced_modules_are_compiled_and_the_rest_stays_source(tmp_path):
 
 
 def test_kept_sources_get_an_unchecked_hash_pyc_beside_them(tmp_path):
-    src = _wheel(tmp_path, "cerkl_nb", "0.1", {"cerkl_nb/api.py": "A = 3\n"})
+    src = _wheel(tmp_path, "cerkl_nb", "0.1", {"cerkl_nb/spec.py": "A = 3\n"})
     dst = tmp_path / "out.whl"
-    compile_wheels.rewrite(src, dst, True, {"cerkl_nb/api.py"})
+    compile_wheels.rewrite(src, dst, True, {"cerkl_nb/spec.py"})
     entries = _entries(dst)
     tag = sys.implementation.cache_tag
     pyc = entries[f"cerkl_nb/__pycache__/api.{tag}.pyc"]
-    assert entries["cerkl_nb/api.py"] == b"A = 3\n"
+    assert entries["cerkl_nb/spec.py"] == b"A = 3\n"
     # PEP 552: hash-based (bit 0) and not checked against the source (bit 1 clear).
     assert int.from_bytes(pyc[4:8], "little") == 0b01
     assert pyc[8:16] == importlib.util.source_hash(b"A = 3\n")

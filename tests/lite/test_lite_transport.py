@@ -305,8 +305,8 @@ def test_in_a_browser_start_runs_the_sandbox_in_process(browser, no_sockets):
 
 
 def test_in_a_browser_ensure_does_not_try_to_attach(browser, no_sockets, monkeypatch):
-    monkeypatch.setenv(sandbox_pkg.URL_ENV, "http://127.0.0.1:8765")
-    monkeypatch.setenv(sandbox_pkg.KEY_ENV, "k" * 32)
+    monkeypatch.setenv("CERKL_SANDBOX_URL", "http://127.0.0.1:8765")
+    monkeypatch.setenv("CERKL_SANDBOX_KEY", "k" * 32)
     sb = sandbox_pkg.ensure()
     assert isinstance(sb._server, InProcessServer)
     assert cerkl_nb.connect().settings.base_url == sb.url  # connect() finds it too

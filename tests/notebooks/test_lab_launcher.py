@@ -1,4 +1,4 @@
-"""``cerkl_nb.lab.run_lab``: the sandbox plus JupyterLab on the tutorials, opened at notebook 0."""
+"""``cerkl_nb.launch.lab.run_lab``: the sandbox plus JupyterLab on the tutorials, opened at notebook 0."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cerkl_nb.cli import parse_options
-from cerkl_nb.lab import (
+from cerkl_nb.launch.cli import parse_options
+from cerkl_nb.launch.lab import (
     DEFAULT_SANDBOX_PORT,
     FIRST_NOTEBOOK,
     LabOptions,
@@ -141,7 +141,7 @@ def test_cerkl_nb_lab_serves_notebook_zero_with_a_sandbox_and_stops_it(tmp_path:
     )
     # Through the CLI entry point, as the README's `cerkl-nb lab` runs it.
     code = (
-        "import sys; from cerkl_nb.cli import main; "
+        "import sys; from cerkl_nb.launch.cli import main; "
         f"sys.exit(main(['lab', '--no-browser', '--port', '{port}', '--sandbox-port', '0', "
         "'--IdentityProvider.token=']))"
     )

@@ -33,7 +33,7 @@ from nbclient import NotebookClient
 from node_tools import run_newman
 
 import cerkl_nb.sandbox
-from cerkl_nb.sandbox.config import DEMO_CLIENT_SECRET, SandboxConfig
+from cerkl_nb.sandbox.settings import DEMO_CLIENT_SECRET, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))

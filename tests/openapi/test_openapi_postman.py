@@ -19,7 +19,7 @@ from typing import Any
 from node_tools import node, node_module_dir, node_tool
 from openapi_helpers import served_description
 
-from cerkl_nb import api
+from cerkl_nb import spec
 from cerkl_nb.sandbox import Sandbox
 
 CONVERTER = Path(__file__).with_name("convert_openapi.js")
@@ -96,9 +96,9 @@ def test_import_builds_an_oauth2_collection_with_real_examples(spec_file, tmp_pa
     auth = {p["key"]: p["value"] for p in collection["auth"]["oauth2"]}
     assert collection["auth"]["type"] == "oauth2"
     assert auth["grant_type"] == "client_credentials"
-    assert auth["accessTokenUrl"].endswith("/v3" + api.TOKEN_PATH)
+    assert auth["accessTokenUrl"].endswith("/v3" + spec.TOKEN_PATH)
     items = requests_of(collection["item"])
-    assert len(items) == len(api.ENDPOINTS)
+    assert len(items) == len(spec.ENDPOINTS)
     text = json.dumps(items)
     # Placeholders such as <integer> or <string> would be sent literally and answer 400.
     assert "<integer>" not in text and "<string>" not in text and "<long>" not in text
@@ -155,7 +155,7 @@ def test_converted_collection_runs_in_newman_with_2xx(
         "basicAuthPassword": sb.client_secret,
     }
     results = run_newman(imported(sb, tmp_path), env, tmp_path)
-    assert len(results) == len(api.ENDPOINTS)
+    assert len(results) == len(spec.ENDPOINTS)
     ok = [r for r in results if r[2] is not None and 200 <= r[2] < 300]
     exceptions = [r for r in results if r not in ok]
     assert len(ok) / len(results) >= 0.95, (f"{len(ok)}/{len(results)} 2xx", exceptions)

@@ -17,7 +17,7 @@ import pytest
 import requests
 from openapi_helpers import served_description
 
-from cerkl_nb import api
+from cerkl_nb import spec
 from cerkl_nb.sandbox import Sandbox
 
 openapi_core = pytest.importorskip("openapi_core")
@@ -76,7 +76,7 @@ def checker(fresh_sandbox: Sandbox) -> Iterator[Checker]:
         c.session.close()
 
 
-def example_request(ep: api.Endpoint) -> tuple[str, dict[str, Any], Any]:
+def example_request(ep: spec.Endpoint) -> tuple[str, dict[str, Any], Any]:
     """The concrete path, query and JSON body that the description's examples give."""
     values = {p.name: p.example for p in ep.params}
     path = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), ep.path)
@@ -85,7 +85,7 @@ def example_request(ep: api.Endpoint) -> tuple[str, dict[str, Any], Any]:
 
 
 def test_every_operation_answers_its_examples_and_validates(checker):
-    for ep in api.ENDPOINTS:
+    for ep in spec.ENDPOINTS:
         path, query, body = example_request(ep)
         if ep.kind == "token":
             # Cerkl's documented form: curl -u id:secret -d grant_type=client_credentials.
@@ -95,7 +95,7 @@ def test_every_operation_answers_its_examples_and_validates(checker):
         else:
             r = checker.send(ep.method, path, params=query, json=body)
         assert r.status_code == ep.status, (ep.key, r.status_code, r.text[:300])
-    assert checker.validated == len(api.ENDPOINTS) == 73
+    assert checker.validated == len(spec.ENDPOINTS) == 73
 
 
 def test_null_fields_validate(checker):
@@ -119,17 +119,17 @@ def test_null_fields_validate(checker):
         },  # fmt: skip
     }
     for resource, item in minimal.items():
-        r = checker.send("POST", f"/{resource}", json=api.wrap_template(item))
+        r = checker.send("POST", f"/{resource}", json=spec.wrap_template(item))
         assert r.status_code == 201, (resource, r.text)
         created = r.json()["data"][0]
         assert any(v is None for v in created.values()), resource  # nulls were really sent
-        read = "/content" if resource in api.CONTENT_TYPES else f"/{resource}"
+        read = "/content" if resource in spec.CONTENT_TYPES else f"/{resource}"
         assert checker.send("GET", f"{read}/{created['id']}").status_code == 200
 
 
 def test_every_seeded_record_validates(checker):
     """Every page of every collection: the seed has nulls, empty lists and all types."""
-    lists = [ep for ep in api.ENDPOINTS if ep.kind == "list" and "{" not in ep.path]
+    lists = [ep for ep in spec.ENDPOINTS if ep.kind == "list" and "{" not in ep.path]
     for ep in lists:
         page = 1
         while True:

@@ -17,7 +17,7 @@ from node_tools import NewmanRun, node, node_module_dir, run_newman
 
 import cerkl_nb.sandbox
 from cerkl_nb.sandbox import Sandbox
-from cerkl_nb.sandbox.config import SandboxConfig
+from cerkl_nb.sandbox.settings import SandboxConfig
 
 __all__ = ["NewmanRun", "fresh", "run_newman", "run_node"]
 

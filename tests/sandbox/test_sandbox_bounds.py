@@ -21,8 +21,8 @@ from sandbox_helpers import FORM, assert_api_error, basic, get_token, raw_reques
 
 from cerkl_nb.sandbox import SandboxConfig, SandboxError, start
 from cerkl_nb.sandbox.app import App
-from cerkl_nb.sandbox.config import MAX_CLIENTS, MAX_SUBSCRIBERS, ClientSpec
 from cerkl_nb.sandbox.server import SandboxServer
+from cerkl_nb.sandbox.settings import MAX_CLIENTS, MAX_SUBSCRIBERS, ClientSpec
 
 
 def _bearer(sb) -> dict[str, str]:

@@ -274,7 +274,7 @@ def test_cli_becomes_ready_and_serves_cerkls_documented_curl_command():
     # How fast it becomes ready is measured in bench/, not asserted here.
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", str(port), "--quiet"],
+        [sys.executable, "-m", "cerkl_nb.launch.cli", "sandbox", "--port", str(port), "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -313,7 +313,7 @@ def test_cli_becomes_ready_and_serves_cerkls_documented_curl_command():
 
 
 def test_cli_help_and_bad_args():
-    from cerkl_nb.cli import main
+    from cerkl_nb.launch.cli import main
 
     assert main([]) == 1
     with pytest.raises(SystemExit):
@@ -331,7 +331,7 @@ def test_cli_help_and_bad_args():
     ],
 )
 def test_cli_bad_values_get_a_clear_message_not_a_traceback(args, says, capsys):
-    from cerkl_nb.cli import main
+    from cerkl_nb.launch.cli import main
 
     try:
         code = main(["sandbox", "--port", "0", *args])

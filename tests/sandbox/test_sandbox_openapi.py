@@ -12,7 +12,7 @@ import pytest
 import requests
 from sandbox_helpers import require
 
-from cerkl_nb import api as cerkl_api
+from cerkl_nb import spec as cerkl_api
 from cerkl_nb.sandbox import openapi
 
 jsonschema = require("jsonschema")
@@ -66,15 +66,15 @@ def test_served_at_both_urls_without_auth(sandbox, spec):
     assert flows["clientCredentials"]["tokenUrl"] == sandbox.url + cerkl_api.TOKEN_PATH
 
 
-def test_description_derives_from_the_api_module_only():
-    """openapi.py reads cerkl_nb.api and the standard library: no app, no core."""
+def test_description_derives_from_the_facts_module_only():
+    """openapi.py reads cerkl_nb.spec and the standard library: no app, no core."""
     tree = ast.parse(Path(openapi.__file__).read_text(encoding="utf-8"))
     imported = {
         (node.level, node.module or "")
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
     }
-    assert {m for level, m in imported if level} == {"api"}
+    assert {m for level, m in imported if level} == {"spec"}
     plain = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert not {m for level, m in imported if not level} - {"__future__", "typing"}
     assert plain <= {"copy", "json", "re"}

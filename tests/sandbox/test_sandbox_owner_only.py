@@ -18,7 +18,7 @@ import requests
 from sandbox_helpers import get_token, raw_request
 
 from cerkl_nb.sandbox import SandboxConfig, SandboxError, attach, ensure, start
-from cerkl_nb.sandbox.admin import is_loopback_host
+from cerkl_nb.spec import is_loopback_host
 
 ADMIN_CALLS = [
     ("POST", "faults", {"fail_next": {"count": 5, "status": 503}}),

@@ -1,6 +1,6 @@
-"""The sandbox stands alone: it imports nothing from the client but ``cerkl_nb.api``,
+"""The sandbox stands alone: it imports nothing from the client but ``cerkl_nb.spec``,
 not even ``requests``, its own modules import each other without a cycle, and it serves
-every endpoint ``cerkl_nb.api`` describes."""
+every endpoint ``cerkl_nb.spec`` describes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import cerkl_nb.sandbox
 
 PACKAGE = pathlib.Path(cerkl_nb.sandbox.__file__).parent
-ALLOWED_OUTSIDE = {"cerkl_nb", "cerkl_nb.api"}
+ALLOWED_OUTSIDE = {"cerkl_nb", "cerkl_nb.spec"}
 
 
 def _runtime_nodes(tree: ast.AST):
@@ -134,9 +134,9 @@ print(json.dumps([after_import, sorted(sys.modules)]))
 
 
 def test_every_endpoint_of_cerkl_nb_api_has_a_handler():
-    from cerkl_nb.api import ENDPOINTS
     from cerkl_nb.sandbox.app import App
     from cerkl_nb.sandbox.routes import ROUTES
+    from cerkl_nb.spec import ENDPOINTS
 
     assert [r.endpoint for r in ROUTES] == list(ENDPOINTS)
     for route in ROUTES:

@@ -1,4 +1,4 @@
-"""cerkl_nb.catalog (UI-free): the endpoint catalogue and code snippets."""
+"""cerkl_nb.postman.catalog (UI-free): the endpoint catalogue and code snippets."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import shlex
 import pytest
 import requests
 
-from cerkl_nb import api
-from cerkl_nb.catalog import Catalog, RequestSpec, fill_path, load_catalog, template_envelope
+from cerkl_nb import spec
+from cerkl_nb.postman.catalog import (
+    Catalog,
+    RequestSpec,
+    fill_path,
+    load_catalog,
+    template_envelope,
+)
 
 _DOC = {
     "openapi": "3.0.3",
@@ -91,7 +97,7 @@ def test_builtin_catalog_covers_the_documented_endpoints():
     )
     assert cat.find("GET", "/subscriber").is_list
     assert "Catalog(" in repr(cat)
-    documented = {e.key for e in api.ENDPOINTS if e.documented and e.kind != "token"}
+    documented = {e.key for e in spec.ENDPOINTS if e.documented and e.kind != "token"}
     assert documented <= {e.key for e in cat}
     # Implied by Cerkl's pattern, so offered against production too.
     assert cat.find("DELETE", "/subscriber/7") is not None
@@ -102,7 +108,7 @@ def test_builtin_catalog_covers_the_documented_endpoints():
 
 def test_builtin_catalog_and_sandbox_description_agree(sandbox):
     """One list of operations: the served description and the built-in catalogue carry
-    the same example bodies and parameters as cerkl_nb.api."""
+    the same example bodies and parameters as cerkl_nb.spec."""
     served = Catalog.from_openapi(requests.get(sandbox.openapi_url, timeout=10).json())
     builtin = Catalog.builtin()
     for ep in builtin:
@@ -112,7 +118,7 @@ def test_builtin_catalog_and_sandbox_description_agree(sandbox):
         assert [(p.name, p.example) for p in twin.params] == [
             (p.name, p.example) for p in ep.params
         ], ep.key
-    assert len(served) == len([e for e in api.ENDPOINTS if e.kind != "token"])
+    assert len(served) == len([e for e in spec.ENDPOINTS if e.kind != "token"])
 
 
 def test_load_catalog_never_probes_production_and_falls_back():

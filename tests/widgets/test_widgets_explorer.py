@@ -10,7 +10,7 @@ from ipywidgets.embed import embed_data
 from ipywidgets.widgets.widget import _instances
 
 import cerkl_nb
-from cerkl_nb.catalog import Catalog
+from cerkl_nb.postman.catalog import Catalog
 from cerkl_nb.widgets import ApiExplorer, current_client, dashboard
 
 

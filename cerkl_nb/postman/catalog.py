@@ -2,12 +2,12 @@
 
 The catalogue is built from a machine-readable API description (the sandbox serves an
 OpenAPI 3 document) or, when none is available (Cerkl production publishes none we can
-read), from :data:`cerkl_nb.api.ENDPOINTS`, the package's one list of operations.
-:class:`Param` and :data:`FILTER_OPERATORS` are those of :mod:`cerkl_nb.api`. It is UI-free: the
+read), from :data:`cerkl_nb.spec.ENDPOINTS`, the package's one list of operations.
+:class:`Param` and :data:`FILTER_OPERATORS` are those of :mod:`cerkl_nb.spec`. It is UI-free: the
 :class:`~cerkl_nb.widgets.ApiExplorer` draws it, and scripts can use it too.
 
 A :class:`RequestSpec` also turns into code: ``curl``, plain ``requests``, and the
-equivalent ``cerkl_nb`` call (written by :mod:`cerkl_nb.snippets`, as the history's
+equivalent ``cerkl_nb`` call (written by :mod:`cerkl_nb.postman.snippets`, as the history's
 snippets are). Snippets never contain a token or a secret: they read
 ``$CERKL_ACCESS_TOKEN`` from the environment.
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import api
-from .api import FILTER_OPERATORS, Param, wrap_template
+from .. import spec
+from ..spec import FILTER_OPERATORS, Param, wrap_template
 from .snippets import Snippets
 
 __all__ = [
@@ -49,7 +49,7 @@ _PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
 def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap items in Cerkl's envelope (:func:`cerkl_nb.api.wrap_template`).
+    """Wrap items in Cerkl's envelope (:func:`cerkl_nb.spec.wrap_template`).
 
     With no items the data holds one empty object, ready to fill in.
     """
@@ -57,7 +57,7 @@ def template_envelope(*items: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Endpoint(api.Operation):
+class Endpoint(spec.Operation):
     """One operation: a method on a path, in a resource folder.
 
     Attributes
@@ -244,7 +244,7 @@ class Catalog:
     def builtin(cls) -> Catalog:
         """The catalogue for Cerkl production, where no description is served.
 
-        Built from :data:`cerkl_nb.api.ENDPOINTS`: the operations Cerkl documents, plus
+        Built from :data:`cerkl_nb.spec.ENDPOINTS`: the operations Cerkl documents, plus
         the update and delete of its documented collections.
         """
         return cls(_builtin_endpoints(), source="built-in")
@@ -369,11 +369,11 @@ def _fields_for(resource: str, schemas: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _filterable_fields(model: str | None) -> tuple[str, ...]:
     """Field names of a record shape that ``filters_json`` can use."""
-    res = api.RESOURCES.get(model or "") or (api.LOOKUP if model in api.LOOKUPS else None)
+    res = spec.RESOURCES.get(model or "") or (spec.LOOKUP if model in spec.LOOKUPS else None)
     return tuple(f.name for f in res.fields if f.filterable) if res is not None else ()
 
 
-def _offered_by_cerkl(ep: api.Endpoint) -> bool:
+def _offered_by_cerkl(ep: spec.Endpoint) -> bool:
     """What to offer against production: Cerkl's documented operations, plus the update
     and delete of a documented collection that Cerkl's pattern implies. Not the token
     endpoint (the client handles it), nor the sandbox's template endpoints and
@@ -383,7 +383,7 @@ def _offered_by_cerkl(ep: api.Endpoint) -> bool:
     if ep.documented:
         return True
     return ep.kind in ("update", "delete") and any(
-        o.documented and o.kind == "create" and o.model == ep.model for o in api.ENDPOINTS
+        o.documented and o.kind == "create" and o.model == ep.model for o in spec.ENDPOINTS
     )
 
 
@@ -398,7 +398,7 @@ def _builtin_endpoints() -> list[Endpoint]:
             ep.example_body,
             _filterable_fields(ep.model),
         )
-        for ep in api.ENDPOINTS
+        for ep in spec.ENDPOINTS
         if _offered_by_cerkl(ep)
     ]
 
@@ -463,9 +463,9 @@ def _openapi_candidates(base_url: str) -> list[str]:
     root = f"{parts.scheme}://{parts.netloc}"
     base = base_url.rstrip("/")
     return [
-        base + api.OPENAPI_PATH,
-        root + api.OPENAPI_PATH,
-        root + "/_sandbox" + api.OPENAPI_PATH,
+        base + spec.OPENAPI_PATH,
+        root + spec.OPENAPI_PATH,
+        root + "/_sandbox" + spec.OPENAPI_PATH,
     ]
 
 

@@ -1,11 +1,11 @@
 """Postman Collection v2.1 export of a request history, and the way back in.
 
-:class:`~cerkl_nb.history.History` delegates its Postman methods here; their docstrings
+:class:`~cerkl_nb.postman.history.History` delegates its Postman methods here; their docstrings
 describe the files. The export runs on its own in Postman and Newman: collection-level
 OAuth 2.0 auth plus a pre-request script that fetches a token (Newman never does), one
 item per logical call with a status test, created ids carried in collection variables
 and unique values (``external_id``, ``email``) suffixed per run. The import lives in
-:mod:`cerkl_nb.postman_import` and is re-exported here. Credentials are always
+:mod:`cerkl_nb.postman.importer` and is re-exported here. Credentials are always
 ``{{variables}}``, never values. docs/postman.md has the details.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from .api import API_PREFIX, FILTER_OPERATORS, SANDBOX_DEFAULT_PORT, TOKEN_PATH, unwrap_items
-from .postman_import import LOOPBACK_HOSTS, PostmanImport, from_postman_collection
-from .redact import MASK
+from ..redact import MASK
+from ..spec import API_PREFIX, FILTER_OPERATORS, SANDBOX_DEFAULT_PORT, TOKEN_PATH, unwrap_items
+from .importer import LOOPBACK_HOSTS, PostmanImport, from_postman_collection
 from .snippets import _HEADERS, MASKED_NOTE, _query_pairs
 
 if TYPE_CHECKING:

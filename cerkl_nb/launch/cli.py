@@ -2,7 +2,7 @@
 
 * ``cerkl-nb sandbox``: run the local Cerkl API v3 sandbox in the foreground.
 * ``cerkl-nb lab``: the sandbox plus JupyterLab on the tutorials (the launcher is
-  :mod:`cerkl_nb.lab`). Arguments ``lab`` does not know go on to ``jupyter lab``::
+  :mod:`cerkl_nb.launch.lab`). Arguments ``lab`` does not know go on to ``jupyter lab``::
 
       cerkl-nb lab [--port P] [--no-browser] [--sandbox-port S] [--notebooks DIR] [-- ARGS]
 
@@ -23,16 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_PARENT_PID, ENV_SANDBOX_URL
 from .lab import DEFAULT_SANDBOX_PORT, LabOptions
 
 __all__ = ["main", "build_parser", "parse_options"]
 
-URL_ENV = "CERKL_SANDBOX_URL"
-KEY_ENV = "CERKL_SANDBOX_KEY"
 #: Set by JupyterHub's spawners in every single-user server (and so in its terminals).
 HUB_USER_ENV = "JUPYTERHUB_USER"
-#: The launcher's process id, for ``--exit-with-parent`` (see cerkl_nb.sandbox.ready).
-PARENT_ENV = "CERKL_SANDBOX_PARENT_PID"
 
 
 def _port(text: str) -> int:
@@ -103,9 +100,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
 
 def _run_sandbox(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    from .sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxConfig
-    from .sandbox.app import App
-    from .sandbox.server import SandboxServer
+    from ..sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxConfig
+    from ..sandbox.app import App
+    from ..sandbox.server import SandboxServer
 
     overrides = {}
     if args.token_lifetime is not None:
@@ -119,7 +116,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         # A key chosen by the caller comes through the environment, never the command line
         # (which other users of the machine can read in the process list).
         server = SandboxServer(
-            App(config, key=os.environ.get(KEY_ENV) or None), args.host, args.port
+            App(config, key=os.environ.get(ENV_SANDBOX_KEY) or None), args.host, args.port
         )
         server.app.set_proxy_prefixes(
             [p.replace("{port}", str(server.port)) for p in args.proxy_prefix]
@@ -163,14 +160,14 @@ def _serve(server: Any, args: argparse.Namespace) -> int:
     """Serve until Ctrl-C, SIGTERM or (with ``--exit-with-parent``) the parent's end."""
     import signal
 
-    from .sandbox.ready import exit_with_parent, remove_ready_file, write_ready_file
+    from ..sandbox.ready import exit_with_parent, remove_ready_file, write_ready_file
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # one way out for Ctrl-C and SIGTERM: serve_forever stops
 
     signal.signal(signal.SIGTERM, terminate)
     if args.exit_with_parent:
-        parent = os.environ.get(PARENT_ENV, "")
+        parent = os.environ.get(ENV_SANDBOX_PARENT_PID, "")
         exit_with_parent(parent=int(parent) if parent.isdigit() else None)
     try:
         if args.ready_file is not None:
@@ -199,10 +196,10 @@ def _busy_port_hint(err: OSError, port: int) -> str:
 
 
 def _hub_sandbox_note() -> str:
-    url = os.environ.get(URL_ENV)
+    url = os.environ.get(ENV_SANDBOX_URL)
     if url:
         return (
-            f"\n  Your server already runs your own sandbox at {url} ({URL_ENV}); "
+            f"\n  Your server already runs your own sandbox at {url} ({ENV_SANDBOX_URL}); "
             "notebooks use it through cerkl_nb.connect()."
         )
     return ""
@@ -210,11 +207,14 @@ def _hub_sandbox_note() -> str:
 
 def _publish_hint(server: object) -> str:
     url = getattr(server, "root_url", "")
-    if os.environ.get(KEY_ENV):
-        return f"Use it from Python:  export {URL_ENV}={url}  ({KEY_ENV} as already set)"
+    if os.environ.get(ENV_SANDBOX_KEY):
+        return (
+            f"Use it from Python:  export {ENV_SANDBOX_URL}={url}  "
+            f"({ENV_SANDBOX_KEY} as already set)"
+        )
     return (
         f"Use it from Python (the key lets notebooks steer this sandbox; keep it private):\n"
-        f"  export {URL_ENV}={url} {KEY_ENV}={getattr(server, 'key', '')}"
+        f"  export {ENV_SANDBOX_URL}={url} {ENV_SANDBOX_KEY}={getattr(server, 'key', '')}"
     )
 
 
@@ -281,8 +281,8 @@ def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
         usage="cerkl-nb with-sandbox [--port P] -- COMMAND [ARGS ...]",
         help="start this user's sandbox, then run COMMAND with it published (a hub's spawner)",
         description="Start a sandbox on a free loopback port that ends with COMMAND, publish "
-        f"it as {URL_ENV} and {KEY_ENV} (and in ~/.cerkl-nb/sandbox.json), then run "
-        "COMMAND in this process. For JupyterHub: "
+        f"it as {ENV_SANDBOX_URL} and {ENV_SANDBOX_KEY} (and in ~/.cerkl-nb/sandbox.json), "
+        "then run COMMAND in this process. For JupyterHub: "
         'c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"].',
     )
     p.add_argument(

@@ -5,7 +5,7 @@ one ``$CERKL_SANDBOX_URL`` points at, when ``$CERKL_SANDBOX_KEY`` proves it is o
 exports ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY`` to the environment JupyterLab and
 its kernels inherit, so every notebook's ``cerkl_nb.connect()`` finds and may steer the
 same sandbox, then runs ``jupyter lab`` opened at notebook 0. When
-JupyterLab exits, the sandbox stops. The command line is parsed by :mod:`cerkl_nb.cli`.
+JupyterLab exits, the sandbox stops. The command line is parsed by :mod:`cerkl_nb.launch.cli`.
 
 The notebooks folder is found, in order: ``--notebooks DIR``; ``./notebooks`` or ``.``
 when it holds ``00-start-here.ipynb``; the ``notebooks/`` folder of a source checkout
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import api
+from .. import spec
 
 __all__ = [
     "DEFAULT_SANDBOX_PORT",
@@ -40,7 +40,7 @@ __all__ = [
 #: The tutorial JupyterLab opens first.
 FIRST_NOTEBOOK = "00-start-here.ipynb"
 #: The sandbox's port when it is free (the same one ``binder/start`` uses).
-DEFAULT_SANDBOX_PORT = api.SANDBOX_DEFAULT_PORT
+DEFAULT_SANDBOX_PORT = spec.SANDBOX_DEFAULT_PORT
 
 
 @dataclass
@@ -94,7 +94,7 @@ def find_notebooks(explicit: Path | None = None, *, cwd: Path | None = None) -> 
             raise FileNotFoundError(f"{folder} does not contain {FIRST_NOTEBOOK}")
         return folder
     here = (cwd or Path.cwd()).resolve()
-    checkout = Path(__file__).resolve().parent.parent / "notebooks"
+    checkout = Path(__file__).resolve().parents[2] / "notebooks"
     for folder in (here / "notebooks", here, checkout):
         if _has_tutorials(folder):
             return folder
@@ -155,7 +155,7 @@ def lab_command(
 def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
     """Return (sandbox, owned): reuse ``$CERKL_SANDBOX_URL`` when ``$CERKL_SANDBOX_KEY``
     proves it is ours, else start one."""
-    from . import sandbox as sandbox_mod
+    from .. import sandbox as sandbox_mod
 
     url, key = env.get("CERKL_SANDBOX_URL"), env.get("CERKL_SANDBOX_KEY")
     if url and key:
@@ -182,7 +182,7 @@ def run_lab(options: LabOptions) -> int:
     ----------
     options
         What to do; ``cerkl-nb lab`` builds them from its command line
-        (:func:`cerkl_nb.cli.parse_options`).
+        (:func:`cerkl_nb.launch.cli.parse_options`).
     """
     try:
         notebooks = find_notebooks(options.notebooks)

@@ -2,7 +2,7 @@
 
 This is the one snippet generator: :meth:`cerkl_nb.HistoryEntry.to_curl` /
 :meth:`~cerkl_nb.HistoryEntry.to_python` and the explorer's
-:class:`~cerkl_nb.catalog.RequestSpec` both delegate here, so a call copied from the
+:class:`~cerkl_nb.postman.catalog.RequestSpec` both delegate here, so a call copied from the
 history and the same call copied from the explorer read alike.
 
 A request is ``(method, path, params, body)``; ``path`` is relative to the API base. With
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from .api import ENVELOPE_VERSION
-from .redact import MASK, redact_json
+from ..redact import MASK, redact_json
+from ..spec import ENVELOPE_VERSION
 
 __all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR"]
 

@@ -9,7 +9,7 @@ Python, and ``{{baseUrl}}`` / ``{{accessToken}}`` / ``{{clientId}}`` /
 The Postman export (:meth:`History.to_postman_collection`) runs on its own in Postman and
 Newman; the import (:meth:`History.from_postman_collection`) resolves a collection's
 variables and lists, in ``warnings``, whatever it could not carry. Both are implemented in
-:mod:`cerkl_nb.postman` (and :mod:`cerkl_nb.postman_import`); docs/postman.md has the
+:mod:`cerkl_nb.postman.export` (and :mod:`cerkl_nb.postman.importer`); docs/postman.md has the
 details.
 """
 
@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import postman
-from .postman import PostmanImport
-from .redact import get_logger, redact_json
+from ..redact import get_logger, redact_json
+from . import export
+from .export import PostmanImport
 from .snippets import Snippets
 
-# PostmanImport and redact_json live in cerkl_nb.postman / cerkl_nb.redact; they stay
+# PostmanImport and redact_json live in cerkl_nb.postman.export / cerkl_nb.redact; they stay
 # importable from here, where they used to be.
 __all__ = ["HistoryEntry", "History", "PostmanImport", "redact_json"]
 
-log = get_logger("cerkl_nb.history")
+log = get_logger("cerkl_nb.postman.history")
 
 _ids = itertools.count(1)
 
@@ -142,7 +142,7 @@ class HistoryEntry:
         Lists become repeated query keys, ``None`` parameters are left out, and a path
         that carries its own query (a followed ``next`` link) is split into path and query.
         """
-        return postman.to_postman_item(self)
+        return export.to_postman_item(self)
 
 
 @dataclass
@@ -229,7 +229,7 @@ class History:
         include_failed
             Keep calls whose final answer was an error (4xx/5xx or none at all).
         """
-        return postman.logical_calls(self.entries(), include_failed=include_failed)
+        return export.logical_calls(self.entries(), include_failed=include_failed)
 
     def to_postman_collection(
         self,
@@ -264,7 +264,7 @@ class History:
         include_failed
             Also export calls that failed (their test expects the same error status).
         """
-        return postman.to_postman_collection(
+        return export.to_postman_collection(
             self.entries(), name, base_url=base_url, include_failed=include_failed
         )
 
@@ -294,7 +294,7 @@ class History:
             Only when set: copy ``CERKL_CLIENT_SECRET`` from this process's environment
             into the file. Such a file is a credential: keep it out of git.
         """
-        return postman.to_postman_environment(
+        return export.to_postman_environment(
             self.entries(),
             name,
             base_url=base_url,
@@ -315,7 +315,7 @@ class History:
         :meth:`to_postman_collection` (``name``, ``base_url``, ``include_failed``) and
         :meth:`to_postman_environment` (``client_id``, ``client_secret_from_env``).
         """
-        return postman.save_postman(self.entries(), directory, stem, **options)
+        return export.save_postman(self.entries(), directory, stem, **options)
 
     @staticmethod
     def from_postman_collection(
@@ -354,4 +354,4 @@ class History:
             by hand with ``client.request(r["method"], r["path"], params=r["params"],
             json=r["json"])``; ``params`` maps a repeated key to a list.
         """
-        return postman.from_postman_collection(collection, environment, variables=variables)
+        return export.from_postman_collection(collection, environment, variables=variables)

@@ -1,7 +1,7 @@
 """jupyter-server-proxy entry point: a learner's browser reaches their own sandbox.
 
 On a JupyterHub, each learner's notebook server starts a sandbox of its own
-(``cerkl-nb with-sandbox``, see :mod:`cerkl_nb.workshop`) on a free loopback port. The
+(``cerkl-nb with-sandbox``, see :mod:`cerkl_nb.launch.workshop`) on a free loopback port. The
 kernels reach it directly; the learner's browser cannot (the port is on the hub's host,
 not the learner's machine). jupyter-server-proxy, running inside the learner's own notebook
 server, forwards ``/user/<name>/cerkl-sandbox/...`` (and ``/user/<name>/proxy/<port>/...``)
@@ -29,10 +29,10 @@ NAME = "cerkl-sandbox"
 
 def _published_port() -> int | None:
     """The port of the sandbox this server's launcher started, if there is one."""
-    from .sandbox import URL_ENV
-    from .sandbox.ready import default_ready_file, read_ready_file
+    from ..sandbox.ready import default_ready_file, read_ready_file
+    from ..spec import ENV_SANDBOX_URL
 
-    url = os.environ.get(URL_ENV)
+    url = os.environ.get(ENV_SANDBOX_URL)
     if not url:
         data = read_ready_file(default_ready_file())
         url = data["url"] if data else None
@@ -61,7 +61,7 @@ def setup_cerkl_sandbox() -> dict[str, Any]:
     dict
         The ``ServerProcess`` settings jupyter-server-proxy expects.
     """
-    from .sandbox.ready import default_ready_file
+    from ..sandbox.ready import default_ready_file
 
     port = _published_port()
     in_hub = bool(os.environ.get("JUPYTERHUB_USER"))
@@ -80,7 +80,7 @@ def setup_cerkl_sandbox() -> dict[str, Any]:
         config["command"] = [
             sys.executable,
             "-m",
-            "cerkl_nb.cli",
+            "cerkl_nb.launch.cli",
             "sandbox",
             "--port",
             "{port}",

@@ -28,6 +28,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_BASE_URL",
+    "ENV_TOKEN_URL",
+    "ENV_BASIC_AUTH_ENCODING",
+    "ENV_SANDBOX_URL",
+    "ENV_SANDBOX_KEY",
+    "ENV_SANDBOX_PARENT_PID",
+    "ENV_STATE_DIR",
+    "SANDBOX_KEY_HEADER",
+    "DEFAULT_ACCEPT_LANGUAGE",
+    "default_headers",
+    "is_loopback_host",
+    "origin_of",
     "PRODUCTION_HOST",
     "API_PREFIX",
     "PRODUCTION_BASE_URL",
@@ -78,6 +92,82 @@ OPENAPI_PATH = "/openapi.json"
 #: The sandbox's standard port (``cerkl-nb sandbox``, ``cerkl-nb lab``), so its standard
 #: address is ``http://127.0.0.1:8765/v3``; exported Postman collections default to it.
 SANDBOX_DEFAULT_PORT = 8765
+
+# ------------------------------------------------------ names and rules every part shares
+
+#: The environment variables cerkl-nb reads. Credentials and the API's address:
+ENV_CLIENT_ID = "CERKL_CLIENT_ID"
+ENV_CLIENT_SECRET = "CERKL_CLIENT_SECRET"
+ENV_BASE_URL = "CERKL_BASE_URL"
+ENV_TOKEN_URL = "CERKL_TOKEN_URL"
+ENV_BASIC_AUTH_ENCODING = "CERKL_BASIC_AUTH_ENCODING"
+#: Where a sandbox started outside the kernel publishes its root URL and its admin key.
+ENV_SANDBOX_URL = "CERKL_SANDBOX_URL"
+ENV_SANDBOX_KEY = "CERKL_SANDBOX_KEY"
+#: The launcher's process id, for ``cerkl-nb sandbox --exit-with-parent``.
+ENV_SANDBOX_PARENT_PID = "CERKL_SANDBOX_PARENT_PID"
+#: The folder of a user's ready-file and sandbox log (``~/.cerkl-nb`` by default).
+ENV_STATE_DIR = "CERKL_NB_STATE_DIR"
+#: The request header that carries a sandbox's admin key.
+SANDBOX_KEY_HEADER = "X-Sandbox-Key"
+
+#: Cerkl's documented example sends ``Accept-Language: en_US``.
+DEFAULT_ACCEPT_LANGUAGE = "en_US"
+
+
+def default_headers(accept_language: str = DEFAULT_ACCEPT_LANGUAGE) -> dict[str, str]:
+    """The headers of Cerkl's documented curl example: ``Accept`` and ``Accept-Language``."""
+    return {"Accept": "application/json", "Accept-Language": accept_language}
+
+
+_HOST_PORT = re.compile(r"^(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::[0-9]{1,5})?$")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for the literal name ``localhost``, ``127.0.0.0/8`` and ``::1``.
+
+    ``host`` may carry a port (``127.0.0.1:8765``, ``[::1]:8765``), as a ``Host`` header
+    does. Names under ``.localhost`` do not count: a resolver may send them anywhere.
+    """
+    import ipaddress
+
+    text = (host or "").strip()
+    if text.count(":") > 1 and not text.startswith("["):
+        text = f"[{text}]"  # a bare IPv6 address, as urllib's hostname gives it
+    m = _HOST_PORT.match(text)
+    if m is None:
+        return False
+    name = m.group("name").strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a URL, lower-cased, with the default port filled in.
+
+    ``https://api.cerkl.com:443/v3`` and ``https://api.cerkl.com/v3`` have the same origin.
+    A malformed port counts as the scheme's default; a URL without a scheme or host gives
+    empty strings, which match no configured origin.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme, 80)
+    return scheme, (parts.hostname or "").lower().rstrip("."), port
+
 
 # --------------------------------------------------------------------------- conventions
 

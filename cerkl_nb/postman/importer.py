@@ -1,7 +1,7 @@
 """Postman Collection v2.1 import: turn a collection back into requests a client replays.
 
 :meth:`cerkl_nb.History.from_postman_collection` delegates to
-:func:`from_postman_collection` here (and :mod:`cerkl_nb.postman` re-exports it).
+:func:`from_postman_collection` here (and :mod:`cerkl_nb.postman.export` re-exports it).
 Variables resolve as in Postman; whatever cannot be carried (scripts, auth blocks,
 custom headers, other hosts, bodies that are not JSON, undefined variables) is named in
 :attr:`PostmanImport.warnings`, and such a request is left out rather than sent
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH
+from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH
 
 __all__ = ["PostmanImport", "from_postman_collection"]
 
@@ -53,7 +53,7 @@ class PostmanImport(list):
         ``pm.collectionVariables.set("segmentId", pm.response.json().data[0].id)``) is
         taken from the first item of that request's response, so chained ids work.
         """
-        from .errors import CerklError
+        from ..errors import CerklError
 
         captured: dict[str, Any] = {}
         results: list[Any] = []

@@ -27,13 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import KEY_ENV, URL_ENV
-from .sandbox.ready import default_ready_file, read_ready_file
+from ..sandbox.ready import default_ready_file, read_ready_file
+from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_PARENT_PID, ENV_SANDBOX_URL
 
-__all__ = ["PARENT_ENV", "UserSandbox", "exec_with_sandbox", "proxy_prefixes", "start_user_sandbox"]
-
-#: The launcher's process id, handed to ``cerkl-nb sandbox --exit-with-parent``.
-PARENT_ENV = "CERKL_SANDBOX_PARENT_PID"
+__all__ = ["UserSandbox", "exec_with_sandbox", "proxy_prefixes", "start_user_sandbox"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +95,9 @@ def start_user_sandbox(
     ready = Path(ready_file) if ready_file is not None else default_ready_file()
     log = Path(log_file) if log_file is not None else ready.with_suffix(".log")
     key = secrets.token_urlsafe(32)
-    env = dict(os.environ, **{KEY_ENV: key, PARENT_ENV: str(os.getpid())})
-    env.pop(URL_ENV, None)
-    cmd = [sys.executable, "-m", "cerkl_nb.cli", "sandbox", "--port", str(port)]
+    env = dict(os.environ, **{ENV_SANDBOX_KEY: key, ENV_SANDBOX_PARENT_PID: str(os.getpid())})
+    env.pop(ENV_SANDBOX_URL, None)
+    cmd = [sys.executable, "-m", "cerkl_nb.launch.cli", "sandbox", "--port", str(port)]
     cmd += ["--ready-file", str(ready), "--exit-with-parent"]
     for p in proxy_prefixes():
         cmd += ["--proxy-prefix", p]
@@ -141,8 +138,8 @@ def exec_with_sandbox(command: Sequence[str], *, port: int = 0) -> int:
             file=sys.stderr,
         )
     else:
-        os.environ[URL_ENV] = sb.url
-        os.environ[KEY_ENV] = sb.key
+        os.environ[ENV_SANDBOX_URL] = sb.url
+        os.environ[ENV_SANDBOX_KEY] = sb.key
         print(
             f"cerkl-nb with-sandbox: Cerkl sandbox running at {sb.url} (log: {sb.log_file})",
             file=sys.stderr,
