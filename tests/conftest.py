@@ -29,3 +29,24 @@ def _private_state_dir(request, monkeypatch, _test_state_dir) -> None:
     """
     if "CERKL_NB_STATE_DIR" not in os.environ and "hub" not in request.node.path.parts:
         monkeypatch.setenv("CERKL_NB_STATE_DIR", str(_test_state_dir))
+
+
+# The quick tier (`python -m pytest -m "not slow and not ui"`): the core, the sandbox and the
+# widgets' kernel side. Whole folders that start JupyterLab, JupyterHub, a browser, a
+# JupyterLite site or executed notebooks are slow, and so is every test that runs a Node
+# tool (Newman, Postman's SDK, Redocly, httpyac): they stay in the full suite CI runs.
+_SLOW_FOLDERS = frozenset({"ui", "hub", "lite", "notebooks", "binder"})
+_NODE_RUNNERS = frozenset({"run_newman", "run_node", "node_tool", "node_module_dir"})
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        runs_node = code is not None and not _NODE_RUNNERS.isdisjoint(code.co_names)
+        if folder in _SLOW_FOLDERS or item.path.name == "test_readme_commands.py" or runs_node:
+            item.add_marker(pytest.mark.slow)

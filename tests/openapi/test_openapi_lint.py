@@ -7,7 +7,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from node_tools import node_tool
+
+pytestmark = pytest.mark.slow  # runs Redocly's CLI (Node)
 
 LINT_TIMEOUT_S = 120
 
