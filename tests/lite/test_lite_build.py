@@ -161,7 +161,7 @@ def test_kept_sources_get_an_unchecked_hash_pyc_beside_them(tmp_path):
     compile_wheels.rewrite(src, dst, True, {"cerkl_nb/spec.py"})
     entries = _entries(dst)
     tag = sys.implementation.cache_tag
-    pyc = entries[f"cerkl_nb/__pycache__/api.{tag}.pyc"]
+    pyc = entries[f"cerkl_nb/__pycache__/spec.{tag}.pyc"]
     assert entries["cerkl_nb/spec.py"] == b"A = 3\n"
     # PEP 552: hash-based (bit 0) and not checked against the source (bit 1 clear).
     assert int.from_bytes(pyc[4:8], "little") == 0b01
