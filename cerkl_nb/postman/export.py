@@ -1,11 +1,10 @@
-"""Postman Collection v2.1 export of a request history, and the way back in.
+"""Postman Collection v2.1 export of a request history.
 
 :class:`~cerkl_nb.postman.history.History` delegates its Postman methods here; their docstrings
 describe the files. The export runs on its own in Postman and Newman: collection-level
 OAuth 2.0 auth plus a pre-request script that fetches a token (Newman never does), one
 item per logical call with a status test, created ids carried in collection variables
-and unique values (``external_id``, ``email``) suffixed per run. The import lives in
-:mod:`cerkl_nb.postman.importer` and is re-exported here. Credentials are always
+and unique values (``external_id``, ``email``) suffixed per run. Credentials are always
 ``{{variables}}``, never values. docs/postman.md has the details.
 """
 
@@ -20,17 +19,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..redact import MASK
-from ..spec import API_PREFIX, FILTER_OPERATORS, SANDBOX_DEFAULT_PORT, TOKEN_PATH, unwrap_items
-from .importer import LOOPBACK_HOSTS, PostmanImport, from_postman_collection
-from .snippets import _HEADERS, MASKED_NOTE, _query_pairs
+from ..spec import (
+    API_PREFIX,
+    FILTER_OPERATORS,
+    SANDBOX_DEFAULT_PORT,
+    TOKEN_PATH,
+    default_headers,
+    is_loopback_host,
+    unwrap_items,
+)
+from .snippets import MASKED_NOTE, query_pairs
 
 if TYPE_CHECKING:
     from .history import HistoryEntry
 
 __all__ = [
     "POSTMAN_SCHEMA",
-    "PostmanImport",
-    "from_postman_collection",
     "logical_calls",
     "save_postman",
     "to_postman_collection",
@@ -183,6 +187,12 @@ _UNIQUE_KEYS = frozenset({"external_id", "email"})
 _ID_KEY = re.compile(r"(?:^|_)id$|[a-z]Id$")
 _VAR_MARK = "@@cerkl-nb-var:{}@@"
 
+
+def _headers() -> list[dict[str, str]]:
+    """The client's default headers as Postman's key/value list."""
+    return [{"key": k, "value": v} for k, v in default_headers().items()]
+
+
 _TOKEN_JS = """\
 // Newman never presses "Get New Access Token": when accessToken is empty or about to
 // expire, fetch one with the client credentials (HTTP Basic), as Cerkl's curl example does.
@@ -197,10 +207,7 @@ if (!token || Date.now() > expiresAt - 30000) {
     pm.sendRequest({
         url: pm.variables.replaceIn("{{tokenUrl}}"),
         method: "POST",
-        header: [
-            { key: "Accept", value: "application/json" },
-            { key: "Accept-Language", value: "en_US" }
-        ],
+        header: HEADERS,
         auth: {
             type: "basic",
             basic: [
@@ -222,7 +229,7 @@ if (!token || Date.now() > expiresAt - 30000) {
         pm.collectionVariables.set(
             "accessTokenExpiresAt", Date.now() + 1000 * (Number(body.expires_in) || 0));
     });
-}"""
+}""".replace("HEADERS", json.dumps(_headers()))
 
 _NEW_RUN_ID_JS = """\
 // A fresh suffix for values that must be unique (external_id, email) on every run.
@@ -251,8 +258,7 @@ def _same_call(a: HistoryEntry, b: HistoryEntry) -> bool:
 def _default_base_url(entries: Sequence[HistoryEntry]) -> str:
     """The sandbox's standard address for a sandbox session, else the session's base."""
     base = next((e.base_url for e in reversed(entries) if e.base_url), "")
-    host = (urlsplit(base).hostname or "").lower()
-    if not base or host in LOOPBACK_HOSTS:
+    if not base or is_loopback_host(urlsplit(base).hostname):
         return f"http://127.0.0.1:{SANDBOX_DEFAULT_PORT}{API_PREFIX}"
     return base
 
@@ -330,12 +336,12 @@ class _PostmanExport:
                 return self._json_text(json.loads(value))
             except ValueError:
                 pass
-        return str(self._leaf(key, _int_or_text(value)))
+        return str(self._leaf(key, value))
 
     # items ----------------------------------------------------------------------------------
     def item(self, call: HistoryEntry) -> dict[str, Any]:
         path, _, own_query = call.path.partition("?")
-        pairs = parse_qsl(own_query, keep_blank_values=True) + _query_pairs(call.params)
+        pairs = parse_qsl(own_query, keep_blank_values=True) + query_pairs(call.params)
         self._remember_unique(call.request_body)
         segs = [
             s if s not in self.ids else f"{{{{{self.ids[s]}}}}}"
@@ -343,11 +349,7 @@ class _PostmanExport:
             if s
         ]
         segs = [quote(s, safe="{}@:!$'()*+,;=") if "{{" not in s else s for s in segs]
-        query = []
-        for k, v in pairs:
-            shown = self._param(k, v)
-            shown = re.sub(r"@@cerkl-nb-var:(\w+)@@", r"{{\1}}", shown)
-            query.append({"key": k, "value": shown})
+        query = [{"key": k, "value": self._param(k, v)} for k, v in pairs]
         raw = "{{baseUrl}}/" + "/".join(segs)
         if query:
             raw += "?" + "&".join(
@@ -358,7 +360,7 @@ class _PostmanExport:
             url["query"] = query
         request: dict[str, Any] = {
             "method": call.method,
-            "header": [{"key": name, "value": value} for name, value in _HEADERS],
+            "header": _headers(),
             "url": url,
         }
         if call.request_body is not None:
@@ -421,7 +423,3 @@ def _created_ids(excerpt: str) -> list[str]:
     except (ValueError, TypeError, KeyError):
         m = re.search(r'"id"\s*:\s*(\d+|"[^"]*")', excerpt)
         return [m.group(1).strip('"')] if m else []
-
-
-def _int_or_text(value: str) -> Any:
-    return int(value) if re.fullmatch(r"-?[1-9]\d*|0", value) else value

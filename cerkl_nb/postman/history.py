@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..redact import get_logger, redact_json
+from ..redact import get_logger
 from . import export
-from .export import PostmanImport
+from .importer import PostmanImport, from_postman_collection
 from .snippets import Snippets
 
-# PostmanImport and redact_json live in cerkl_nb.postman.export / cerkl_nb.redact; they stay
-# importable from here, where they used to be.
-__all__ = ["HistoryEntry", "History", "PostmanImport", "redact_json"]
+__all__ = ["HistoryEntry", "History"]
 
 log = get_logger("cerkl_nb.postman.history")
 
@@ -354,4 +352,4 @@ class History:
             by hand with ``client.request(r["method"], r["path"], params=r["params"],
             json=r["json"])``; ``params`` maps a repeated key to a list.
         """
-        return export.from_postman_collection(collection, environment, variables=variables)
+        return from_postman_collection(collection, environment, variables=variables)

@@ -1,11 +1,10 @@
 """Postman Collection v2.1 import: turn a collection back into requests a client replays.
 
-:meth:`cerkl_nb.History.from_postman_collection` delegates to
-:func:`from_postman_collection` here (and :mod:`cerkl_nb.postman.export` re-exports it).
-Variables resolve as in Postman; whatever cannot be carried (scripts, auth blocks,
-custom headers, other hosts, bodies that are not JSON, undefined variables) is named in
-:attr:`PostmanImport.warnings`, and such a request is left out rather than sent
-differently. docs/postman.md has the details.
+:meth:`cerkl_nb.History.from_postman_collection` delegates here. Variables resolve as in
+Postman; whatever cannot be carried (scripts, auth blocks, custom headers, other hosts,
+bodies that are not JSON, undefined variables) is named in :attr:`PostmanImport.warnings`,
+and such a request is left out rather than sent differently. docs/postman.md has the
+details.
 """
 
 from __future__ import annotations
@@ -16,12 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH
+from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH, is_loopback_host
 
 __all__ = ["PostmanImport", "from_postman_collection"]
-
-#: Host names of this machine: a sandbox address, never another host.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 _VAR = re.compile(r"\{\{([^{}]+)\}\}")
 _PATH_VAR = re.compile(r"^:(\w+)$")
@@ -362,7 +358,7 @@ class _PostmanImporter:
                 full if "://" in full else "//" + full if not full.startswith("/") else full
             )
             host = (parts.hostname or "").lower()
-            if host and host != PRODUCTION_HOST and host not in LOOPBACK_HOSTS:
+            if host and host != PRODUCTION_HOST and not is_loopback_host(host):
                 self.warn(f"{label!r} goes to another host ({host}): skipped.")
                 return None
             path = parts.path

@@ -38,9 +38,9 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..redact import MASK, redact_json
-from ..spec import ENVELOPE_VERSION
+from ..spec import ENVELOPE_VERSION, default_headers
 
-__all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR"]
+__all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR", "MASKED_NOTE", "query_pairs"]
 
 #: Environment variable the snippets read the access token from.
 TOKEN_VAR = "CERKL_ACCESS_TOKEN"
@@ -49,8 +49,6 @@ BASE_URL_VAR = "CERKL_BASE_URL"
 #: The note a snippet carries when redaction replaced one of its values.
 MASKED_NOTE = "values that looked like secrets are shown as *** here: put them back first"
 
-# The headers CerklClient sends besides Authorization (User-Agent aside).
-_HEADERS = (("Accept", "application/json"), ("Accept-Language", "en_US"))
 _LIST_PARAMS = frozenset({"page", "page_size", "filters_json"})
 _REQUESTS_VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _INT = re.compile(r"0|-?[1-9]\d*")
@@ -110,7 +108,7 @@ class Snippets:
         A GET's query parameters are passed with ``-G --data-urlencode`` so that values
         such as ``filters_json`` stay readable; other methods carry them in the URL.
         """
-        method, pairs = self.method, _query_pairs(self.params)
+        method, pairs = self.method, query_pairs(self.params)
         path = self.path.partition("#")[0]  # a fragment is never sent
         if method != "GET" and pairs:
             path += ("&" if "?" in path else "?") + urlencode(pairs)
@@ -123,7 +121,7 @@ class Snippets:
         else:
             lines = [f"curl --globoff -X {shlex.quote(method)} {url}"]
         lines.append(f'-H "Authorization: Bearer ${TOKEN_VAR}"')
-        lines += ["-H " + shlex.quote(f"{name}: {value}") for name, value in _HEADERS]
+        lines += ["-H " + shlex.quote(f"{k}: {v}") for k, v in default_headers().items()]
         if method == "GET":
             for k, v in pairs:
                 if _CONTROL.search(k + v):
@@ -156,7 +154,7 @@ class Snippets:
         args += [
             "    headers={",
             f'        "Authorization": "Bearer " + os.environ["{TOKEN_VAR}"],',
-            *(f'        "{name}": "{value}",' for name, value in _HEADERS),
+            *(f'        "{name}": "{value}",' for name, value in default_headers().items()),
             "    },",
             "    timeout=30,",
         ]
@@ -271,7 +269,7 @@ def _url(path: str, base_url: str | None) -> str:
     return path if _is_absolute(path) or base_url is None else _join(base_url, path)
 
 
-def _query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """Query pairs as ``requests`` sends them: lists repeat the key, ``None`` is left out."""
     pairs: list[tuple[str, str]] = []
     for key, value in (params or {}).items():
