@@ -81,14 +81,12 @@ def _fill_later(r: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
 
         return _VAR.sub(one, text)
 
-    later = r["later"]
-    out = dict(r)
-    out["path"] = sub(later["path"])
-    out["params"] = (
-        {k: [sub(x) for x in v] if isinstance(v, list) else sub(v) for k, v in r["params"].items()}
-        if r["params"]
-        else r["params"]
-    )
+    later, params = r["later"], r["params"]
+    out = {**r, "path": sub(later["path"])}
+    if params:
+        out["params"] = {
+            k: [*map(sub, v)] if isinstance(v, list) else sub(v) for k, v in params.items()
+        }
     if later.get("raw") is not None:
         out["json"] = json.loads(sub(later["raw"]))
     return out

@@ -1,16 +1,10 @@
 """Turn one API request into code: a curl command, plain ``requests``, or a cerkl_nb call.
 
-This is the one snippet generator: :meth:`cerkl_nb.HistoryEntry.to_curl` /
-:meth:`~cerkl_nb.HistoryEntry.to_python` and the explorer's
-:class:`~cerkl_nb.postman.catalog.RequestSpec` both delegate here, so a call copied from the
-history and the same call copied from the explorer read alike.
-
-A request is ``(method, path, params, body)``; ``path`` is relative to the API base. With
-``base_url=None`` the base is the placeholder ``$CERKL_BASE_URL`` (curl) or
-``os.environ["CERKL_BASE_URL"]`` (Python); otherwise the given URL is written out (it
-is not a secret). The token is always a placeholder, ``$CERKL_ACCESS_TOKEN`` or
-``os.environ["CERKL_ACCESS_TOKEN"]``, never a value, and the body and parameters go
-through :func:`~cerkl_nb.redact.redact_json` first.
+The history's entries and the explorer's :class:`~cerkl_nb.postman.catalog.RequestSpec`
+both delegate here, so the same call copied from either reads alike. ``path`` is relative
+to the API base, written out when a ``base_url`` is given (it is not a secret) and else
+``$CERKL_BASE_URL``. The token is always a placeholder (``$CERKL_ACCESS_TOKEN``), and the
+parameters and body go through :func:`~cerkl_nb.redact.redact_json` first.
 
 Examples
 --------
@@ -38,14 +32,14 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..redact import MASK, redact_json
-from ..spec import ENVELOPE_VERSION, default_headers
+from ..spec import ENV_BASE_URL, ENVELOPE_VERSION, default_headers
 
 __all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR", "MASKED_NOTE", "query_pairs"]
 
 #: Environment variable the snippets read the access token from.
 TOKEN_VAR = "CERKL_ACCESS_TOKEN"
 #: Environment variable the snippets read the API base URL from (when no URL is given).
-BASE_URL_VAR = "CERKL_BASE_URL"
+BASE_URL_VAR = ENV_BASE_URL
 #: The note a snippet carries when redaction replaced one of its values.
 MASKED_NOTE = "values that looked like secrets are shown as *** here: put them back first"
 
@@ -71,9 +65,7 @@ class Snippets:
     params
         Query parameters as sent.
     body
-        The JSON body, or ``None``.
-
-    The parameters and the body are redacted once, on creation.
+        The JSON body, or ``None``. It and the parameters are redacted on creation.
     """
 
     method: str
@@ -83,8 +75,8 @@ class Snippets:
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
-        self.params = _redacted(self.params) or {}
-        self.body = _redacted(self.body)
+        self.params = redact_json(self.params) or {}
+        self.body = redact_json(self.body)
         # Redaction may have replaced a value the user meant (an external_id that happens
         # to look like a 40-hex token, a word that equals a registered secret). A snippet
         # must never carry the secret, but it must not silently send "***" either: say so.
@@ -249,12 +241,6 @@ def _filters(text: Any) -> Any:
 
 
 # -- shared ------------------------------------------------------------------------------------
-
-
-def _redacted(value: Any) -> Any:
-    if value is None:
-        return None
-    return redact_json(value)
 
 
 def _is_absolute(path: str) -> bool:
