@@ -180,27 +180,19 @@ class _PostmanImporter:
     # variables ------------------------------------------------------------------------------
     def resolve(self, text: str, label: str) -> str:
         """Substitute variables (nested ones too); unknown ones stay for the caller to report."""
-        scope = self.values
-        for _ in range(10):
-            changed = False
 
-            def one(m: re.Match[str]) -> str:
-                nonlocal changed
-                name = m.group(1).strip()
-                if name.startswith("$"):
-                    value = _dynamic(name)
-                    if value is None:
-                        self.warn(f"{label!r}: the dynamic variable {{{{{name}}}}} is unknown.")
-                        return m.group(0)
-                    changed = True
-                    return value
-                if name in scope:
-                    changed = True
-                    return scope[name]
-                return m.group(0)
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1).strip()
+            if not name.startswith("$"):
+                return self.values.get(name, m.group(0))
+            value = _dynamic(name)
+            if value is None:
+                self.warn(f"{label!r}: the dynamic variable {{{{{name}}}}} is unknown.")
+            return m.group(0) if value is None else value
 
-            text = _VAR.sub(one, text)
-            if not changed:
+        for _ in range(10):  # a bound, for variables that refer to each other
+            text, before = _VAR.sub(one, text), text
+            if text == before:
                 break
         return text
 
