@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..errors import CerklError
 from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH, is_loopback_host
 
 __all__ = ["PostmanImport", "from_postman_collection"]
@@ -49,8 +50,6 @@ class PostmanImport(list):
         ``pm.collectionVariables.set("segmentId", pm.response.json().data[0].id)``) is
         taken from the first item of that request's response, so chained ids work.
         """
-        from ..errors import CerklError
-
         captured: dict[str, Any] = {}
         results: list[Any] = []
         for r in self:
