@@ -2,7 +2,7 @@
 
 Everything else derives from this module: the client (base URL, token path, envelope),
 the paging helpers (filter operators, tolerant unwrapping), the sandbox (its routes, its
-field tables and its OpenAPI description) and the explorer's built-in catalogue. It is
+field tables and its OpenAPI description) and the explorer's catalogue. It is
 plain data and a few pure functions, uses the standard library only and imports nothing
 from ``cerkl_nb``, so any part of the package may import it without a cycle.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +66,7 @@ __all__ = [
     "Field",
     "Resource",
     "Param",
+    "PATH_PARAM",
     "Endpoint",
     "RESOURCES",
     "CONTENT_TYPES",
@@ -848,40 +849,12 @@ class Param:
     maximum: int | None = None
 
 
-_PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
-
-
-class Operation:
-    """What every description of an operation offers: its key and its parameters by place.
-
-    Shared by :class:`Endpoint` and the explorer's catalogue entries, which come from an
-    OpenAPI description; both have ``method``, ``path`` and ``params``.
-    """
-
-    method: str
-    path: str
-    params: tuple[Param, ...]
-
-    @property
-    def key(self) -> str:
-        """``"GET /subscriber"``: unique within a list of operations."""
-        return f"{self.method} {self.path}"
-
-    @property
-    def path_params(self) -> tuple[Param, ...]:
-        """Parameters that fill ``{placeholders}`` in the path, in path order."""
-        declared = {p.name: p for p in self.params if p.location == "path"}
-        names = _PATH_PARAM.findall(self.path)
-        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
-
-    @property
-    def query_params(self) -> tuple[Param, ...]:
-        """Query-string parameters."""
-        return tuple(p for p in self.params if p.location == "query")
+#: A ``{placeholder}`` in a path template; group 1 is its name.
+PATH_PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
 @dataclass(frozen=True)
-class Endpoint(Operation):
+class Endpoint:
     """One operation of the API: a method on a path.
 
     Attributes
@@ -929,6 +902,34 @@ class Endpoint(Operation):
     documented: bool = True
     description: str = ""
     filterable: bool = True
+
+    @property
+    def key(self) -> str:
+        """``"GET /subscriber"``: unique within a list of operations."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def label(self) -> str:
+        """A menu label such as ``"GET /subscriber: List subscribers"``."""
+        return f"{self.key}: {self.summary}" if self.summary else self.key
+
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        """Parameters that fill ``{placeholders}`` in the path, in path order."""
+        declared = {p.name: p for p in self.params if p.location == "path"}
+        names = PATH_PARAM.findall(self.path)
+        return tuple(declared.get(n, Param(n, "path", required=True)) for n in names)
+
+    @property
+    def query_params(self) -> tuple[Param, ...]:
+        """Query-string parameters."""
+        return tuple(p for p in self.params if p.location == "query")
+
+    @property
+    def filter_fields(self) -> tuple[str, ...]:
+        """Names of the fields of :attr:`model` that ``filters_json`` can use."""
+        res = RESOURCES.get(self.model or "") or (LOOKUP if self.model in LOOKUPS else None)
+        return tuple(f.name for f in res.fields if f.filterable) if res is not None else ()
 
     @property
     def sandbox_only(self) -> bool:
@@ -1060,7 +1061,7 @@ class _EndpointList:
         ids = _IDS.get(key, {})
         what = {"subscriber_id": "subscriber"}
         params = tuple(
-            _id_param(n, ids.get(n, 1), what.get(n, resource)) for n in _PATH_PARAM.findall(path)
+            _id_param(n, ids.get(n, 1), what.get(n, resource)) for n in PATH_PARAM.findall(path)
         )
         if kind == "list":
             params += _list_params(model)
@@ -1155,22 +1156,23 @@ def _build_endpoints() -> tuple[Endpoint, ...]:
 ENDPOINTS: tuple[Endpoint, ...] = _build_endpoints()
 
 
-def _template_regex(path: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{[^{}/]+\\\}", "[^/]+", re.escape(path)))
-
-
-def find_endpoint(method: str, path: str) -> Endpoint | None:
+def find_endpoint(
+    method: str, path: str, endpoints: Iterable[Endpoint] = ENDPOINTS
+) -> Endpoint | None:
     """Find an endpoint by method and path template, or by a concrete path.
 
     ``find_endpoint("GET", "/subscriber/42")`` finds ``GET /subscriber/{id}``; a static
-    path (``/subscriber/template``) wins over a template that would also match.
+    path (``/subscriber/template``) wins over a template that would also match. Searches
+    ``endpoints`` (by default :data:`ENDPOINTS`).
     """
     method = method.upper()
     path = "/" + path.split("?", 1)[0].strip("/")
-    for e in ENDPOINTS:
-        if e.method == method and e.path == path:
+    candidates = [e for e in endpoints if e.method == method]
+    for e in candidates:
+        if e.path == path:
             return e
-    for e in ENDPOINTS:
-        if e.method == method and "{" in e.path and _template_regex(e.path).fullmatch(path):
+    for e in candidates:
+        literals = PATH_PARAM.split(e.path)[::2]  # the text between the placeholders
+        if len(literals) > 1 and re.fullmatch("[^/]+".join(map(re.escape, literals)), path):
             return e
     return None

@@ -1,11 +1,10 @@
-"""Postman Collection v2.1 export of a request history, and the way back in.
+"""Postman Collection v2.1 export of a request history.
 
 :class:`~cerkl_nb.postman.history.History` delegates its Postman methods here; their docstrings
 describe the files. The export runs on its own in Postman and Newman: collection-level
 OAuth 2.0 auth plus a pre-request script that fetches a token (Newman never does), one
 item per logical call with a status test, created ids carried in collection variables
-and unique values (``external_id``, ``email``) suffixed per run. The import lives in
-:mod:`cerkl_nb.postman.importer` and is re-exported here. Credentials are always
+and unique values (``external_id``, ``email``) suffixed per run. Credentials are always
 ``{{variables}}``, never values. docs/postman.md has the details.
 """
 
@@ -19,18 +18,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from ..errors import MissingCredentials
 from ..redact import MASK
-from ..spec import API_PREFIX, FILTER_OPERATORS, SANDBOX_DEFAULT_PORT, TOKEN_PATH, unwrap_items
-from .importer import LOOPBACK_HOSTS, PostmanImport, from_postman_collection
-from .snippets import _HEADERS, MASKED_NOTE, _query_pairs
+from ..spec import (
+    API_PREFIX,
+    ENV_CLIENT_SECRET,
+    FILTER_OPERATORS,
+    SANDBOX_DEFAULT_PORT,
+    TOKEN_PATH,
+    default_headers,
+    is_loopback_host,
+    unwrap_items,
+)
+from .snippets import MASKED_NOTE, query_pairs
 
 if TYPE_CHECKING:
     from .history import HistoryEntry
 
 __all__ = [
     "POSTMAN_SCHEMA",
-    "PostmanImport",
-    "from_postman_collection",
     "logical_calls",
     "save_postman",
     "to_postman_collection",
@@ -48,14 +54,11 @@ def logical_calls(
     """
     calls: list[HistoryEntry] = []
     for e in entries:
-        if e.attempt > 1:
-            for i in range(len(calls) - 1, -1, -1):
-                c = calls[i]
-                if c.attempt == e.attempt - 1 and _same_call(c, e):
-                    calls[i] = e
-                    break
-            else:
-                calls.append(e)
+        # A retry replaces the latest attempt before it of the same request.
+        for i in range(len(calls) - 1, -1, -1) if e.attempt > 1 else ():
+            if calls[i].attempt == e.attempt - 1 and _request_of(calls[i]) == _request_of(e):
+                calls[i] = e
+                break
         else:
             calls.append(e)
     return calls if include_failed else [c for c in calls if c.ok]
@@ -74,8 +77,12 @@ def to_postman_collection(
     base = base_url or _default_base_url(entries)
     export = _PostmanExport(logical_calls(entries, include_failed=include_failed))
     items = export.items()
+    variables = {"baseUrl": base, "tokenUrl": "{{baseUrl}}" + TOKEN_PATH}
+    variables |= {"accessToken": "", "accessTokenExpiresAt": ""}
     if export.uses_run_id and items:
         items[0].setdefault("event", []).insert(0, _event("prerequest", _NEW_RUN_ID_JS))
+        variables["runId"] = ""
+    variables |= dict.fromkeys(export.variables, "")
     return {
         "info": {
             "_postman_id": str(uuid.uuid4()),
@@ -86,29 +93,10 @@ def to_postman_collection(
             "→ Get New Access Token → Use Token.",
             "schema": POSTMAN_SCHEMA,
         },
-        "auth": {
-            "type": "oauth2",
-            "oauth2": [
-                {"key": "grant_type", "value": "client_credentials", "type": "string"},
-                {"key": "accessTokenUrl", "value": "{{tokenUrl}}", "type": "string"},
-                {"key": "clientId", "value": "{{clientId}}", "type": "string"},
-                {"key": "clientSecret", "value": "{{clientSecret}}", "type": "string"},
-                {"key": "accessToken", "value": "{{accessToken}}", "type": "string"},
-                {"key": "client_authentication", "value": "header", "type": "string"},
-                {"key": "addTokenTo", "value": "header", "type": "string"},
-                {"key": "headerPrefix", "value": "Bearer", "type": "string"},
-                {"key": "tokenName", "value": "cerkl", "type": "string"},
-            ],
-        },
+        # What Postman's Authorization tab shows: OAuth 2.0, client credentials, Basic header.
+        "auth": {"type": "oauth2", "oauth2": _strings(_OAUTH2)},
         "event": [_event("prerequest", _TOKEN_JS)],
-        "variable": [
-            {"key": "baseUrl", "value": base, "type": "string"},
-            {"key": "tokenUrl", "value": "{{baseUrl}}" + TOKEN_PATH, "type": "string"},
-            {"key": "accessToken", "value": "", "type": "string"},
-            {"key": "accessTokenExpiresAt", "value": "", "type": "string"},
-            *([{"key": "runId", "value": "", "type": "string"}] if export.uses_run_id else []),
-            *({"key": v, "value": "", "type": "string"} for v in export.variables),
-        ],
+        "variable": _strings(variables),
         "item": items,
     }
 
@@ -124,26 +112,22 @@ def to_postman_environment(
     """The environment of :meth:`cerkl_nb.History.to_postman_environment`."""
     import uuid
 
-    secret = ""
-    if client_secret_from_env:
-        secret = os.environ.get("CERKL_CLIENT_SECRET", "")
-        if not secret:
-            raise ValueError("CERKL_CLIENT_SECRET is not set in this process's environment")
-    base = base_url or _default_base_url(entries)
+    secret = os.environ.get(ENV_CLIENT_SECRET, "") if client_secret_from_env else ""
+    if client_secret_from_env and not secret:
+        raise MissingCredentials(
+            f"{ENV_CLIENT_SECRET} is not set in this process's environment: set it, or leave "
+            "client_secret_from_env off and fill clientSecret in Postman"
+        )
+    values = [
+        ("baseUrl", base_url or _default_base_url(entries), "default"),
+        ("tokenUrl", "{{baseUrl}}" + TOKEN_PATH, "default"),
+        ("clientId", client_id, "default"),
+        ("clientSecret", secret, "secret"),
+    ]
     return {
         "id": str(uuid.uuid4()),
         "name": name,
-        "values": [
-            {"key": "baseUrl", "value": base, "type": "default", "enabled": True},
-            {
-                "key": "tokenUrl",
-                "value": "{{baseUrl}}" + TOKEN_PATH,
-                "type": "default",
-                "enabled": True,
-            },
-            {"key": "clientId", "value": client_id, "type": "default", "enabled": True},
-            {"key": "clientSecret", "value": secret, "type": "secret", "enabled": True},
-        ],
+        "values": [{"key": k, "value": v, "type": t, "enabled": True} for k, v, t in values],
         "_postman_variable_scope": "environment",
     }
 
@@ -182,6 +166,23 @@ POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collectio
 _UNIQUE_KEYS = frozenset({"external_id", "email"})
 _ID_KEY = re.compile(r"(?:^|_)id$|[a-z]Id$")
 _VAR_MARK = "@@cerkl-nb-var:{}@@"
+_OAUTH2 = {
+    "grant_type": "client_credentials",
+    "accessTokenUrl": "{{tokenUrl}}",
+    "clientId": "{{clientId}}",
+    "clientSecret": "{{clientSecret}}",
+    "accessToken": "{{accessToken}}",
+    "client_authentication": "header",
+    "addTokenTo": "header",
+    "headerPrefix": "Bearer",
+    "tokenName": "cerkl",
+}
+
+
+def _headers() -> list[dict[str, str]]:
+    """The client's default headers as Postman's key/value list."""
+    return [{"key": k, "value": v} for k, v in default_headers().items()]
+
 
 _TOKEN_JS = """\
 // Newman never presses "Get New Access Token": when accessToken is empty or about to
@@ -197,10 +198,7 @@ if (!token || Date.now() > expiresAt - 30000) {
     pm.sendRequest({
         url: pm.variables.replaceIn("{{tokenUrl}}"),
         method: "POST",
-        header: [
-            { key: "Accept", value: "application/json" },
-            { key: "Accept-Language", value: "en_US" }
-        ],
+        header: HEADERS,
         auth: {
             type: "basic",
             basic: [
@@ -222,7 +220,7 @@ if (!token || Date.now() > expiresAt - 30000) {
         pm.collectionVariables.set(
             "accessTokenExpiresAt", Date.now() + 1000 * (Number(body.expires_in) || 0));
     });
-}"""
+}""".replace("HEADERS", json.dumps(_headers()))
 
 _NEW_RUN_ID_JS = """\
 // A fresh suffix for values that must be unique (external_id, email) on every run.
@@ -239,20 +237,18 @@ def _event(listen: str, code: str) -> dict[str, Any]:
     return {"listen": listen, "script": {"type": "text/javascript", "exec": code.splitlines()}}
 
 
-def _same_call(a: HistoryEntry, b: HistoryEntry) -> bool:
-    return (a.method, a.url, a.params, a.request_body) == (
-        b.method,
-        b.url,
-        b.params,
-        b.request_body,
-    )
+def _strings(values: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v, "type": "string"} for k, v in values.items()]
+
+
+def _request_of(e: HistoryEntry) -> tuple[Any, ...]:
+    return e.method, e.url, e.params, e.request_body
 
 
 def _default_base_url(entries: Sequence[HistoryEntry]) -> str:
     """The sandbox's standard address for a sandbox session, else the session's base."""
     base = next((e.base_url for e in reversed(entries) if e.base_url), "")
-    host = (urlsplit(base).hostname or "").lower()
-    if not base or host in LOOPBACK_HOSTS:
+    if not base or is_loopback_host(urlsplit(base).hostname):
         return f"http://127.0.0.1:{SANDBOX_DEFAULT_PORT}{API_PREFIX}"
     return base
 
@@ -330,12 +326,12 @@ class _PostmanExport:
                 return self._json_text(json.loads(value))
             except ValueError:
                 pass
-        return str(self._leaf(key, _int_or_text(value)))
+        return str(self._leaf(key, value))
 
     # items ----------------------------------------------------------------------------------
     def item(self, call: HistoryEntry) -> dict[str, Any]:
         path, _, own_query = call.path.partition("?")
-        pairs = parse_qsl(own_query, keep_blank_values=True) + _query_pairs(call.params)
+        pairs = parse_qsl(own_query, keep_blank_values=True) + query_pairs(call.params)
         self._remember_unique(call.request_body)
         segs = [
             s if s not in self.ids else f"{{{{{self.ids[s]}}}}}"
@@ -343,11 +339,7 @@ class _PostmanExport:
             if s
         ]
         segs = [quote(s, safe="{}@:!$'()*+,;=") if "{{" not in s else s for s in segs]
-        query = []
-        for k, v in pairs:
-            shown = self._param(k, v)
-            shown = re.sub(r"@@cerkl-nb-var:(\w+)@@", r"{{\1}}", shown)
-            query.append({"key": k, "value": shown})
+        query = [{"key": k, "value": self._param(k, v)} for k, v in pairs]
         raw = "{{baseUrl}}/" + "/".join(segs)
         if query:
             raw += "?" + "&".join(
@@ -356,11 +348,7 @@ class _PostmanExport:
         url: dict[str, Any] = {"raw": raw, "host": ["{{baseUrl}}"], "path": segs}
         if query:
             url["query"] = query
-        request: dict[str, Any] = {
-            "method": call.method,
-            "header": [{"key": name, "value": value} for name, value in _HEADERS],
-            "url": url,
-        }
+        request: dict[str, Any] = {"method": call.method, "header": _headers(), "url": url}
         if call.request_body is not None:
             request["header"].append({"key": "Content-Type", "value": "application/json"})
             request["body"] = {
@@ -391,15 +379,13 @@ class _PostmanExport:
         """Script lines that store the ids a create answered with; registers the variables."""
         # Only a create (POST to a collection such as /segment) makes a new id; a nested POST
         # (a membership) answers with a record that already existed.
+        parts = [p for p in path.split("/") if p]
         if call.method != "POST" or call.status != 201 or not call.response_excerpt:
             return []
-        if len([p for p in path.strip("/").split("/") if p]) != 1:
+        if len(parts) != 1:
             return []
         created = _created_ids(call.response_excerpt)
-        resource = next(
-            (p for p in reversed(path.strip("/").split("/")) if p and not p.isdigit()), "item"
-        )
-        stem = re.sub(r"\W+", "_", resource).strip("_") or "item"
+        stem = re.sub(r"\W+", "_", parts[0]).strip("_") or "item"
         stem = re.sub(r"_(\w)", lambda m: m.group(1).upper(), stem) + "Id"
         lines: list[str] = []
         for index, ident in enumerate(created):
@@ -421,7 +407,3 @@ def _created_ids(excerpt: str) -> list[str]:
     except (ValueError, TypeError, KeyError):
         m = re.search(r'"id"\s*:\s*(\d+|"[^"]*")', excerpt)
         return [m.group(1).strip('"')] if m else []
-
-
-def _int_or_text(value: str) -> Any:
-    return int(value) if re.fullmatch(r"-?[1-9]\d*|0", value) else value

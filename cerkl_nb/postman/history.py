@@ -1,16 +1,9 @@
 """A bounded log of API calls, each exportable as curl, Python or a Postman collection.
 
-Every exported form uses placeholders for credentials, never values:
-``$CERKL_ACCESS_TOKEN`` / ``$CERKL_BASE_URL`` in curl, ``client = cerkl_nb.connect()``
-(which reads ``CERKL_CLIENT_ID`` / ``CERKL_CLIENT_SECRET``) or ``os.environ[...]`` in
-Python, and ``{{baseUrl}}`` / ``{{accessToken}}`` / ``{{clientId}}`` /
-``{{clientSecret}}`` variables in Postman. Request bodies are stored already redacted.
-
-The Postman export (:meth:`History.to_postman_collection`) runs on its own in Postman and
-Newman; the import (:meth:`History.from_postman_collection`) resolves a collection's
-variables and lists, in ``warnings``, whatever it could not carry. Both are implemented in
-:mod:`cerkl_nb.postman.export` (and :mod:`cerkl_nb.postman.importer`); docs/postman.md has the
-details.
+Every exported form holds placeholders for credentials, never values: ``$CERKL_ACCESS_TOKEN``
+in curl, ``os.environ[...]`` or ``client`` in Python, ``{{clientSecret}}`` and its kin in
+Postman. Request bodies are stored already redacted. The Postman methods delegate to
+:mod:`cerkl_nb.postman.export` and :mod:`cerkl_nb.postman.importer`.
 """
 
 from __future__ import annotations
@@ -24,14 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..redact import get_logger, redact_json
+from ..redact import get_logger
 from . import export
-from .export import PostmanImport
+from .importer import PostmanImport, from_postman_collection
 from .snippets import Snippets
 
-# PostmanImport and redact_json live in cerkl_nb.postman.export / cerkl_nb.redact; they stay
-# importable from here, where they used to be.
-__all__ = ["HistoryEntry", "History", "PostmanImport", "redact_json"]
+__all__ = ["HistoryEntry", "History"]
 
 log = get_logger("cerkl_nb.postman.history")
 
@@ -111,11 +102,6 @@ class HistoryEntry:
         """The request as a curl command with ``$CERKL_BASE_URL`` / ``$CERKL_ACCESS_TOKEN``.
 
         Every value is single-quoted, so pasting it into any shell runs only curl.
-
-        Examples
-        --------
-        ``curl --globoff -G "$CERKL_BASE_URL"/subscriber -H "Authorization: Bearer
-        $CERKL_ACCESS_TOKEN" -H 'Accept: application/json' ... --data-urlencode page=1``
         """
         return self._snippets().curl()
 
@@ -222,12 +208,8 @@ class History:
         """One entry per logical call: its last attempt, oldest first.
 
         A retry (``attempt`` 2, 3 ...) and the resend after a token re-fetch replace the
-        attempt before them, so each call appears once, with its outcome.
-
-        Parameters
-        ----------
-        include_failed
-            Keep calls whose final answer was an error (4xx/5xx or none at all).
+        attempt before them. ``include_failed`` keeps calls whose final answer was an
+        error (4xx/5xx or none at all).
         """
         return export.logical_calls(self.entries(), include_failed=include_failed)
 
@@ -238,21 +220,14 @@ class History:
         base_url: str | None = None,
         include_failed: bool = False,
     ) -> dict[str, Any]:
-        """Export the session as a Postman Collection v2.1 that replays on its own.
+        """The session as a Postman Collection v2.1 that runs on its own in Postman and Newman.
 
-        * Collection-level **OAuth 2.0** auth (Grant type Client Credentials, Access Token
-          URL ``{{tokenUrl}}``, Client ID/Secret ``{{clientId}}``/``{{clientSecret}}``,
-          "Send as Basic Auth header"), so the Postman app's *Get New Access Token* works;
-          plus a collection pre-request script that fetches a token with Basic auth when
-          ``accessToken`` is empty or expired, because Newman never fetches one itself.
-        * One item per logical call (:meth:`logical_calls`); each has a status test.
-        * Ids created during the session become collection variables (``segmentId``),
-          set by a test script from the response and used by the requests that follow.
-        * ``external_id`` and ``email`` values get a per-run suffix (``{{runId}}``), so
-          the collection runs green again and again.
-
-        No credential is in the file: pair it with :meth:`to_postman_environment` and fill
-        in the client secret there.
+        Collection-level OAuth 2.0 (client credentials, Basic auth header) for Postman's
+        *Get New Access Token*, a pre-request script that fetches a token for Newman, one
+        item per :meth:`logical_calls` entry with a status test, created ids as collection
+        variables and ``external_id`` / ``email`` values made unique per run. No credential
+        is in the file: pair it with :meth:`to_postman_environment`. docs/postman.md has
+        every part.
 
         Parameters
         ----------
@@ -276,23 +251,12 @@ class History:
         client_id: str = "",
         client_secret_from_env: bool = False,
     ) -> dict[str, Any]:
-        """The Postman environment that goes with :meth:`to_postman_collection`.
+        """The Postman environment for :meth:`to_postman_collection`.
 
-        It holds ``baseUrl``, ``tokenUrl``, ``clientId`` and ``clientSecret``; the secret
-        is empty (type *secret*) for you to fill in Postman, or on Newman's command line
-        with ``--env-var clientSecret=...``.
-
-        Parameters
-        ----------
-        name
-            The environment's name.
-        base_url
-            As in :meth:`to_postman_collection`.
-        client_id
-            The client ID to fill in (it is not a secret).
-        client_secret_from_env
-            Only when set: copy ``CERKL_CLIENT_SECRET`` from this process's environment
-            into the file. Such a file is a credential: keep it out of git.
+        It holds ``baseUrl``, ``tokenUrl``, ``clientId`` (``client_id``, not a secret) and
+        ``clientSecret``, left empty (type *secret*) for Postman or Newman's
+        ``--env-var clientSecret=...``. Only ``client_secret_from_env=True`` copies
+        ``CERKL_CLIENT_SECRET`` into it, and such a file is a credential: keep it out of git.
         """
         return export.to_postman_environment(
             self.entries(),
@@ -308,12 +272,11 @@ class History:
         stem: str = "cerkl-session",
         **options: Any,
     ) -> tuple[Path, Path]:
-        """Write the collection and its environment as JSON files; return both paths.
+        """Write ``<stem>.postman_collection.json`` and ``<stem>.postman_environment.json``.
 
-        ``<stem>.postman_collection.json`` and ``<stem>.postman_environment.json`` (the
-        names Postman's Import dialog recognises). ``options`` go to
-        :meth:`to_postman_collection` (``name``, ``base_url``, ``include_failed``) and
-        :meth:`to_postman_environment` (``client_id``, ``client_secret_from_env``).
+        ``options`` go to :meth:`to_postman_collection` (``name``, ``base_url``,
+        ``include_failed``) and :meth:`to_postman_environment` (``client_id``,
+        ``client_secret_from_env``). Returns both paths.
         """
         return export.save_postman(self.entries(), directory, stem, **options)
 
@@ -324,34 +287,20 @@ class History:
         *,
         variables: Mapping[str, Any] | None = None,
     ) -> PostmanImport:
-        """Turn a Postman v2.1 collection back into requests a client can replay.
+        """Turn a parsed Postman v2.1 collection back into requests a client can replay.
 
-        Variables are resolved as Postman does: ``variables`` (given here) over the
-        environment's over the collection's, plus the dynamic ``{{$guid}}``,
-        ``{{$randomUUID}}``, ``{{$timestamp}}``, ``{{$isoTimestamp}}`` and
-        ``{{$randomInt}}``; path variables (``/segment/:segment_id``) take their values
-        from the URL's ``variable`` list. ``{{baseUrl}}`` may end with ``/v3`` or not.
-
-        Nothing is dropped or changed without a word: what cannot be carried (scripts,
-        auth blocks, custom headers, other hosts, bodies that are not JSON, variables
-        nobody defines) is listed in the result's ``warnings``, and a request that could
-        not be carried faithfully is left out rather than sent differently.
-
-        Parameters
-        ----------
-        collection
-            The collection (the parsed ``.postman_collection.json``).
-        environment
-            Optionally a Postman environment (the parsed ``.postman_environment.json``).
-        variables
-            Values that win over both (for example ``{"subscriberId": 1001}``).
+        Variables resolve as in Postman: ``variables`` over the ``environment``'s over the
+        collection's, plus dynamic ones (``{{$guid}}`` ...) and path variables
+        (``/segment/:id``); ``{{baseUrl}}`` may end with ``/v3`` or not. Whatever cannot
+        be carried (scripts, auth blocks, custom headers, other hosts, bodies that are not
+        JSON, undefined variables) is named in the result's ``warnings``, and such a
+        request is left out rather than sent differently. docs/postman.md has the list.
 
         Returns
         -------
         PostmanImport
-            A ``list`` of ``{"name", "method", "path", "params", "json"}`` dicts, as
-            before, with ``.warnings`` (list of str) and ``.replay(client)``. Replay one
-            by hand with ``client.request(r["method"], r["path"], params=r["params"],
-            json=r["json"])``; ``params`` maps a repeated key to a list.
+            A list of ``{"name", "method", "path", "params", "json"}`` dicts with
+            ``.warnings`` and ``.replay(client)``; one replays by hand with
+            ``client.request(r["method"], r["path"], params=r["params"], json=r["json"])``.
         """
-        return export.from_postman_collection(collection, environment, variables=variables)
+        return from_postman_collection(collection, environment, variables=variables)

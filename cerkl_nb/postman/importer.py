@@ -1,11 +1,10 @@
 """Postman Collection v2.1 import: turn a collection back into requests a client replays.
 
-:meth:`cerkl_nb.History.from_postman_collection` delegates to
-:func:`from_postman_collection` here (and :mod:`cerkl_nb.postman.export` re-exports it).
-Variables resolve as in Postman; whatever cannot be carried (scripts, auth blocks,
-custom headers, other hosts, bodies that are not JSON, undefined variables) is named in
-:attr:`PostmanImport.warnings`, and such a request is left out rather than sent
-differently. docs/postman.md has the details.
+:meth:`cerkl_nb.History.from_postman_collection` delegates here. Variables resolve as in
+Postman; whatever cannot be carried (scripts, auth blocks, custom headers, other hosts,
+bodies that are not JSON, undefined variables) is named in :attr:`PostmanImport.warnings`,
+and such a request is left out rather than sent differently. docs/postman.md has the
+details.
 """
 
 from __future__ import annotations
@@ -16,12 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH
+from ..errors import CerklError
+from ..spec import API_PREFIX, PRODUCTION_HOST, TOKEN_PATH, is_loopback_host
 
 __all__ = ["PostmanImport", "from_postman_collection"]
-
-#: Host names of this machine: a sandbox address, never another host.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 _VAR = re.compile(r"\{\{([^{}]+)\}\}")
 _PATH_VAR = re.compile(r"^:(\w+)$")
@@ -53,8 +50,6 @@ class PostmanImport(list):
         ``pm.collectionVariables.set("segmentId", pm.response.json().data[0].id)``) is
         taken from the first item of that request's response, so chained ids work.
         """
-        from ..errors import CerklError
-
         captured: dict[str, Any] = {}
         results: list[Any] = []
         for r in self:
@@ -85,14 +80,12 @@ def _fill_later(r: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
 
         return _VAR.sub(one, text)
 
-    later = r["later"]
-    out = dict(r)
-    out["path"] = sub(later["path"])
-    out["params"] = (
-        {k: [sub(x) for x in v] if isinstance(v, list) else sub(v) for k, v in r["params"].items()}
-        if r["params"]
-        else r["params"]
-    )
+    later, params = r["later"], r["params"]
+    out = {**r, "path": sub(later["path"])}
+    if params:
+        out["params"] = {
+            k: [*map(sub, v)] if isinstance(v, list) else sub(v) for k, v in params.items()
+        }
     if later.get("raw") is not None:
         out["json"] = json.loads(sub(later["raw"]))
     return out
@@ -186,27 +179,19 @@ class _PostmanImporter:
     # variables ------------------------------------------------------------------------------
     def resolve(self, text: str, label: str) -> str:
         """Substitute variables (nested ones too); unknown ones stay for the caller to report."""
-        scope = self.values
-        for _ in range(10):
-            changed = False
 
-            def one(m: re.Match[str]) -> str:
-                nonlocal changed
-                name = m.group(1).strip()
-                if name.startswith("$"):
-                    value = _dynamic(name)
-                    if value is None:
-                        self.warn(f"{label!r}: the dynamic variable {{{{{name}}}}} is unknown.")
-                        return m.group(0)
-                    changed = True
-                    return value
-                if name in scope:
-                    changed = True
-                    return scope[name]
-                return m.group(0)
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1).strip()
+            if not name.startswith("$"):
+                return self.values.get(name, m.group(0))
+            value = _dynamic(name)
+            if value is None:
+                self.warn(f"{label!r}: the dynamic variable {{{{{name}}}}} is unknown.")
+            return m.group(0) if value is None else value
 
-            text = _VAR.sub(one, text)
-            if not changed:
+        for _ in range(10):  # a bound, for variables that refer to each other
+            text, before = _VAR.sub(one, text), text
+            if text == before:
                 break
         return text
 
@@ -362,7 +347,7 @@ class _PostmanImporter:
                 full if "://" in full else "//" + full if not full.startswith("/") else full
             )
             host = (parts.hostname or "").lower()
-            if host and host != PRODUCTION_HOST and host not in LOOPBACK_HOSTS:
+            if host and host != PRODUCTION_HOST and not is_loopback_host(host):
                 self.warn(f"{label!r} goes to another host ({host}): skipped.")
                 return None
             path = parts.path

@@ -1,16 +1,10 @@
 """Turn one API request into code: a curl command, plain ``requests``, or a cerkl_nb call.
 
-This is the one snippet generator: :meth:`cerkl_nb.HistoryEntry.to_curl` /
-:meth:`~cerkl_nb.HistoryEntry.to_python` and the explorer's
-:class:`~cerkl_nb.postman.catalog.RequestSpec` both delegate here, so a call copied from the
-history and the same call copied from the explorer read alike.
-
-A request is ``(method, path, params, body)``; ``path`` is relative to the API base. With
-``base_url=None`` the base is the placeholder ``$CERKL_BASE_URL`` (curl) or
-``os.environ["CERKL_BASE_URL"]`` (Python); otherwise the given URL is written out (it
-is not a secret). The token is always a placeholder, ``$CERKL_ACCESS_TOKEN`` or
-``os.environ["CERKL_ACCESS_TOKEN"]``, never a value, and the body and parameters go
-through :func:`~cerkl_nb.redact.redact_json` first.
+The history's entries and the explorer's :class:`~cerkl_nb.postman.catalog.RequestSpec`
+both delegate here, so the same call copied from either reads alike. ``path`` is relative
+to the API base, written out when a ``base_url`` is given (it is not a secret) and else
+``$CERKL_BASE_URL``. The token is always a placeholder (``$CERKL_ACCESS_TOKEN``), and the
+parameters and body go through :func:`~cerkl_nb.redact.redact_json` first.
 
 Examples
 --------
@@ -38,19 +32,17 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..redact import MASK, redact_json
-from ..spec import ENVELOPE_VERSION
+from ..spec import ENV_BASE_URL, ENVELOPE_VERSION, default_headers
 
-__all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR"]
+__all__ = ["Snippets", "TOKEN_VAR", "BASE_URL_VAR", "MASKED_NOTE", "query_pairs"]
 
 #: Environment variable the snippets read the access token from.
 TOKEN_VAR = "CERKL_ACCESS_TOKEN"
 #: Environment variable the snippets read the API base URL from (when no URL is given).
-BASE_URL_VAR = "CERKL_BASE_URL"
+BASE_URL_VAR = ENV_BASE_URL
 #: The note a snippet carries when redaction replaced one of its values.
 MASKED_NOTE = "values that looked like secrets are shown as *** here: put them back first"
 
-# The headers CerklClient sends besides Authorization (User-Agent aside).
-_HEADERS = (("Accept", "application/json"), ("Accept-Language", "en_US"))
 _LIST_PARAMS = frozenset({"page", "page_size", "filters_json"})
 _REQUESTS_VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _INT = re.compile(r"0|-?[1-9]\d*")
@@ -73,9 +65,7 @@ class Snippets:
     params
         Query parameters as sent.
     body
-        The JSON body, or ``None``.
-
-    The parameters and the body are redacted once, on creation.
+        The JSON body, or ``None``. It and the parameters are redacted on creation.
     """
 
     method: str
@@ -85,8 +75,8 @@ class Snippets:
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
-        self.params = _redacted(self.params) or {}
-        self.body = _redacted(self.body)
+        self.params = redact_json(self.params) or {}
+        self.body = redact_json(self.body)
         # Redaction may have replaced a value the user meant (an external_id that happens
         # to look like a 40-hex token, a word that equals a registered secret). A snippet
         # must never carry the secret, but it must not silently send "***" either: say so.
@@ -110,7 +100,7 @@ class Snippets:
         A GET's query parameters are passed with ``-G --data-urlencode`` so that values
         such as ``filters_json`` stay readable; other methods carry them in the URL.
         """
-        method, pairs = self.method, _query_pairs(self.params)
+        method, pairs = self.method, query_pairs(self.params)
         path = self.path.partition("#")[0]  # a fragment is never sent
         if method != "GET" and pairs:
             path += ("&" if "?" in path else "?") + urlencode(pairs)
@@ -123,7 +113,7 @@ class Snippets:
         else:
             lines = [f"curl --globoff -X {shlex.quote(method)} {url}"]
         lines.append(f'-H "Authorization: Bearer ${TOKEN_VAR}"')
-        lines += ["-H " + shlex.quote(f"{name}: {value}") for name, value in _HEADERS]
+        lines += ["-H " + shlex.quote(f"{k}: {v}") for k, v in default_headers().items()]
         if method == "GET":
             for k, v in pairs:
                 if _CONTROL.search(k + v):
@@ -156,7 +146,7 @@ class Snippets:
         args += [
             "    headers={",
             f'        "Authorization": "Bearer " + os.environ["{TOKEN_VAR}"],',
-            *(f'        "{name}": "{value}",' for name, value in _HEADERS),
+            *(f'        "{name}": "{value}",' for name, value in default_headers().items()),
             "    },",
             "    timeout=30,",
         ]
@@ -253,12 +243,6 @@ def _filters(text: Any) -> Any:
 # -- shared ------------------------------------------------------------------------------------
 
 
-def _redacted(value: Any) -> Any:
-    if value is None:
-        return None
-    return redact_json(value)
-
-
 def _is_absolute(path: str) -> bool:
     return bool(urlsplit(path).scheme)
 
@@ -271,7 +255,7 @@ def _url(path: str, base_url: str | None) -> str:
     return path if _is_absolute(path) or base_url is None else _join(base_url, path)
 
 
-def _query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def query_pairs(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """Query pairs as ``requests`` sends them: lists repeat the key, ``None`` is left out."""
     pairs: list[tuple[str, str]] = []
     for key, value in (params or {}).items():

@@ -18,14 +18,8 @@ import ipywidgets as widgets
 
 from ..errors import CerklError
 from ..paging import filters_json
-from ..postman.catalog import (
-    Catalog,
-    Endpoint,
-    RequestSpec,
-    fill_path,
-    template_envelope,
-)
-from ..spec import FILTER_OPERATORS
+from ..postman.catalog import Catalog, RequestSpec, fill_path, template_envelope
+from ..spec import FILTER_OPERATORS, Endpoint
 from ._common import button, esc, guarded, labelled
 
 __all__ = ["RequestBuilder", "METHODS"]
@@ -352,7 +346,7 @@ class RequestBuilder:
 
     def _reset_body(self) -> None:
         ep = self._endpoint
-        template = ep.body_template if ep is not None else None
+        template = ep.example_body if ep is not None else None
         if template is None and self.method.value in _BODY_METHODS:
             template = template_envelope()
         self.body.value = json.dumps(template, indent=2, ensure_ascii=False) if template else ""
@@ -405,7 +399,7 @@ class RequestBuilder:
         self.body_section.layout.display = None if method in _BODY_METHODS else "none"
 
     def _add_filter_row(self) -> _FilterRow:
-        fields = self._endpoint.fields if self._endpoint else ()
+        fields = self._endpoint.filter_fields if self._endpoint else ()
         row = _FilterRow(fields, self._rebuild_filters_json, self._remove_filter_row)
         self._filter_rows.append(row)
         self.filters_box.children = list(self._filter_rows)

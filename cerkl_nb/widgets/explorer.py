@@ -111,8 +111,8 @@ class ApiExplorer(RequestBuilder, StatusLine, widgets.VBox):
         A :class:`~cerkl_nb.client.CerklClient` (or ``None``; attach one with
         :meth:`set_client`).
     catalog
-        The endpoint catalogue; by default loaded from the client's API description
-        (the sandbox's ``/v3/openapi.json``) or the built-in one.
+        The endpoint catalogue; by default :func:`~cerkl_nb.postman.catalog.load_catalog`
+        for the client (the sandbox's operations, or Cerkl's).
 
     Notes
     -----

@@ -114,7 +114,7 @@ def test_python_snippets_for_each_shape() -> None:
 
 
 def test_request_bodies_are_redacted() -> None:
-    from cerkl_nb.postman.history import redact_json
+    from cerkl_nb.redact import redact_json
 
     body = {"password": "hunter2-long", "nested": [{"client_secret": "abc"}], "ok": "fine"}
     assert redact_json(body) == {
@@ -169,6 +169,19 @@ def test_postman_round_trip_has_variables_not_values(sandbox, make_client) -> No
         {"method": "GET", "path": "/segment", "params": {"page": "2"}, "json": None, "name": ""}
     ]
     assert imported.warnings == ["'(unnamed)' goes to another host (elsewhere.example): skipped."]
+
+
+def test_an_absolute_loopback_url_is_carried_and_a_lookalike_host_is_not() -> None:
+    coll = {
+        "item": [
+            {"name": "v6", "request": "http://[::1]:8765/v3/segment/5"},
+            {"name": "lo", "request": "http://127.0.0.2/v3/segment"},
+            {"name": "fake", "request": "http://sandbox.localhost/v3/segment"},
+        ]
+    }
+    imported = History.from_postman_collection(coll)
+    assert [(r["name"], r["path"]) for r in imported] == [("v6", "/segment/5"), ("lo", "/segment")]
+    assert "'fake' goes to another host (sandbox.localhost): skipped." in imported.warnings
 
 
 def test_headers_are_recorded_redacted(sandbox, make_client) -> None:
@@ -256,7 +269,7 @@ def test_created_ids_and_unique_values_become_variables() -> None:
 
 def test_a_masked_value_is_announced_in_the_export() -> None:
     h = History()
-    from cerkl_nb.postman.history import redact_json
+    from cerkl_nb.redact import redact_json
 
     # As the client records it: redacted on the way in.
     body = redact_json({"password": "hunter2-long"})

@@ -17,85 +17,16 @@ from cerkl_nb.postman.catalog import (
     template_envelope,
 )
 
-_DOC = {
-    "openapi": "3.0.3",
-    "servers": [{"url": "http://127.0.0.1:1/v3"}],
-    "paths": {
-        "/v3/widget": {
-            "get": {
-                "tags": ["widget"],
-                "summary": "List widgets",
-                "parameters": [{"$ref": "#/components/parameters/page"}],
-            },
-            "post": {
-                "tags": ["widget"],
-                "summary": "Create",
-                "requestBody": {
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/WidgetBody"}}
-                    }
-                },
-            },
-        },
-        "/v3/widget/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True}],
-            "delete": {"summary": "Delete"},
-        },
-        "/_sandbox/reset": {"post": {"summary": "admin"}},
-        "/v3/oauth/Token": {"post": {"summary": "token"}},
-    },
-    "components": {
-        "parameters": {
-            "page": {"name": "page", "in": "query", "schema": {"type": "integer", "default": 1}}
-        },
-        "schemas": {
-            "WidgetBody": {
-                "type": "object",
-                "properties": {
-                    "template": {
-                        "type": "object",
-                        "properties": {
-                            "version": {"type": "string", "example": "3.0"},
-                            "data": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/widget"},
-                            },
-                        },
-                    }
-                },
-            },
-            "widget": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer", "readOnly": True},
-                    "name": {"type": "string", "example": "Sprocket"},
-                },
-            },
-        },
-    },
-}
-
-
-def test_from_openapi_groups_strips_base_path_and_skips_admin_and_token():
-    cat = Catalog.from_openapi(_DOC)
-    assert [e.key for e in cat] == ["GET /widget", "POST /widget", "DELETE /widget/{id}"]
-    get = cat.find("GET", "/widget")
-    assert get.is_list and get.query_params[0].default == 1
-    post = cat.find("POST", "/widget")
-    assert post.body_template == {"template": {"version": "3.0", "data": [{"name": "Sprocket"}]}}
-    assert post.fields == ("name",)
-    assert cat.find("DELETE", "/widget/12").path_params[0].name == "id"
-    assert cat.find("PATCH", "/nothing") is None
-
 
 def test_builtin_catalog_covers_the_documented_endpoints():
     cat = Catalog.builtin()
     assert cat.default().key == "GET /subscriber"
     assert cat.resources()[0] == "subscriber"
-    assert cat.find("POST", "/segment/5/subscriber").body_template == template_envelope(
+    assert cat.find("POST", "/segment/5/subscriber").example_body == template_envelope(
         {"id": 100001}
     )
-    assert cat.find("GET", "/subscriber").is_list
+    assert "filters_json" in {p.name for p in cat.find("GET", "/subscriber").query_params}
+    assert "email" in cat.find("GET", "/subscriber").filter_fields
     assert "Catalog(" in repr(cat)
     documented = {e.key for e in spec.ENDPOINTS if e.documented and e.kind != "token"}
     assert documented <= {e.key for e in cat}
@@ -106,33 +37,44 @@ def test_builtin_catalog_covers_the_documented_endpoints():
     assert "GET /subscriber/template" not in keys and "GET /time_zone" not in keys
 
 
-def test_builtin_catalog_and_sandbox_description_agree(sandbox):
-    """One list of operations: the served description and the built-in catalogue carry
-    the same example bodies and parameters as cerkl_nb.spec."""
-    served = Catalog.from_openapi(requests.get(sandbox.openapi_url, timeout=10).json())
-    builtin = Catalog.builtin()
-    for ep in builtin:
-        twin = served.find(ep.method, ep.path)
-        assert twin is not None, ep.key
-        assert twin.body_template == ep.body_template, ep.key
-        assert [(p.name, p.example) for p in twin.params] == [
-            (p.name, p.example) for p in ep.params
-        ], ep.key
-    assert len(served) == len([e for e in spec.ENDPOINTS if e.kind != "token"])
+def test_catalog_entries_are_the_spec_endpoints_with_every_fact():
+    for cat in (Catalog.builtin(), Catalog.builtin(sandbox=True)):
+        for ep in cat:
+            assert ep is spec.find_endpoint(ep.method, ep.path), ep.key
+    sandbox_only = Catalog.builtin(sandbox=True).find("GET", "/segment/5/subscriber")
+    assert sandbox_only.sandbox_only and sandbox_only.filter_fields[:2] == ("id", "first_name")
 
 
-def test_load_catalog_never_probes_production_and_falls_back():
-    class Fake:
+def test_sandbox_catalog_is_what_the_sandbox_describes(sandbox):
+    """The explorer offers a sandbox exactly the operations its description serves, each
+    with the same sandbox-only mark and example body."""
+    doc = requests.get(sandbox.openapi_url, timeout=10).json()
+    served = {
+        f"{method.upper()} {path.removeprefix('/v3')}": op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method != "parameters" and "/oauth/" not in path and not path.startswith("/_sandbox")
+    }
+    cat = Catalog.builtin(sandbox=True)
+    assert {e.key for e in cat} == set(served)
+    for ep in cat:
+        op = served[ep.key]
+        assert op.get("x-sandbox-only", False) is ep.sandbox_only, ep.key
+        example = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        assert example.get("example") == ep.example_body, ep.key
+
+
+def test_load_catalog_offers_the_sandbox_only_on_this_machine(client):
+    class Production:
         class settings:  # noqa: N801
             is_loopback = False
             base_url = "https://api.cerkl.com/v3"
 
-    assert load_catalog(Fake()).source == "built-in"
-    assert (
-        load_catalog(None, openapi="http://127.0.0.1:9/openapi.json", timeout_s=0.5).source
-        == "built-in"
-    )
-    assert len(load_catalog(openapi=_DOC)) == 3
+    assert load_catalog(Production()).source == "built-in"
+    assert load_catalog(None).source == "built-in"
+    local = load_catalog(client)
+    assert local.source == "sandbox" and local.find("GET", "/subscriber/template") is not None
+    assert len(local) == len([e for e in spec.ENDPOINTS if e.kind != "token"])
 
 
 def test_fill_path_quotes_and_complains():

@@ -22,7 +22,7 @@ def explorer(client):
 
 
 def test_catalog_comes_from_the_sandbox_and_get_subscriber_is_preselected(explorer):
-    assert explorer.catalog.source.endswith("/openapi.json")
+    assert explorer.catalog.source == "sandbox"
     assert explorer.folder.options[0] == "subscriber"
     assert explorer.endpoint.value == "GET /subscriber"
     assert explorer.method.value == "GET" and explorer.path.value == "/subscriber"
