@@ -200,6 +200,9 @@ class CerklClient:
         Time source for back-off sleeps (the token manager's by default).
     history
         Where every call is recorded (a new ``History(200)`` by default).
+    sandbox
+        The :class:`cerkl_nb.sandbox.Sandbox` handle this client talks to, when it talks to
+        one (:func:`connect` passes it); ``None`` for a real Cerkl account.
 
     Examples
     --------
@@ -217,7 +220,10 @@ class CerklClient:
         session: requests.Session | None = None,
         clock: Clock | None = None,
         history: History | None = None,
+        sandbox: Any = None,
     ) -> None:
+        #: The sandbox handle, or None: known from the handle, not guessed from the address.
+        self.sandbox = sandbox
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -802,4 +808,4 @@ def connect(
     if overrides:
         settings = settings.replace(**{k: v for k, v in overrides.items() if v is not None})
     # One pooled session serves both the token endpoint and the API.
-    return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings)
+    return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings, sandbox=sb)
