@@ -60,7 +60,7 @@ from .errors import (
     TokenEndpointError,
     UnsupportedGrant,
 )
-from .redact import Secret, get_logger, redact
+from .redact import Secret, get_logger, redact, register_secret
 from .token import Token, TokenState
 
 # BearerAuth and basic_auth_header live in the transport module; they are re-exported here
@@ -190,8 +190,7 @@ class TokenManager:
                 self.settings.basic_auth_encoding,
             )
         )
-        # Also register the base64 value alone, for redaction wherever it appears.
-        Secret(self._basic.get_secret_value().split(" ", 1)[1])
+        self._register_credentials()
         self._cond = threading.Condition(threading.Lock())
         self._token: Token | None = None
         self._flight: _Flight | None = None
@@ -327,6 +326,13 @@ class TokenManager:
             self._session.close()
 
     # -- internals -------------------------------------------------------------------------
+    def _register_credentials(self) -> None:
+        """Register the client secret and the Basic value (alone and as a header) again,
+        so that they are the last to be forgotten by redaction however many tokens come."""
+        basic = self._basic.get_secret_value()
+        for value in (self._credentials.client_secret, basic, basic.split(" ", 1)[1]):
+            register_secret(value)
+
     def _run(self, mode: str) -> Token:
         """Join the token request in flight, or become its leader and send it."""
         flight = self._join_or_lead(mode)
@@ -461,6 +467,7 @@ class TokenManager:
         url = s.token_url
         timeout = (s.connect_timeout_s, s.timeout_s)
         attempt = 0
+        self._register_credentials()
         while True:
             sent_at = self.clock.time()
             sent_mono = self.clock.monotonic()
@@ -527,12 +534,15 @@ class TokenManager:
                 raise BadResponse(
                     f"The token endpoint answered {status} without a JSON object.", status=status
                 )
-            return Token.from_response(
+            token = Token.from_response(
                 body,
                 sent_at=sent_at,
                 sent_monotonic=sent_mono,
                 default_lifetime_s=self.settings.default_lifetime_s,
             )
+            register_secret(token.access_token)  # where a token enters the process
+            register_secret(token.refresh_token)
+            return token
         exc = self._token_error(status, body, grant)
         if replay_safe and (status >= 500 or status == 429 or exc.error in _RETRYABLE_OAUTH):
             if type(exc) is TokenEndpointError:

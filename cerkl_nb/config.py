@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from ._dotenv import find_dotenv, is_git_ignored, is_git_tracked, read_dotenv, write_dotenv
 from .errors import ConfigurationError, MissingCredentials
-from .redact import Secret
+from .redact import Secret, register_secret
 from .spec import (
     ENV_BASE_URL,
     ENV_BASIC_AUTH_ENCODING,
@@ -325,6 +325,8 @@ class Credentials:
         # traceback (a generated dataclass __init__ would hold the plain value).
         if isinstance(client_secret, str):
             client_secret = Secret(client_secret)
+        if isinstance(client_secret, Secret):
+            register_secret(client_secret)  # where a client secret enters the process
         object.__setattr__(self, "client_id", client_id)
         object.__setattr__(self, "client_secret", client_secret)
         self._check()

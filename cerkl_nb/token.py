@@ -163,14 +163,12 @@ class Token:
         if isinstance(scope, (list, tuple)):
             scope = " ".join(str(s) for s in scope)
         return cls(
-            access_token=Secret(access, transient=True),
+            access_token=Secret(access),
             token_type=token_type,
             issued_at=float(sent_at),
             expires_at=float(sent_at) + lifetime,
             lifetime_s=lifetime,
-            refresh_token=(
-                Secret(refresh, transient=True) if isinstance(refresh, str) and refresh else None
-            ),
+            refresh_token=(Secret(refresh) if isinstance(refresh, str) and refresh else None),
             scope=str(scope) if scope not in (None, "") else None,
             deadline=float(sent_monotonic) + lifetime,
         )
