@@ -31,14 +31,19 @@ stored.
     └── MissingDependency             an optional package (pandas, tqdm) is not installed
 
 ``ApiError`` carries ``status``, ``code``, ``message``, ``request_id``, ``method``,
-``url`` and a redacted ``body_excerpt``.
+``url`` and a redacted ``body_excerpt``. :func:`api_error` builds the right one from a
+failed response, and :func:`parse_json_body` reads a body or raises :class:`BadResponse`.
+Only :data:`cerkl_nb.__all__`'s everyday errors are also at the package's top level.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from .redact import redact
+from .redact import excerpt, redact
 
 __all__ = [
     "CerklError",
@@ -62,7 +67,8 @@ __all__ = [
     "ConnectionFailed",
     "RequestTimeout",
     "MissingDependency",
-    "api_error_for_status",
+    "api_error",
+    "parse_json_body",
 ]
 
 
@@ -270,23 +276,102 @@ _STATUS_CLASSES: dict[int, type[ApiError]] = {
     422: ValidationError,
     429: RateLimited,
 }
+_HINTS = {
+    401: "The API rejected the token even after one refresh. Check that the credentials "
+    "belong to this Cerkl instance and that CERKL_BASE_URL is right.",
+    403: "The token is valid but not allowed to do this; a refresh would not help. Ask a "
+    "Cerkl admin about the permissions of these API credentials.",
+    404: "Check the resource name and id (GET the collection to see what exists).",
+    409: "A record with the same email or external_id probably exists already.",
+}
+_WWW_AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-def api_error_for_status(status: int) -> type[ApiError]:
-    """Return the :class:`ApiError` subclass that matches an HTTP status.
+def parse_json_body(resp: Any) -> Any:
+    """The parsed JSON body of a ``requests`` response (None when empty), or raise
+    :class:`BadResponse` with a redacted excerpt for HTML and for broken JSON."""
+    text = resp.text
+    if not text.strip():
+        return None
+    where, status = f"{resp.request.method} {resp.url.split('?', 1)[0]}", resp.status_code
+    if "html" in resp.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
+        said = f"HTML (status {status}), not JSON: probably a proxy, login or error page."
+    else:
+        try:
+            return json.loads(text)
+        except ValueError:
+            said = f"a body that is not valid JSON (status {status}, {len(text)} chars; "
+            said += "truncated?)."
+    raise BadResponse(f"{where} returned {said}", status=status, body_excerpt=excerpt(text, 300))
 
-    Parameters
-    ----------
-    status
-        The HTTP status code of an error response.
 
-    Returns
-    -------
-    type[ApiError]
-        The most specific subclass; :class:`ServerError` for 5xx, :class:`ApiError` otherwise.
-    """
-    if status in _STATUS_CLASSES:
-        return _STATUS_CLASSES[status]
-    if status >= 500:
-        return ServerError
-    return ApiError
+def _error_fields(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) out of any plausible error body."""
+    if not isinstance(body, Mapping):
+        return None, None
+    err = body.get("error")
+    if isinstance(err, Mapping):
+        code = err.get("code") or err.get("type")
+        msg = err.get("message") or err.get("description") or err.get("detail")
+        return (str(code) if code is not None else None), (str(msg) if msg else None)
+    if isinstance(err, str):
+        desc = body.get("error_description") or body.get("message")
+        return err, (str(desc) if desc else None)
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        return None, "; ".join(
+            str(e.get("message") or e) if isinstance(e, Mapping) else str(e) for e in errors[:5]
+        )
+    for key in ("message", "detail", "error_description", "title"):
+        if body.get(key):
+            code = body.get("code")
+            return (str(code) if code is not None else None), str(body[key])
+    return None, None
+
+
+def api_error(
+    resp: Any,
+    method: str,
+    url: str,
+    *,
+    cls: type[ApiError] | None = None,
+    prefix: str = "",
+    hint: str | None = None,
+    **extra: Any,
+) -> ApiError:
+    """The typed, redacted :class:`ApiError` for a failed API response (a ``requests``
+    response): the subclass of its status unless ``cls`` says, with the server's code,
+    message and request id, and the next step to take."""
+    status = resp.status_code
+    try:
+        body = json.loads(resp.text) if resp.text.strip() else None
+    except ValueError:
+        body = None
+    code, message = _error_fields(body)
+    if status == 401:
+        # RFC 6750: the WWW-Authenticate challenge carries the precise reason.
+        params = dict(_WWW_AUTH_PARAM.findall(resp.headers.get("WWW-Authenticate", "")))
+        code = params.get("error") or code
+        message = params.get("error_description") or message
+    rid = resp.headers.get("X-Request-Id")
+    path = url.split("?", 1)[0]
+    text = f"{prefix}{method} {path} failed with {status} {resp.reason or ''}".rstrip()
+    # A numeric code equal to the status says nothing new; a word code does.
+    said = [x for x in (f"[{code}]" if code and code != str(status) else None, message) if x]
+    if said:
+        text += ": " + " ".join(said)
+    if rid:
+        text += f" (request id {rid})"
+    if cls is None:
+        cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else ApiError)
+    return cls(
+        text,
+        status=status,
+        code=code,
+        request_id=rid,
+        method=method,
+        url=path,
+        body_excerpt=excerpt(resp.text, 300) if resp.text else None,
+        hint=hint if hint is not None else _HINTS.get(status),
+        **extra,
+    )

@@ -24,26 +24,23 @@ from typing import Any, Protocol
 
 from .errors import BadResponse, ConfigurationError, MissingDependency
 from .redact import get_logger
-from .spec import FILTER_OPERATORS, unwrap_items
+from .spec import FILTER_OPERATORS
 
 __all__ = [
     "Page",
-    "OPERATORS",
     "filters_json",
-    "unwrap_items",
     "extract_total",
     "extract_next",
     "iter_items",
     "DEFAULT_CONCURRENCY",
     "frame_from_items",
+    "require_pandas",
 ]
 
 log = get_logger("cerkl_nb.paging")
 
-#: Filter operators known to work (:data:`cerkl_nb.spec.FILTER_OPERATORS`). Documentation
-#: only: the client passes any operator name made of ``a-z`` and ``_`` through, because
-#: Cerkl does not publish its full set.
-OPERATORS = FILTER_OPERATORS
+# The client passes any operator name made of a-z and _ through (FILTER_OPERATORS are only
+# those known to work): Cerkl does not publish its full set.
 _OPERATOR_NAME = re.compile(r"^[a-z_]+$")
 
 #: Pages fetched at once when the server reports a total (``concurrency=1``: one at a time).
@@ -83,6 +80,29 @@ class Page:
     next_url: str | None
     raw: Any
     has_next: bool | None = None
+
+    @classmethod
+    def from_response(
+        cls,
+        body: Any,
+        items: list[dict[str, Any]],
+        headers: Mapping[str, str],
+        page: int,
+        size: int,
+    ) -> Page:
+        """The page a list response describes (``page`` and ``size``: what was asked for)."""
+        meta = body if isinstance(body, Mapping) else {}
+        said, nxt = extract_next(body, headers)
+        got_page, got_size = meta.get("page"), meta.get("page_size")
+        return cls(
+            items=items,
+            page=got_page if isinstance(got_page, int) and not isinstance(got_page, bool) else page,
+            page_size=got_size if isinstance(got_size, int) and got_size > 0 else size,
+            total=extract_total(body, headers),
+            next_url=nxt,
+            raw=body,
+            has_next=(nxt is not None) if said else None,
+        )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -129,7 +149,7 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
         "Ada"}}``. (A field whose name itself contains ``__`` needs the dict form.) Both
         forms combine (AND).
 
-    Operators are not checked against a list: :data:`OPERATORS` are those known to work
+    Operators are not checked against a list: :data:`FILTER_OPERATORS` are those known to work
     (Cerkl documents ``gt``); any other name made of ``a-z`` and ``_`` is sent as is and
     the server decides (an unknown one comes back as a 400
     :class:`~cerkl_nb.errors.ValidationError`).
@@ -155,7 +175,7 @@ def filters_json(conditions: Mapping[str, Any] | None = None, **django_style: An
         if not _OPERATOR_NAME.match(op):
             raise ConfigurationError(
                 f"filter operator {op!r} on {field!r} is not an operator name (lower-case "
-                f"letters and _); known to work: {', '.join(OPERATORS)}"
+                f"letters and _); known to work: {', '.join(FILTER_OPERATORS)}"
             )
         out.setdefault(field, {})[op] = _filter_value(value, op)
 
@@ -390,35 +410,23 @@ def _pages_concurrently(
                 fut.cancel()
 
 
-def _identity(items: list[dict[str, Any]]) -> list[Any]:
-    ids = [it.get("id") for it in items]
-    return ids if all(i is not None for i in ids) else list(items)
-
-
-def _differ_at(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when two records certainly differ by id (both have one and they are unequal)."""
-    ia, ib = a.get("id"), b.get("id")
-    return ia is not None and ib is not None and ia != ib
-
-
 def _check_not_repeated(resource: str, prev: Page, page: Page) -> None:
     """Raise when a page repeats the previous one: the server ignores ``page``.
 
     Without a total or next links, such a server would otherwise be paged forever.
     """
-    new, old = page.items, prev.items
-    if new and len(new) == len(old):
-        # Cheap first: differing ids at either end settle it for almost every page, so
-        # the full comparison below runs only for suspicious pages.
-        if _differ_at(new[0], old[0]) or _differ_at(new[-1], old[-1]):
-            return
-        if _identity(new) == _identity(old):
-            raise BadResponse(
-                f"GET {resource}: page {page.page} returned the same records as page "
-                f"{prev.page}; the server seems to ignore the page parameter. Stopped "
-                "instead of paging forever; the records of the earlier pages were already "
-                "returned. Use client.list() and check what the server does with page=."
-            )
+
+    def identity(items: list[dict[str, Any]]) -> list[Any]:
+        ids = [it.get("id") for it in items]
+        return ids if None not in ids else list(items)
+
+    if page.items and identity(page.items) == identity(prev.items):
+        raise BadResponse(
+            f"GET {resource}: page {page.page} returned the same records as page "
+            f"{prev.page}; the server seems to ignore the page parameter. Stopped "
+            "instead of paging forever; the records of the earlier pages were already "
+            "returned. Use client.list() and check what the server does with page=."
+        )
 
 
 def _is_last(page: Page, page_size: int, seen: int, total: int | None) -> bool:
@@ -452,45 +460,28 @@ def frame_from_items(pd: Any, items: Iterable[dict[str, Any]], normalize: bool =
     """A DataFrame of ``items``, built as they arrive instead of from a list of them all.
 
     ``DataFrame.from_records(list(items))`` holds every record's dict and the finished
-    frame at once (about 1.8 times the frame at its peak). Here each record's values go
-    straight into per-column lists and the dict is dropped, so the peak stays close to
-    the frame itself. The result equals ``DataFrame.from_records`` of the same records
-    (column order, dtypes, missing values as NaN). With ``normalize``, every
-    :data:`FRAME_CHUNK` records are flattened by ``pandas.json_normalize`` and the chunks
-    concatenated.
+    frame at once (about 1.4 to 1.8 times the frame at its peak). Here each record's values
+    go straight into per-column lists and the dict is dropped; the result equals
+    ``DataFrame.from_records`` of the same records (column order, dtypes, NaN for missing
+    values). With ``normalize``, every :data:`FRAME_CHUNK` records are flattened by
+    ``pandas.json_normalize`` and the chunks concatenated.
     """
     if normalize:
         return _normalized_frame(pd, items)
     columns: dict[str, list[Any]] = {}
-    names: tuple[str, ...] | None = None  # the fields of the fast path, when there is one
-    lists: list[list[Any]] = []
     n = 0
     for rec in items:
-        if names is not None and tuple(rec) == names:  # the usual case: same fields, same order
-            for lst, value in zip(lists, rec.values(), strict=True):
-                lst.append(value)
-        else:
-            for name, lst in columns.items():
-                if name not in rec:
-                    lst.append(math.nan)
-            for name, value in rec.items():
-                lst = columns.get(name)
-                if lst is None:
-                    lst = columns[name] = [math.nan] * n
-                lst.append(value)
-            names, lists = tuple(columns), list(columns.values())
-            if tuple(rec) != names:  # fields missing or in another order: no fast path
-                names = None
+        for name, values in columns.items():
+            if name not in rec:
+                values.append(math.nan)
+        for name, value in rec.items():
+            columns.setdefault(name, [math.nan] * n).append(value)
         n += 1
     if not columns:
         return pd.DataFrame.from_records([{}] * n)
     # One column at a time, each list dropped as soon as its Series exists, and no copy
     # into the frame: the lists, the arrays and the frame never coexist in full.
-    lists.clear()  # the fast path's references to the column lists
-    arrays = {}
-    for name in list(columns):
-        arrays[name] = pd.Series(columns.pop(name))
-    return pd.DataFrame(arrays, copy=False)
+    return pd.DataFrame({name: pd.Series(columns.pop(name)) for name in list(columns)}, copy=False)
 
 
 def _normalized_frame(pd: Any, items: Iterable[dict[str, Any]]) -> Any:

@@ -113,7 +113,7 @@ def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
 
 
 def test_connection_refused_hint_no_longer_suggests_the_call_that_failed() -> None:
-    from cerkl_nb._http import sandbox_hint
+    from cerkl_nb.session import sandbox_hint
 
     hint = sandbox_hint("http://127.0.0.1:4567/v3/oauth/Token")
     assert "cerkl-nb sandbox --port 4567" in hint and "remove CERKL_BASE_URL" in hint

@@ -15,13 +15,13 @@ from cerkl_nb import (
     Credentials,
     FakeClock,
     InvalidCredentials,
-    ServerError,
     Settings,
     TokenManager,
     install_log_redaction,
-    redact,
 )
-from cerkl_nb.redact import register_secret
+from cerkl_nb.errors import ServerError
+from cerkl_nb.redact import redact, register_secret
+from cerkl_nb.session import AuthorizedSession
 
 from .conftest import stat
 
@@ -49,7 +49,7 @@ def test_reprs_hold_no_secret(sandbox, make_client) -> None:
         tm.credentials,
         tm.token,
         tm.credentials.client_secret,
-        tm.auth,
+        AuthorizedSession(tm),
         tm.settings,
         client.history,
         *client.history,

@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from cerkl_nb import BadResponse, FakeClock, Token, TokenEndpointError, TokenState
+from cerkl_nb import FakeClock, Token, TokenState
+from cerkl_nb.errors import BadResponse, TokenEndpointError
 
 ACCESS = "e37b98a75db58f83edaaccdb75d15c3a38ae5e38"
 REFRESH = "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d"
