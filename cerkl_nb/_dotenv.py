@@ -1,9 +1,8 @@
-""".env files: where to look, whose to trust, how to read and write them, and what git thinks.
+""".env files, the one home for them: where to look, whose to trust, reading and writing
+(python-dotenv, so a saved file reads back identically) and what git thinks of a file.
 
-python-dotenv reads and writes (so a saved file reads back identically); git itself says
-whether a file is ignored or tracked. Kept apart from :mod:`cerkl_nb.config`, which decides
-what the values mean. Secrets are wrapped in :class:`~cerkl_nb.redact.Secret` as they are
-read, so no frame here holds them in plain text (verbose tracebacks print locals).
+:mod:`cerkl_nb.config` decides what the values mean. Secrets are wrapped in a
+:class:`~cerkl_nb.redact.Secret` as they are read (verbose tracebacks print locals).
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ def find_dotenv(start: str | os.PathLike[str] | None = None) -> Path | None:
     searched. A ``.env`` in a shared folder above them (the system temporary folder, ``/``)
     may belong to anybody.
     """
-    from pathlib import Path
-
     here = Path(start or os.getcwd()).absolute()
     home = Path.home().absolute()
     chain = [here, *here.parents]
@@ -75,7 +72,6 @@ def read_dotenv(
     any of its content).
     """
     import stat as st
-    from pathlib import Path
 
     if path is False:
         return {}
@@ -205,16 +201,12 @@ def is_git_ignored(path: str | os.PathLike[str]) -> bool | None:
     bool | None
         ``None`` when ``path`` is not inside a git work tree or git is not installed.
     """
-    from pathlib import Path
-
     status = _git(Path(path).absolute(), "check-ignore", "-q")
     return {0: True, 1: False}.get(status) if status is not None else None
 
 
 def is_git_tracked(path: str | os.PathLike[str]) -> bool | None:
     """Ask git whether ``path`` is already committed or staged (``git ls-files``)."""
-    from pathlib import Path
-
     target = Path(path).absolute()
     if _git(target, "rev-parse", "--is-inside-work-tree") != 0:
         return None
