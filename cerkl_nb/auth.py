@@ -1,8 +1,7 @@
 """The OAuth 2.0 client-credentials lifecycle: fetch, refresh, re-fetch, single flight.
 
 :class:`TokenManager` owns one token for one client; the
-:class:`~cerkl_nb.session.AuthorizedSession` asks it for one before each API request. The
-order of operations when a token is needed::
+:class:`~cerkl_nb.session.AuthorizedSession` asks it for one before each API request::
 
     no token ─────────────────────────────> client_credentials            how="fetch"
     stale/expired, refresh token held ────> refresh_token grant           how="refresh"
@@ -16,10 +15,9 @@ repeated only when the connection failed before anything was sent: after a read 
 the server may have rotated the refresh token already, so replaying it would trip reuse
 detection (RFC 9700 §4.14.2); we fall back to client credentials instead.
 
-Single flight: whoever first meets a stale token becomes the leader and sends the one
-token request; every other thread of this manager waits and then reuses the result.
-Network I/O and listener callbacks happen outside the lock. Tokens live in memory only,
-one chain per manager, so two notebooks never race each other into reuse detection.
+Single flight: the first thread to meet a stale token sends the one token request; the
+others wait for its result. I/O and listener callbacks happen outside the lock. Tokens live
+in memory only, one chain per manager, so two notebooks never race into reuse detection.
 """
 
 from __future__ import annotations
@@ -89,18 +87,13 @@ class TokenEvent:
     ----------
     kind
         ``"token"``: a new token arrived (``token`` and ``how`` are set). ``"error"``: a
-        token request failed (``error`` is set). ``"busy"``: a token request started
-        (``busy=True``) or ended (``busy=False``); every start is followed by exactly one
-        end, before the matching token/error event.
+        token request failed (``error``, redacted). ``"busy"``: a token request started
+        (``busy=True``) or ended (``busy=False``), always before its token/error event.
     how
         ``"fetch"`` (client credentials), ``"refresh"`` (refresh-token grant) or
-        ``"fallback"`` (client credentials after a failed refresh); ``None`` otherwise.
-    token, error
-        The new token (``"token"``) or the exception, already redacted (``"error"``).
+        ``"fallback"`` (client credentials after a failed refresh).
     at
         Wall-clock time of the event (Unix seconds).
-    busy
-        For ``"busy"`` events: True at the start, False at the end.
     """
 
     kind: Literal["token", "error", "busy"]
@@ -120,12 +113,6 @@ class _Flight:
     done: bool = False
     token: Token | None = None
     error: BaseException | None = None
-
-    def outcome(self) -> Token:
-        if self.error is not None:
-            raise self.error
-        assert self.token is not None
-        return self.token
 
 
 _RETRYABLE_OAUTH = ("temporarily_unavailable", "server_error")
@@ -219,7 +206,7 @@ class TokenManager:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters: ``fetches``, ``refreshes``, ``fallbacks``, ``failures``, ``token_requests``."""
+        """Counts of ``fetches``, ``refreshes``, ``fallbacks``, ``failures``, ``token_requests``."""
         return dict(self._stats)
 
     # -- listeners -------------------------------------------------------------------------
@@ -250,11 +237,8 @@ class TokenManager:
 
     # -- the public operations -------------------------------------------------------------
     def get_token(self) -> Token:
-        """Return a usable token, fetching or refreshing first when needed.
-
-        No lock while the token is fresh. Any number of threads meeting a stale token cause
-        one token request.
-        """
+        """A usable token, fetched or refreshed first when needed (one request for any
+        number of threads meeting a stale token; no lock while it is fresh)."""
         tok = self._token
         if tok is not None and (
             not self.auto_refresh
@@ -268,20 +252,15 @@ class TokenManager:
         return self._run("fetch")
 
     def refresh(self) -> Token:
-        """Renew now: refresh-token grant when one is held, else / on failure client credentials.
-
-        Never replays a refresh after a read timeout. Joins a request already in flight.
-        """
+        """Renew now: the refresh-token grant when one is held, else (or when it fails) client
+        credentials. Never replays a refresh after a read timeout; joins one in flight."""
         return self._run("refresh")
 
     def invalidate(self, token: Token | None = None) -> None:
         """Mark the current token expired (keeping its refresh token), e.g. after a 401.
 
-        Parameters
-        ----------
-        token
-            Only invalidate if this is still the current token; a token that another thread
-            has already replaced is left alone, so N concurrent 401s cause one refresh.
+        With ``token``, only when it is still the current one: a token another thread has
+        already replaced is left alone, so N concurrent 401s cause one refresh.
         """
         with self._cond:
             cur = self._token
@@ -317,7 +296,9 @@ class TokenManager:
         """Join the token request in flight, or become its leader and send it."""
         flight = self._join_or_lead(mode)
         if flight.done:
-            return flight.outcome()
+            if flight.error is not None:
+                raise flight.error
+            return flight.token  # type: ignore[return-value]
         self._emit(TokenEvent("busy", at=self.clock.time(), busy=True))
         new: Token | None = None
         error: BaseException | None = None
@@ -545,11 +526,6 @@ class TokenManager:
             f"token_url={self.settings.token_url!r}, state={self.state.value}, "
             f"auto_refresh={self.auto_refresh})"
         )
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
 
     def __reduce__(self) -> Any:
         raise TypeError("TokenManager cannot be pickled (it holds secrets)")

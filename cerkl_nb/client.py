@@ -30,6 +30,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from ._dotenv import find_dotenv
 from .auth import TokenManager
 from .clock import Clock
 from .config import Credentials, Settings, load_config
@@ -54,7 +55,7 @@ from .paging import (
 )
 from .redact import Secret, excerpt, get_logger, install_log_redaction, redact, redact_json
 from .session import AuthorizedSession, backoff_s, connection_error, parse_retry_after, sent_nothing
-from .spec import default_headers, origin_of, unwrap_items, wrap_template
+from .spec import ENV_BASE_URL, default_headers, origin_of, unwrap_items, wrap_template
 
 if TYPE_CHECKING:  # pragma: no cover
     from .postman.history import History
@@ -503,18 +504,11 @@ class CerklClient:
         filters: Mapping[str, Any] | str | None = None,
         **params: Any,
     ) -> Page:
-        """GET one page of a collection.
+        """GET one page of a collection (``"subscriber"``, ``"segment/12/subscriber"`` ...).
 
-        Parameters
-        ----------
-        resource
-            ``"subscriber"``, ``"segment"``, ``"segment/12/subscriber"`` ...
-        page, page_size
-            1-based page number and records per page.
-        filters
-            A ``filters_json`` dict (see :func:`~cerkl_nb.paging.filters_json`) or string.
-        **params
-            Extra query parameters.
+        ``page`` counts from 1; ``filters`` is a ``filters_json`` dict (see
+        :func:`~cerkl_nb.paging.filters_json`) or string; ``params`` are extra query
+        parameters.
         """
         query: dict[str, Any] = {"page": page, "page_size": page_size}
         if filters:
@@ -565,20 +559,10 @@ class CerklClient:
         concurrency: int = DEFAULT_CONCURRENCY,
         **params: Any,
     ) -> Iterator[dict[str, Any]]:
-        """Lazily yield every record of a collection (see :func:`cerkl_nb.paging.iter_items`).
-
-        Parameters
-        ----------
-        resource
-            Collection path, e.g. ``"subscriber"``.
-        page_size, filters, **params
-            As for :meth:`list`.
-        progress
-            Show a progress bar (needs ``tqdm``).
-        concurrency
-            Fetch up to this many pages at once when the server reports a total (default
-            4; 1 = one page at a time). Items come in page order either way.
-        """
+        """Lazily yield every record of a collection, in page order; ``page_size``,
+        ``filters`` and ``params`` as for :meth:`list`, ``progress`` shows a bar (needs
+        ``tqdm``), ``concurrency`` pages are fetched at once when the server reports a total
+        (1: one at a time). See :func:`cerkl_nb.paging.iter_items`."""
         options = dict(page_size=page_size, filters=filters, progress=progress)
         return iter_items(self, resource, concurrency=concurrency, **options, **params)
 
@@ -619,22 +603,14 @@ class CerklClient:
             f"token={self.token_manager.state.value}, calls={len(self.history)})"
         )
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
-
     def __reduce__(self) -> Any:
         raise TypeError("CerklClient cannot be pickled (it holds secrets)")
 
 
 def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: Any) -> None:
-    """Fail early, and say why, when a configured *local* API does not answer.
-
-    A loopback base URL in the configuration is almost always a sandbox from an earlier
-    session (saved to .env, exported in a shell): its port is gone. One TCP connect to the
-    loopback address costs well under a millisecond when nothing listens.
-    """
+    """Fail early, and say why, when a configured *local* API does not answer: it is almost
+    always a sandbox from an earlier session (saved to .env, exported in a shell), whose port
+    is gone. One TCP connect to a loopback address costs well under a millisecond."""
     import os
     import socket
 
@@ -644,15 +620,12 @@ def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: A
             return
     except OSError:
         pass
-    if base_url is not None:
-        source = "the base_url argument"
-    elif os.environ.get("CERKL_BASE_URL"):
+    source = "the base_url argument" if base_url is not None else "CERKL_BASE_URL"
+    if base_url is None and os.environ.get(ENV_BASE_URL):
         source = "the CERKL_BASE_URL environment variable"
-    else:
-        from ._dotenv import find_dotenv
-
+    elif base_url is None:
         found = dotenv_path if dotenv_path not in (None, True, False) else find_dotenv()
-        source = f"CERKL_BASE_URL in {found}" if found else "CERKL_BASE_URL"
+        source += f" in {found}" if found else ""
     raise ConnectionFailed(
         f"Nothing answers at {settings.base_url}, the API address configured by {source}. "
         "It is a local address, probably a sandbox from an earlier session: a sandbox gets a "
@@ -678,10 +651,9 @@ def connect(
 ) -> CerklClient:
     """A ready client: real credentials when configured, else the local sandbox.
 
-    It also calls :func:`~cerkl_nb.redact.install_log_redaction`, so that urllib3's and
-    requests' log records and http.client's debug prints of this process are redacted too
-    (importing the package changes no such global state by itself). A sandbox is reached
-    through its handle only: :meth:`Settings.for_sandbox` and :meth:`Credentials.for_sandbox`.
+    It also calls :func:`~cerkl_nb.redact.install_log_redaction` (importing the package
+    changes no global state by itself), so urllib3's and requests' log records and
+    http.client's debug prints are redacted too. A sandbox is reached through its handle.
 
     Parameters
     ----------
@@ -721,5 +693,4 @@ def connect(
     settings = Settings.for_sandbox(sb)
     if overrides:
         settings = settings.replace(**{k: v for k, v in overrides.items() if v is not None})
-    # One pooled session serves both the token endpoint and the API.
     return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings, sandbox=sb)

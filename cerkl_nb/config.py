@@ -192,7 +192,7 @@ class Settings:
 
     @classmethod
     def for_sandbox(cls, handle: Any, **overrides: Any) -> Settings:
-        """Settings for a running sandbox, from its handle's ``url`` and ``token_url``."""
+        """Settings for a running sandbox handle (its ``url`` and ``token_url``)."""
         return cls(base_url=handle.url, token_url=handle.token_url, **overrides)
 
     @classmethod
@@ -343,9 +343,6 @@ class Credentials:
         raise TypeError("Credentials cannot be pickled (they hold a secret)")
 
 
-# -- sources ----------------------------------------------------------------------------------
-
-
 def _read_environment(env: Mapping[str, Any] | None) -> dict[str, str | Secret]:
     """The CERKL_ values of ``env`` (``os.environ``), the secret wrapped at once."""
     source = os.environ if env is None else env
@@ -402,16 +399,13 @@ def load_config(
 
     Parameters
     ----------
-    client_id, client_secret
-        Explicit credentials (win over everything else). With them, URL settings come
-        only from ``base_url`` and ``overrides``.
-    base_url
-        Explicit API base URL.
+    client_id, client_secret, base_url
+        Explicit values, which win over everything else. With explicit credentials, URL
+        settings come only from ``base_url`` and ``overrides``.
     dotenv_path
-        A ``.env`` file; ``None`` searches from the working directory up (to the
-        repository root or the home directory); ``False`` none.
+        A ``.env`` file; ``None`` searches from the working directory up; ``False`` none.
     env
-        The environment mapping (``os.environ`` by default); for tests.
+        The environment (``os.environ`` by default).
     **overrides
         Any other :class:`Settings` field.
 
@@ -501,19 +495,19 @@ def save_dotenv(
 ) -> Path:
     """Write credentials (and non-default URLs) to a ``.env`` file with mode 0600.
 
-    Other lines already in the file are kept; our keys are replaced, by python-dotenv, and
-    read back to check (see :func:`cerkl_nb._dotenv.write_dotenv`). The sandbox needs no
-    ``.env`` (:func:`cerkl_nb.connect` uses it whenever no credentials are configured), so
-    its demo credentials are refused, and a loopback base or token URL is not written
-    unless ``loopback_urls=True``: a sandbox gets a new port every run.
+    Other lines of the file are kept; our keys are replaced and read back to check (see
+    :func:`cerkl_nb._dotenv.write_dotenv`). The sandbox needs no ``.env``
+    (:func:`cerkl_nb.connect` uses it whenever no credentials are configured), so its demo
+    credentials are refused, and loopback URLs are left out (with a warning) unless
+    ``loopback_urls=True``: a sandbox gets a new port every run.
 
     Parameters
     ----------
     credentials
         What to save.
     settings
-        When given and not the production defaults, ``CERKL_BASE_URL`` and
-        ``CERKL_TOKEN_URL`` are saved too (loopback URLs only with ``loopback_urls``).
+        When given, ``CERKL_BASE_URL`` and ``CERKL_TOKEN_URL`` are saved too unless they
+        are the production defaults.
     path
         The file to write; ``.env`` in the working directory by default.
     loopback_urls
@@ -528,13 +522,8 @@ def save_dotenv(
     ------
     ConfigurationError
         For the sandbox's demo credentials, a ``path`` that is a symbolic link, and a value
-        that would not read back identically.
-
-    Warns
-    -----
-    UserWarning
-        When git does not ignore the file or already tracks it, and when loopback URLs
-        were left out.
+        that would not read back identically. A warning says when git does not ignore the
+        file or already tracks it.
     """
     if credentials.client_id.startswith(SANDBOX_DEMO_PREFIX):
         raise ConfigurationError(

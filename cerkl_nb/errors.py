@@ -1,9 +1,9 @@
-"""The one exception tree of cerkl_nb.
+"""The one exception tree of cerkl_nb, and how a failed response becomes one of it.
 
 Every error the toolkit raises is a :class:`CerklError`, and every message says what
 happened and what to do next. No message ever holds a client secret, an access token or
 a refresh token: messages pass through :func:`cerkl_nb.redact.redact` before they are
-stored.
+stored. The everyday ones are also at the package's top level (``cerkl_nb.NotFound``).
 
 ::
 
@@ -30,10 +30,8 @@ stored.
     │   └── RequestTimeout            no answer within the timeout
     └── MissingDependency             an optional package (pandas, tqdm) is not installed
 
-``ApiError`` carries ``status``, ``code``, ``message``, ``request_id``, ``method``,
-``url`` and a redacted ``body_excerpt``. :func:`api_error` builds the right one from a
-failed response, and :func:`parse_json_body` reads a body or raises :class:`BadResponse`.
-Only :data:`cerkl_nb.__all__`'s everyday errors are also at the package's top level.
+:func:`api_error` builds the right :class:`ApiError` from a failed response;
+:func:`parse_json_body` reads a response's JSON or raises :class:`BadResponse`.
 """
 
 from __future__ import annotations
@@ -45,47 +43,18 @@ from typing import Any
 
 from .redact import excerpt, redact
 
-__all__ = [
-    "CerklError",
-    "ConfigurationError",
-    "MissingCredentials",
-    "AuthError",
-    "InvalidCredentials",
-    "InvalidGrant",
-    "TokenEndpointError",
-    "UnsupportedGrant",
-    "ApiError",
-    "Unauthorized",
-    "Forbidden",
-    "NotFound",
-    "Conflict",
-    "ValidationError",
-    "RateLimited",
-    "ServerError",
-    "OutcomeUnknown",
-    "BadResponse",
-    "ConnectionFailed",
-    "RequestTimeout",
-    "MissingDependency",
-    "api_error",
-    "parse_json_body",
-]
+
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if text else text
 
 
 class CerklError(Exception):
-    """Base class of every cerkl_nb error.
-
-    Parameters
-    ----------
-    message
-        What happened and what to do. It is redacted before it is stored.
-    hint
-        Optional extra advice, appended to the message on its own line.
-    """
+    """Base class of every cerkl_nb error: ``message`` (what happened and what to do) and
+    an optional ``hint`` appended on its own line, both redacted before they are stored."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = redact(message)
-        self.hint = redact(hint) if hint else None
+        self.hint = _redacted(hint)
         super().__init__(self.message if not self.hint else f"{self.message}\n{self.hint}")
 
 
@@ -119,9 +88,7 @@ class AuthError(CerklError):
         description: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.error = error
-        self.status = status
-        self.description = redact(description) if description else None
+        self.error, self.status, self.description = error, status, _redacted(description)
         super().__init__(message, hint=hint)
 
 
@@ -146,10 +113,8 @@ class ApiError(CerklError):
 
     Attributes
     ----------
-    status
-        HTTP status code.
-    code
-        Machine-readable error code from the body, if any.
+    status, code
+        HTTP status, and the machine-readable error code from the body, if any.
     request_id
         The server's request id (``X-Request-Id``), if any: quote it to support.
     method, url
@@ -170,12 +135,8 @@ class ApiError(CerklError):
         body_excerpt: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.status = status
-        self.code = code
-        self.request_id = request_id
-        self.method = method
-        self.url = redact(url) if url else url
-        self.body_excerpt = redact(body_excerpt) if body_excerpt else body_excerpt
+        self.status, self.code, self.request_id, self.method = status, code, request_id, method
+        self.url, self.body_excerpt = _redacted(url), _redacted(body_excerpt)
         super().__init__(message, hint=hint)
 
 
@@ -200,13 +161,7 @@ class ValidationError(ApiError):
 
 
 class RateLimited(ApiError):
-    """429 after the retry budget ran out.
-
-    Attributes
-    ----------
-    retry_after_s
-        How long the server asked us to wait, in seconds, if it said.
-    """
+    """429 after the retry budget; ``retry_after_s``: how long the server asked us to wait."""
 
     def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
         self.retry_after_s = retry_after_s
@@ -226,10 +181,8 @@ class BadResponse(CerklError):
 
     Attributes
     ----------
-    status
-        HTTP status of the response.
-    body_excerpt
-        A short redacted excerpt of the body.
+    status, body_excerpt
+        HTTP status of the response, and a short redacted excerpt of the body.
     """
 
     def __init__(
@@ -240,22 +193,15 @@ class BadResponse(CerklError):
         body_excerpt: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.status = status
-        self.body_excerpt = redact(body_excerpt) if body_excerpt else body_excerpt
+        self.status, self.body_excerpt = status, _redacted(body_excerpt)
         super().__init__(message, hint=hint)
 
 
 class ConnectionFailed(CerklError, ConnectionError):
-    """The server could not be reached.
-
-    Attributes
-    ----------
-    url
-        The URL we tried (never holds a secret).
-    """
+    """The server could not be reached; ``url`` is the one we tried (it holds no secret)."""
 
     def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
-        self.url = redact(url) if url else url
+        self.url = _redacted(url)
         super().__init__(message, hint=hint)
 
 
@@ -266,6 +212,8 @@ class RequestTimeout(ConnectionFailed, TimeoutError):
 class MissingDependency(CerklError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
 
+
+# -- from a failed response ----------------------------------------------------------------
 
 _STATUS_CLASSES: dict[int, type[ApiError]] = {
     400: ValidationError,
@@ -339,9 +287,9 @@ def api_error(
     hint: str | None = None,
     **extra: Any,
 ) -> ApiError:
-    """The typed, redacted :class:`ApiError` for a failed API response (a ``requests``
-    response): the subclass of its status unless ``cls`` says, with the server's code,
-    message and request id, and the next step to take."""
+    """The typed, redacted :class:`ApiError` for a failed ``requests`` response: the class
+    of its status unless ``cls`` says, with the server's code, message and request id, and
+    the next step to take."""
     status = resp.status_code
     try:
         body = json.loads(resp.text) if resp.text.strip() else None
@@ -375,3 +323,10 @@ def api_error(
         hint=hint if hint is not None else _HINTS.get(status),
         **extra,
     )
+
+
+#: Every exception class above, and the two functions.
+__all__ = [
+    n for n, v in list(globals().items()) if isinstance(v, type) and issubclass(v, CerklError)
+]
+__all__ += ["api_error", "parse_json_body"]

@@ -31,18 +31,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = [
-    "MASK",
-    "MAX_SECRETS",
-    "Secret",
-    "redact",
-    "redact_json",
-    "excerpt",
-    "register_secret",
-    "get_logger",
-    "RedactingFilter",
-    "install_log_redaction",
-]
+__all__ = ["MASK", "MAX_SECRETS", "Secret", "redact", "redact_json", "excerpt"]
+__all__ += ["register_secret", "get_logger", "RedactingFilter", "install_log_redaction"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -124,10 +114,8 @@ _RULES: list[tuple[re.Pattern[str], Any]] = [
 
 
 def redact(text: object) -> str:
-    """Return ``text`` as a string with every secret and credential-like value masked.
+    """``str(text)`` with every registered secret and credential-like value masked.
 
-    Examples
-    --------
     >>> redact("Authorization: Bearer e37b98a75db58f83edaaccdb75d15c3a38ae5e38")
     'Authorization: Bearer ***'
     """
@@ -164,8 +152,7 @@ def excerpt(text: object, limit: int) -> str:
 
 #: JSON keys whose values are masked whole, wherever they appear in a body or parameters.
 SENSITIVE_KEYS = frozenset(
-    {"access_token", "refresh_token", "client_secret", "id_token", "password", "secret"}
-    | {"token", "authorization"}
+    "access_token refresh_token client_secret id_token password secret token authorization".split()
 )
 
 
@@ -275,8 +262,7 @@ def get_logger(name: str) -> logging.Logger:
 
 #: Other libraries' loggers that see our traffic (URLs, and headers at DEBUG level).
 THIRD_PARTY_LOGGERS = ("urllib3", "requests") + tuple(
-    f"urllib3.{m}"
-    for m in ("connectionpool", "connection", "response", "util.retry", "poolmanager")
+    "urllib3." + m for m in "connectionpool connection response util.retry poolmanager".split()
 )
 
 
