@@ -48,14 +48,7 @@ from .errors import (
     parse_json_body,
 )
 from .redact import Secret, get_logger, redact, register_secret
-from .session import (
-    HeaderAuth,
-    backoff_s,
-    connection_error,
-    parse_retry_after,
-    send,
-    sent_nothing,
-)
+from .session import HeaderAuth, backoff_s, connection_error, parse_retry_after, send, sent_nothing
 from .spec import default_headers
 from .token import Token, TokenState
 
@@ -182,7 +175,6 @@ class TokenManager:
             ("fetches", "refreshes", "fallbacks", "failures", "token_requests"), 0
         )
 
-    # -- read-only views -------------------------------------------------------------------
     @property
     def credentials(self) -> Credentials:
         """The credentials in use."""
@@ -194,27 +186,26 @@ class TokenManager:
         return self._token
 
     @property
+    def busy(self) -> bool:
+        """True while a token request is in flight."""
+        return self._flight is not None
+
+    @property
     def state(self) -> TokenState:
         """The state of the current token against this manager's clock and leeway."""
         tok = self._token
         return TokenState.NONE if tok is None else tok.state(self.clock, self.settings.leeway_s)
 
     @property
-    def busy(self) -> bool:
-        """True while a token request is in flight."""
-        return self._flight is not None
-
-    @property
     def stats(self) -> dict[str, int]:
         """Counts of ``fetches``, ``refreshes``, ``fallbacks``, ``failures``, ``token_requests``."""
         return dict(self._stats)
 
-    # -- listeners -------------------------------------------------------------------------
     def add_listener(self, callback: Callable[[TokenEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on every :class:`TokenEvent`; returns a remover.
 
-        Callbacks run in the thread that caused the event, outside any lock. An exception
-        in a callback is logged and swallowed, so a broken UI cannot break a token request.
+        Callbacks run in the thread that caused the event, outside any lock; an exception in
+        one is logged and swallowed, so a broken UI cannot break a token request.
         """
         with self._cond:
             self._listeners.append(callback)
@@ -235,7 +226,6 @@ class TokenManager:
             except Exception:
                 log.exception("token listener %r failed", cb)
 
-    # -- the public operations -------------------------------------------------------------
     def get_token(self) -> Token:
         """A usable token, fetched or refreshed first when needed (one request for any
         number of threads meeting a stale token; no lock while it is fresh)."""
@@ -279,11 +269,8 @@ class TokenManager:
             self._token = None
 
     def request_token(self, grant_type: str, **form: str) -> Token:
-        """Send one token request with any grant (what fetch and refresh use), unretried.
-
-        Does not store the token. Useful to show the wire format in a tutorial, or to see
-        how the server answers an unsupported grant (raises :class:`UnsupportedGrant`).
-        """
+        """Send one token request with any grant, unretried, and return the token unstored
+        (to show the wire format, or an unsupported grant's :class:`UnsupportedGrant`)."""
         return self._post_token(grant_type, form, replay_safe=False)
 
     def close(self) -> None:
@@ -291,7 +278,6 @@ class TokenManager:
         if self._owns_session:
             self._session.close()
 
-    # -- single flight ---------------------------------------------------------------------
     def _run(self, mode: str) -> Token:
         """Join the token request in flight, or become its leader and send it."""
         flight = self._join_or_lead(mode)
@@ -376,10 +362,8 @@ class TokenManager:
             new = dataclasses.replace(new, refresh_token=old.refresh_token)
         return new, "refresh"
 
-    # -- the token request -----------------------------------------------------------------
     def _register_credentials(self) -> None:
-        """Register the client secret and the Basic value (as a header and alone) again, so
-        that redaction forgets them last, however many tokens come."""
+        """Register the secret and Basic value again: redaction forgets them last."""
         basic = self._basic.get_secret_value()
         for value in (self._credentials.client_secret, basic, basic.split(" ", 1)[1]):
             register_secret(value)
@@ -519,7 +503,6 @@ class TokenManager:
             )
         return hint
 
-    # -- display ---------------------------------------------------------------------------
     def __repr__(self) -> str:
         return (
             f"TokenManager(client_id={self._credentials.client_id!r}, "

@@ -1,20 +1,15 @@
 """CerklClient: the Cerkl Broadcast API v3, one request loop, and the front door connect().
 
-What a call meets, in order: its body serialised once (``items=`` wrapped in the
-``{"template": {"version": "3.0", "data": [...]}}`` envelope); the
-:class:`~cerkl_nb.session.AuthorizedSession`, which adds a usable token and sends it only
-to the configured origins; then the request loop of :meth:`CerklClient.request`:
-
-* on 401: one refresh and one more try (the session's rule), never a loop; on 403 nothing
-  (a new token would not help);
-* on 429 (every method) and, for idempotent methods only, 5xx and lost connections: wait
-  (``Retry-After`` in seconds or as an HTTP date, else jittered back-off, capped at
-  ``max_retry_wait_s``) and try again, up to ``max_retries`` times. A POST is never
-  retried silently: a 5xx on a POST raises :class:`~cerkl_nb.errors.OutcomeUnknown`;
-* every attempt recorded in the :class:`~cerkl_nb.postman.history.History`, redacted;
-* typed exceptions with status, error code, message, request id and a redacted excerpt.
-
-All sleeping goes through the injected clock, so tests never wait.
+A call's body is serialised once (``items=`` wrapped in the ``template`` envelope); each
+attempt goes through the :class:`~cerkl_nb.session.AuthorizedSession` (a usable token, only
+to the configured origins) and is recorded, redacted, in the
+:class:`~cerkl_nb.postman.history.History`. The loop of :meth:`CerklClient.request`: on
+401 one refresh and one more try (the session's rule), never a loop; on 403 nothing (a
+new token would not help); on 429 (every method) and, for idempotent methods only, 5xx
+and lost connections, a wait (``Retry-After``, else jittered back-off, capped at
+``max_retry_wait_s``) and another try, up to ``max_retries``. A POST is never retried
+silently: a 5xx on a POST raises :class:`~cerkl_nb.errors.OutcomeUnknown`. Every failure
+is a typed exception; all sleeping goes through the injected clock.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ from .auth import TokenManager
 from .clock import Clock
 from .config import Credentials, Settings, load_config
 from .errors import (
-    ApiError,
     BadResponse,
     ConfigurationError,
     ConnectionFailed,
@@ -66,6 +60,9 @@ log = get_logger("cerkl_nb.client")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_5XX = frozenset({500, 502, 503, 504})
+_MAYBE = (
+    "may or may not have been carried out: check (for example with a GET) before sending it again."
+)
 
 
 @dataclass(frozen=True)
@@ -77,16 +74,12 @@ class ApiResponse:
     status, headers
         HTTP status and the response headers (values redacted).
     body, items
-        Parsed JSON (None for an empty body), and the records in it, unwrapped from
-        whatever envelope it used.
-    elapsed_s, size
-        Seconds for this attempt; body size in bytes.
-    request_id
-        ``X-Request-Id``: quote it to support.
-    method, url
-        The request.
-    history_id
-        The id of the matching :class:`~cerkl_nb.postman.history.HistoryEntry`.
+        Parsed JSON (None for an empty body), and its records, unwrapped from whatever
+        envelope it used.
+    elapsed_s, size, request_id
+        Seconds for this attempt, body size in bytes, ``X-Request-Id``.
+    method, url, history_id
+        The request, and the id of its :class:`~cerkl_nb.postman.history.HistoryEntry`.
     """
 
     status: int
@@ -184,17 +177,14 @@ class CerklClient:
     Parameters
     ----------
     token_manager
-        Supplies tokens. Built from ``credentials`` (or the environment / ``.env``) when
+        Supplies tokens; built from ``credentials`` (or the environment / ``.env``) when
         omitted.
-    credentials
-        Client ID and secret, when no token manager is given.
-    settings
-        Base URL, timeouts and retry policy (the token manager's by default).
+    credentials, settings, clock
+        Client ID and secret when no token manager is given; base URL, timeouts and retry
+        policy; time source for back-off sleeps (the token manager's by default).
     session
-        A ``requests.Session`` (a new pooled one by default, shared with the token
-        manager this client creates).
-    clock
-        Time source for back-off sleeps (the token manager's by default).
+        A ``requests.Session`` (a new pooled one by default, shared with the token manager
+        this client creates).
     history
         Where every call is recorded (a new ``History(200)`` by default).
     sandbox
@@ -204,7 +194,6 @@ class CerklClient:
     Examples
     --------
     >>> client = cerkl_nb.connect()                              # doctest: +SKIP
-    >>> client.list("subscriber", page_size=5).items              # doctest: +SKIP
     >>> client.create("segment", {"description": "Engineers"})    # doctest: +SKIP
     """
 
@@ -257,7 +246,6 @@ class CerklClient:
             "User-Agent": self.settings.user_agent,
         }
 
-    # -- the one request method ------------------------------------------------------------
     def request(
         self,
         method: str,
@@ -272,15 +260,11 @@ class CerklClient:
 
         Parameters
         ----------
-        method
-            HTTP method.
-        path
-            Path relative to the base URL (``"segment"``, ``"/segment/12"``), or an
-            absolute URL on the same origin (a ``links.next`` value).
-        params
-            Query parameters.
-        json
-            A JSON body sent as is.
+        method, path
+            HTTP method; a path relative to the base URL (``"segment"``, ``"/segment/12"``)
+            or an absolute URL on the same origin (a ``links.next`` value).
+        params, json
+            Query parameters; a JSON body sent as is.
         items
             Record(s) to wrap in the ``template`` envelope (instead of ``json``).
         timeout_s
@@ -305,7 +289,6 @@ class CerklClient:
             self.clock.sleep(self._wait_or_raise(call, resp))
             call.attempt += 1
 
-    # -- the named steps of request() ------------------------------------------------------
     def _prepare(
         self,
         method: str,
@@ -365,12 +348,8 @@ class CerklClient:
                     call.attempt += 1
                     return None, None
             if not call.idempotent and not sent_nothing(exc):
-                raise type(err)(
-                    err.message + f" The {call.method} may or may not have been carried out: "
-                    "check (for example with a GET) before sending it again.",
-                    url=err.url,
-                    hint=err.hint,
-                ) from None
+                msg = f"{err.message} The {call.method} {_MAYBE}"
+                raise type(err)(msg, url=err.url, hint=err.hint) from None
             raise err from None
         self._record(call, started_at, time.perf_counter() - t0, resp, None)
         return resp, token
@@ -408,35 +387,27 @@ class CerklClient:
                 hint = "auto_refresh is off: call client.token_manager.refresh() (or turn it on)."
             raise api_error(resp, method, url, cls=Unauthorized, hint=hint)
         if status >= 500 and not call.idempotent:
-            raise api_error(
-                resp,
-                method,
-                url,
-                cls=OutcomeUnknown,
-                hint=f"The {method} was not retried automatically: it may or may not have "
-                "been carried out. Check (for example with a GET) before sending it again.",
-            )
+            hint = f"The {method} was not retried automatically: it {_MAYBE}"
+            raise api_error(resp, method, url, cls=OutcomeUnknown, hint=hint)
         if 300 <= status < 400:
-            hint = "Redirects are not followed for writes (the body and token would be "
-            raise api_error(resp, method, url, cls=ApiError, hint=hint + "replayed).")
+            hint = "Redirects are not followed for writes (the body and token would be replayed)."
+            raise api_error(resp, method, url, hint=hint)
         if status != 429 and status not in _RETRY_5XX:
             raise api_error(resp, method, url, prefix=prefix)
         ra = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
         too_long = ra is not None and ra > s.max_retry_wait_s
         if status == 429 and (too_long or call.attempt >= s.max_retries):
-            hint = None
-            if too_long:
-                hint = (
-                    f"The server asked us to wait {ra:.0f} s, longer than "
-                    f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later."
-                )
+            hint = (
+                f"The server asked us to wait {ra:.0f} s, longer than "
+                f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later."
+                if too_long
+                else None
+            )
             raise api_error(resp, method, url, prefix=prefix, hint=hint, retry_after_s=ra)
         if call.attempt >= s.max_retries:
             raise api_error(resp, method, url, prefix=prefix)
-        if ra is not None and not too_long:
-            wait = ra + backoff_s(0, 0.25)
-        else:
-            wait = backoff_s(call.attempt, s.max_retry_wait_s)
+        usable = ra is not None and not too_long
+        wait = ra + backoff_s(0, 0.25) if usable else backoff_s(call.attempt, s.max_retry_wait_s)
         log.info("%s %s: %d; retrying in %.2f s", method, url, status, wait)
         return wait
 
@@ -481,7 +452,6 @@ class CerklClient:
         self.history.add(entry)
         call.elapsed, call.history_id, call.shown = elapsed, entry.id, shown
 
-    # -- resource helpers --------------------------------------------------------------------
     @staticmethod
     def _path(resource: str, id: Any = None) -> str:
         resource = resource.strip("/")
@@ -582,7 +552,6 @@ class CerklClient:
         # Built as the pages arrive, never from a list of every record (peak memory).
         return frame_from_items(pd, self.iter_items(resource, **options), normalize)
 
-    # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         """Close the session and the token manager if this client created them."""
         if self._owns_session:
@@ -657,16 +626,13 @@ def connect(
 
     Parameters
     ----------
-    client_id, client_secret, base_url
-        Explicit values (win over the environment and ``.env``).
-    dotenv_path
-        A ``.env`` file (``None``: search from the working directory; ``False``: none).
+    client_id, client_secret, base_url, dotenv_path, **overrides
+        As for :func:`~cerkl_nb.config.load_config`: explicit values win over the
+        environment and ``.env``; ``overrides`` are other Settings fields.
     sandbox
         ``None`` (default): use the sandbox only when no credentials are configured.
         ``True``: always use the sandbox. ``False``: never (raise
-        :class:`~cerkl_nb.errors.MissingCredentials`). A ``Sandbox`` object: use that one.
-    **overrides
-        Other :class:`~cerkl_nb.config.Settings` fields (``timeout_s``, ``leeway_s`` ...).
+        :class:`~cerkl_nb.errors.MissingCredentials`). A ``Sandbox`` handle: use that one.
     """
     # Wrapped at once: a verbose traceback of any error below shows Secret('***').
     client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret

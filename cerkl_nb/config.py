@@ -331,14 +331,6 @@ class Credentials:
 
     __str__ = __repr__
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
-
     def __reduce__(self) -> Any:  # pickling would write the secret to disk
         raise TypeError("Credentials cannot be pickled (they hold a secret)")
 

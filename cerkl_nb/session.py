@@ -2,30 +2,26 @@
 
 As in google-auth (``AuthorizedSession.request`` asking ``Credentials.before_request`` to
 apply themselves), the session asks its :class:`~cerkl_nb.auth.TokenManager` for a usable
-token before each request, and it owns the one rule for a 401: refresh once, send once
-more, never a loop. Two rules are stricter than google-auth's:
+token before each request, and it owns the one rule for a 401. Two rules are stricter
+than google-auth's:
 
 * **the origin rule**: a token goes only to the scheme, host and port of the configured
-  API or token endpoint (default ports filled in, so ``https://api.cerkl.com:443/v3`` and
-  ``https://api.cerkl.com/v3`` are the same place). A redirect elsewhere carries no token
-  (``requests`` drops the header) and a 401 from there causes no refresh;
-* **once only**: a request is sent again after a 401 at most once, and only when it
-  carried a Bearer token to one of those origins and the manager refreshes automatically.
+  API or token endpoint (default ports filled in: ``https://api.cerkl.com:443/v3`` is
+  ``https://api.cerkl.com/v3``). A redirect elsewhere carries no token (``requests`` drops
+  the header) and a 401 from there causes no refresh;
+* **once only**: after a 401, one refresh and one more send, never a loop.
 
-:class:`~cerkl_nb.client.CerklClient` sends each attempt through :meth:`AuthorizedSession.send`
-and applies :meth:`AuthorizedSession.renew_after_401` in its own request loop (which also
+:class:`~cerkl_nb.client.CerklClient` sends each attempt with :meth:`AuthorizedSession.send`
+and applies :meth:`AuthorizedSession.renew_after_401` in its request loop (which also
 retries 429 and 5xx and records every attempt); :meth:`AuthorizedSession.request` is the
-same rule for plain ``requests`` calls.
+same for plain ``requests`` calls.
 
-Keeping secrets out of tracebacks
----------------------------------
-IPython's Verbose xmode, ``%debug`` and ``sys.last_value`` show the local variables of every
-frame in a traceback. No frame of ours holds a plain credential: :class:`HeaderAuth` writes
-the Authorization header (and a refresh token's form field) from a Secret, inside
-``requests``, at the last moment. The frames of requests, urllib3 and http.client *do* hold
-them, so whatever escapes :func:`send` (a KeyboardInterrupt in a slow call, a
-UnicodeEncodeError) has the locals of those finished frames cleared first, and a response's
-request is masked before it is returned.
+Verbose tracebacks (IPython's xmode, ``%debug``) show every frame's locals. No frame of
+ours holds a plain credential: :class:`HeaderAuth` writes it from a Secret inside
+``requests``, at the last moment. The frames of requests, urllib3 and http.client *do*
+hold them, so whatever escapes :func:`send` (a KeyboardInterrupt in a slow call, a
+UnicodeEncodeError) has the locals of those finished frames cleared first, and a
+response's request is masked before it is returned.
 """
 
 from __future__ import annotations
@@ -48,16 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .auth import TokenManager
     from .config import Settings
 
-__all__ = [
-    "AuthorizedSession",
-    "HeaderAuth",
-    "send",
-    "require_origin",
-    "connection_error",
-    "sent_nothing",
-    "parse_retry_after",
-    "backoff_s",
-]
+__all__ = ["AuthorizedSession", "HeaderAuth", "send", "require_origin", "connection_error"]
+__all__ += ["sent_nothing", "sandbox_hint", "parse_retry_after", "backoff_s"]
 
 
 def _origins(settings: Settings) -> set[tuple[str, str, int]]:

@@ -196,13 +196,5 @@ class Token:
 
     __str__ = __repr__
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
-
     def __reduce__(self) -> Any:
         raise TypeError("Tokens cannot be pickled (they hold secrets)")

@@ -90,7 +90,10 @@ def test_unknown_setting_is_rejected_with_a_suggestion() -> None:
 def test_credentials_mask_the_secret_everywhere() -> None:
     c = Credentials("my-client", SECRET)
     assert isinstance(c.client_secret, Secret)
-    for text in (repr(c), str(c), f"{c}", c._repr_html_(), str(c._repr_mimebundle_())):
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = DisplayFormatter().format(c)[0].values()  # what a notebook displays
+    for text in (repr(c), str(c), f"{c}", *shown):
         assert SECRET not in text
         assert "my-client" in text
     assert c.client_secret.get_secret_value() == SECRET

@@ -126,7 +126,10 @@ def test_system_clock_counts_through_suspend_where_the_os_allows() -> None:
 
 def test_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
     tok = make(clock, refresh_token=REFRESH)
-    texts = [repr(tok), str(tok), tok.masked(), tok._repr_html_(), str(tok._repr_mimebundle_())]
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = DisplayFormatter().format(tok)[0].values()  # what a notebook displays
+    texts = [repr(tok), str(tok), tok.masked(), *shown]
     for text in texts:
         for secret in (ACCESS, REFRESH):
             for i in range(0, 40 - 6):
