@@ -1,22 +1,17 @@
 """cerkl_nb: learn and use the Cerkl Broadcast API v3 from JupyterLab.
 
-The UI-free core handles the whole OAuth 2.0 client-credentials lifecycle and the API
-calls::
+::
 
     import cerkl_nb
 
     client = cerkl_nb.connect()       # real credentials from env/.env, else the local sandbox
     page = client.list("subscriber", page_size=5)
-    segment = client.create("segment", {"description": "Engineers"})
 
-Importing ``cerkl_nb`` loads nothing but this file: every name below is imported from its
-home module on first use (PEP 562), so ``import cerkl_nb.sandbox`` or
-``import cerkl_nb.spec`` never pulls in ``requests``, and importing changes no global state
-(loggers, ``http.client``). The top level holds what a notebook uses every day; the rest
-lives in its module (the whole exception tree in :mod:`cerkl_nb.errors`, redaction in
-:mod:`cerkl_nb.redact`, the authorized session in :mod:`cerkl_nb.session`, clocks in
-:mod:`cerkl_nb.clock`). The widget layer is reached through :func:`dashboard` (or
-``cerkl_nb.widgets``) only when asked for.
+Importing ``cerkl_nb`` loads nothing but this file and changes no global state: each name
+below is imported from its home module on first use (PEP 562). The top level holds what a
+notebook uses every day; the rest lives in its module (every error in
+:mod:`cerkl_nb.errors`, redaction in :mod:`cerkl_nb.redact`, the authorized session in
+:mod:`cerkl_nb.session`, clocks in :mod:`cerkl_nb.clock`, widgets in ``cerkl_nb.widgets``).
 """
 
 from __future__ import annotations
