@@ -39,14 +39,7 @@ from .errors import (
     api_error,
     parse_json_body,
 )
-from .paging import (
-    DEFAULT_CONCURRENCY,
-    Page,
-    filters_json,
-    frame_from_items,
-    iter_items,
-    require_pandas,
-)
+from .paging import Page, filters_json, frame_from_items, iter_items, require_pandas
 from .redact import Secret, excerpt, get_logger, install_log_redaction, redact, redact_json
 from .session import AuthorizedSession, backoff_s, connection_error, parse_retry_after, sent_nothing
 from .spec import ENV_BASE_URL, default_headers, origin_of, unwrap_items, wrap_template
@@ -519,22 +512,12 @@ class CerklClient:
         """DELETE one record."""
         self.request("DELETE", self._path(resource, id))
 
-    def iter_items(
-        self,
-        resource: str,
-        *,
-        page_size: int = 100,
-        filters: Mapping[str, Any] | str | None = None,
-        progress: bool = False,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **params: Any,
-    ) -> Iterator[dict[str, Any]]:
-        """Lazily yield every record of a collection, in page order; ``page_size``,
-        ``filters`` and ``params`` as for :meth:`list`, ``progress`` shows a bar (needs
-        ``tqdm``), ``concurrency`` pages are fetched at once when the server reports a total
-        (1: one at a time). See :func:`cerkl_nb.paging.iter_items`."""
-        options = dict(page_size=page_size, filters=filters, progress=progress)
-        return iter_items(self, resource, concurrency=concurrency, **options, **params)
+    def iter_items(self, resource: str, **options: Any) -> Iterator[dict[str, Any]]:
+        """Lazily yield every record of a collection, in page order; ``options`` as for
+        :func:`cerkl_nb.paging.iter_items` (``page_size``, ``filters``, ``progress``,
+        ``concurrency``: pages fetched at once when the server reports a total, 4 by
+        default) and extra query parameters."""
+        return iter_items(self, resource, **options)
 
     def get_all(self, resource: str, **options: Any) -> list[dict[str, Any]]:
         """Every record of a collection as a list (options as for :meth:`iter_items`)."""
