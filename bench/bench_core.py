@@ -1,290 +1,208 @@
-"""Benchmarks of the UI-free core. Not timed tests: figures for bench/README.md.
+"""Figures of the UI-free core that a user can notice. Not timed tests: bench/README.md.
 
-Three measurements, each against a sandbox running in its own process
-(``cerkl-nb sandbox --port P``), so server work does not share our GIL:
-
-1. Per-call overhead: ``CerklClient.request("GET", ...)`` versus a plain
-   ``requests.Session().get`` with a hand-set Bearer header (and ``.json()``), on the same
-   sandbox, interleaved call by call, median of N calls each. Target: ratio <= 1.10.
-2. Import cost: ``import cerkl_nb`` versus ``import requests`` in fresh interpreters,
-   interleaved, median of M runs each. Target: at most 50 ms more.
-3. Paging: all 10,000 subscribers with 20 ms injected latency per API call, page_size 100,
-   sequential versus concurrent. Target: concurrent at least 3x faster.
+import
+    ``import cerkl_nb`` plus the client in use (``cerkl_nb.CerklClient``, ``connect``),
+    against ``import requests`` and a bare interpreter; fresh interpreters, interleaved,
+    medians.
+paging
+    All 10,000 subscribers of a sandbox in its own process, 100 a page, with 20 ms of
+    latency injected on every API call: ``get_all`` one page at a time, with 4 workers
+    (the default) and with 8, against the ideal (one latency per round of pages). Wall
+    time, medians of rounds.
+frame
+    ``to_dataframe`` of 100,000 subscribers: the tracemalloc peak during the call against
+    the memory the finished frame keeps, next to ``DataFrame.from_records(get_all())``.
 
 Run::
 
-    python bench/bench_core.py              # prints the figures
-    python bench/bench_core.py --markdown   # prints a section for bench/README.md
+    python bench/bench_core.py                      # everything, JSON on stdout
+    python bench/bench_core.py --only import,paging --rounds 3
+    python bench/bench_core.py --markdown           # the bench/README.md table of a run
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
+import json
+import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+import tracemalloc
+from typing import Any
 
 import _perf_tools  # beside this script: python puts its folder on sys.path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SandboxProcess:
-    """``cerkl-nb sandbox`` in a subprocess, stopped on exit."""
-
-    def __init__(self, subscribers: int) -> None:
-        self.port = free_port()
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from cerkl_nb.launch.cli import main; sys.exit(main())",
-            "sandbox",
-            "--port",
-            str(self.port),
-            "--quiet",
-            "--subscribers",
-            str(subscribers),
-        ]
-        import secrets
-
-        # The sandbox's admin key goes through the environment, as binder/start passes it.
-        self.key = secrets.token_urlsafe(32)
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "CERKL_SANDBOX_KEY": self.key},
-        )
-        self.root = f"http://127.0.0.1:{self.port}"
-        self.url = self.root + "/v3"
-        deadline = time.monotonic() + 60
-        import requests
-
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read().decode())
-            try:
-                requests.get(self.root + "/_sandbox/health", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        from cerkl_nb.sandbox import attach
-
-        self.handle = attach(self.root, key=self.key)
-
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def bench_overhead(sb: SandboxProcess, n: int) -> dict[str, float]:
-    import requests
-
-    import cerkl_nb
-
-    client = cerkl_nb.CerklClient(
-        cerkl_nb.TokenManager(
-            cerkl_nb.Credentials.for_sandbox(sb.handle), cerkl_nb.Settings.for_sandbox(sb.handle)
-        )
-    )
-    token = client.token_manager.get_token().access_token.get_secret_value()
-    plain = requests.Session()
-    headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
-    url = sb.url + "/segment"
-    params = {"page": 1, "page_size": 1}
-
-    def ours() -> None:
-        client.request("GET", "/segment", params=params)
-
-    def theirs() -> None:
-        r = plain.get(url, params=params, headers=headers, timeout=30)
-        r.raise_for_status()
-        r.json()
-
-    for _ in range(200):  # warm connections, caches and the server
-        ours()
-        theirs()
-    t_ours: list[float] = []
-    t_theirs: list[float] = []
-    for i in range(n):
-        pair = (ours, theirs) if i % 2 == 0 else (theirs, ours)
-        for fn in pair:
-            t0 = time.perf_counter()
-            fn()
-            (t_ours if fn is ours else t_theirs).append(time.perf_counter() - t0)
-    med_o, med_t = statistics.median(t_ours), statistics.median(t_theirs)
-    client.close()
-    plain.close()
-    return {
-        "n": n,
-        "client_median_ms": med_o * 1000,
-        "plain_median_ms": med_t * 1000,
-        "ratio": med_o / med_t,
-        "overhead_us": (med_o - med_t) * 1e6,
-    }
 
 
 def bench_import(runs: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    stmts = {
+        "bare": "pass",
+        "requests": "import requests",
+        # `import cerkl_nb` alone loads next to nothing: what is timed is the core in use.
+        "cerkl_nb": "import cerkl_nb; cerkl_nb.CerklClient; cerkl_nb.connect",
+    }
 
     def once(stmt: str) -> float:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", stmt], check=True, env=env, cwd=ROOT)
+        subprocess.run([sys.executable, "-c", stmt], check=True, env=env, cwd=_perf_tools.ROOT)
         return time.perf_counter() - t0
 
-    # `import cerkl_nb` alone loads next to nothing (the names are imported on first use),
-    # so what is timed is the core in use: the client and everything it imports.
-    core = "import cerkl_nb; cerkl_nb.CerklClient; cerkl_nb.connect"
-    once(core)  # compile .pyc files first
-    base, ours, bare = [], [], []
+    once(stmts["cerkl_nb"])  # compile the .pyc files first
+    got: dict[str, list[float]] = {k: [] for k in stmts}
     for i in range(runs):
-        order = ("requests", "cerkl_nb", "") if i % 2 == 0 else ("cerkl_nb", "requests", "")
-        for mod in order:
-            stmt = {"requests": "import requests", "cerkl_nb": core, "": "pass"}[mod]
-            {"requests": base, "cerkl_nb": ours, "": bare}[mod].append(once(stmt))
-    mb, mo, mz = statistics.median(base), statistics.median(ours), statistics.median(bare)
+        for name in list(stmts) if i % 2 == 0 else list(reversed(stmts)):
+            got[name].append(once(stmts[name]))
+    med = {k: statistics.median(v) * 1000 for k, v in got.items()}
+    return {"runs": runs, **{f"{k}_ms": v for k, v in med.items()}}
+
+
+def bench_paging(rounds: int, latency_ms: int = 20) -> dict[str, Any]:
+    with _perf_tools.Sandbox(subscribers=10_000) as sb:
+        client = sb.client()
+        total = client.list("subscriber", page_size=1).total
+        runs = {f"{w} workers" if w > 1 else "sequential": w for w in (1, 4, 8)}
+        got: dict[str, list[float]] = {k: [] for k in runs}
+        sb.handle.set_faults(latency_ms=latency_ms)
+        try:
+            for r in range(rounds):
+                for name in list(runs) if r % 2 == 0 else list(reversed(runs)):
+                    t0 = time.perf_counter()
+                    count = len(client.get_all("subscriber", concurrency=runs[name]))
+                    got[name].append(time.perf_counter() - t0)
+                    assert count == total, (name, count, total)
+        finally:
+            sb.handle.clear_faults()
+            client.close()
+    pages = math.ceil(total / 100)
+    ideal = {f"{w} workers": (1 + math.ceil((pages - 1) / w)) * latency_ms / 1000 for w in (4, 8)}
+    med = {k: statistics.median(v) for k, v in got.items()}
     return {
-        "runs": runs,
-        "python_ms": mz * 1000,
-        "requests_ms": mb * 1000,
-        "cerkl_nb_ms": mo * 1000,
-        "extra_ms": (mo - mb) * 1000,
+        "records": total,
+        "latency_ms": latency_ms,
+        "rounds": rounds,
+        "wall_s": med,
+        "ideal_s": {"sequential": pages * latency_ms / 1000, **ideal},
+        "speedup": {k: med["sequential"] / v for k, v in med.items() if k != "sequential"},
     }
 
 
-def bench_paging(sb: SandboxProcess, concurrency: int, rounds: int) -> dict[str, float]:
-    import cerkl_nb
+def _traced(fn: Any) -> tuple[Any, int, int]:
+    """Run ``fn`` under tracemalloc: (result, peak bytes, bytes still held after)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    result = fn()
+    gc.collect()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return result, peak - before, current - before
 
-    client = cerkl_nb.CerklClient(
-        cerkl_nb.TokenManager(
-            cerkl_nb.Credentials.for_sandbox(sb.handle), cerkl_nb.Settings.for_sandbox(sb.handle)
-        )
-    )
-    client.token_manager.get_token()
-    sb.handle.set_faults(latency_ms=20)
-    seq, conc = [], []
-    try:
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            a = client.get_all("subscriber", page_size=100, concurrency=1)
-            seq.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            b = client.get_all("subscriber", page_size=100, concurrency=concurrency)
-            conc.append(time.perf_counter() - t0)
-            assert len(a) == len(b) == 10_000, (len(a), len(b))
-            assert [x["id"] for x in a] == [x["id"] for x in b]
-    finally:
-        sb.handle.clear_faults()
+
+def bench_frame(rows: int) -> dict[str, Any]:
+    import pandas as pd
+
+    with _perf_tools.Sandbox(subscribers=20_000, max_records=max(rows, 50_000)) as sb:
+        client = sb.client()
+        have, i = client.list("subscriber", page_size=1).total, 0
+        while have < rows:  # the sandbox takes bodies up to 64 KiB: 200 records a POST
+            n = min(200, rows - have)
+            client.create_many(
+                "subscriber",
+                [
+                    {
+                        "first_name": f"Bench{i}",
+                        "last_name": f"Row{j}",
+                        "email": f"bench.{i}.{j}@example.com",
+                        "subscriber_privacy_level": {"id": 1},
+                        "subscriber_status": {"id": 1},
+                    }
+                    for j in range(n)
+                ],
+            )
+            have, i = have + n, i + 1
+        client.list("subscriber", page_size=1)  # history, pools and imports warmed up
+        out: dict[str, Any] = {"rows": rows}
+        ways = {
+            "to_dataframe": lambda: client.to_dataframe("subscriber"),
+            "from_records(get_all)": lambda: pd.DataFrame.from_records(
+                client.get_all("subscriber")
+            ),
+        }
+        for name, fn in ways.items():
+            frame, peak, kept = _traced(fn)
+            assert len(frame) == rows, (name, len(frame))
+            del frame
+            out[name] = {"peak_mb": peak / 2**20, "frame_mb": kept / 2**20, "ratio": peak / kept}
         client.close()
-    ms, mc = statistics.median(seq), statistics.median(conc)
-    return {
-        "records": 10_000,
-        "concurrency": concurrency,
-        "sequential_s": ms,
-        "concurrent_s": mc,
-        "speedup": ms / mc,
-    }
+    return out
 
 
-def machine() -> str:
-    m = _perf_tools.machine()
-    return f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['os']}"
+def markdown(out: dict[str, Any]) -> str:
+    """The README table and the machine line for one run."""
+    m, rows = out["machine"], []
+    if "import" in out:
+        i = out["import"]
+        rows.append(
+            f"| `import cerkl_nb` and the client in use vs `import requests` (fresh "
+            f"interpreters, median of {i['runs']}) | {i['cerkl_nb_ms']:.1f} ms vs "
+            f"{i['requests_ms']:.1f} ms: **+{i['cerkl_nb_ms'] - i['requests_ms']:.1f} ms** "
+            f"(bare interpreter {i['bare_ms']:.1f} ms) |"
+        )
+    if "paging" in out:
+        p = out["paging"]
+        w, ideal, x = p["wall_s"], p["ideal_s"], p["speedup"]
+        rows.append(
+            f"| {p['records']:,} subscribers, 100 a page, {p['latency_ms']} ms latency per "
+            f"call (median of {p['rounds']}) | sequential {w['sequential']:.2f} s; 4 workers "
+            f"(default) {w['4 workers']:.2f} s, **{x['4 workers']:.2f}x** (ideal "
+            f"{ideal['4 workers']:.2f} s); 8 workers {w['8 workers']:.2f} s, "
+            f"**{x['8 workers']:.2f}x** (ideal {ideal['8 workers']:.2f} s) |"
+        )
+    if "frame" in out:
+        f = out["frame"]
+        new, old = f["to_dataframe"], f["from_records(get_all)"]
+        rows.append(
+            f"| `to_dataframe` of {f['rows']:,} subscribers: tracemalloc peak vs the frame | "
+            f"peak {new['peak_mb']:.0f} MB, frame {new['frame_mb']:.0f} MB: "
+            f"**{new['ratio']:.2f}x** (`from_records(get_all())`: {old['ratio']:.2f}x) |"
+        )
+    return (
+        f"**Machine:** {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['os']}; "
+        f"1-minute load average {m['load_1min_at_start']} at the start. **Date:** "
+        f"{out['date']}. One run of `python bench/bench_core.py` ({out['took_s']:.0f} s).\n\n"
+        "| measurement | result |\n|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=2000, help="calls per side for the overhead")
+    ap.add_argument("--only", default="import,paging,frame")
     ap.add_argument("--imports", type=int, default=30, help="interpreter starts per side")
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=3, help="paging rounds (median)")
-    ap.add_argument("--markdown", action="store_true", help="print a bench/README.md section")
+    ap.add_argument("--rounds", type=int, default=5, help="paging rounds (median)")
+    ap.add_argument("--rows", type=int, default=100_000, help="rows for the frame section")
+    ap.add_argument("--markdown", action="store_true", help="print the README table too")
     args = ap.parse_args()
-
-    imp = bench_import(args.imports)
-    with SandboxProcess(subscribers=10_000) as sb:
-        ovh = bench_overhead(sb, args.calls)
-        pag = bench_paging(sb, args.concurrency, args.rounds)
-
-    ok = {
-        "overhead": ovh["ratio"] <= 1.10,
-        "import": imp["extra_ms"] <= 50,
-        "paging": pag["speedup"] >= 3,
+    only, started = set(args.only.split(",")), dt.datetime.now(dt.timezone.utc)
+    out: dict[str, Any] = {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _perf_tools.machine(),
     }
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if "import" in only:
+        out["import"] = bench_import(args.imports)
+    if "paging" in only:
+        out["paging"] = bench_paging(args.rounds)
+    if "frame" in only:
+        out["frame"] = bench_frame(args.rows)
+    out["took_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    print(json.dumps(out, indent=2))
     if args.markdown:
-        verdict = {k: "pass" if v else "FAIL" for k, v in ok.items()}
-        rows = [
-            (
-                "per-call overhead: `CerklClient` GET vs plain `requests.Session` GET with a "
-                f"hand-set Bearer header, interleaved, median of {ovh['n']:,} calls each",
-                "ratio <= 1.10",
-                f"{ovh['client_median_ms']:.3f} ms vs {ovh['plain_median_ms']:.3f} ms: "
-                f"**ratio {ovh['ratio']:.3f}** ({ovh['overhead_us']:+.0f} µs a call)",
-                verdict["overhead"],
-            ),
-            (
-                "`import cerkl_nb` vs `import requests` (fresh interpreters, interleaved, "
-                f"median of {imp['runs']} each)",
-                "<= 50 ms more",
-                f"{imp['cerkl_nb_ms']:.1f} ms vs {imp['requests_ms']:.1f} ms: "
-                f"**+{imp['extra_ms']:.1f} ms** (bare interpreter {imp['python_ms']:.1f} ms)",
-                verdict["import"],
-            ),
-            (
-                "all 10,000 subscribers, page_size 100, 20 ms injected latency per API call "
-                f"(median of {args.rounds} rounds)",
-                "concurrent >= 3x faster",
-                f"sequential {pag['sequential_s']:.2f} s, concurrent "
-                f"({pag['concurrency']} workers) {pag['concurrent_s']:.2f} s: "
-                f"**{pag['speedup']:.1f}x**",
-                verdict["paging"],
-            ),
-        ]
-        table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
-        print(
-            f"""
-## Core
-
-Measured {when} on {machine()} with `python bench/bench_core.py --markdown` (the sandbox
-runs in its own process: `cerkl-nb sandbox --port P --subscribers 10000 --quiet`).
-
-| measurement | target | result | verdict |
-|---|---|---|---|
-{table}
-
-The overhead pays for the token check (a lock-free fast path while the token is fresh),
-the history entry (with a redacted response excerpt), typed-error handling, tolerant
-unwrapping and the response object. Concurrent paging needs the total from the first
-page; without one, paging stays sequential.
-"""
-        )
-    else:
-        print("machine:", machine())
-        print("overhead:", {k: round(v, 4) for k, v in ovh.items()})
-        print("import:", {k: round(v, 2) for k, v in imp.items()})
-        print("paging:", {k: round(v, 3) for k, v in pag.items()})
-        print("targets met:", ok)
-    return 0 if all(ok.values()) else 1
+        print(markdown(out))
+    return 0
 
 
 if __name__ == "__main__":

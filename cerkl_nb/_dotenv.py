@@ -1,9 +1,8 @@
-""".env files: where to look, whose to trust, how to read and write them, and what git thinks.
+""".env files, the one home for them: where to look, whose to trust, reading and writing
+(python-dotenv, so a saved file reads back identically) and what git thinks of a file.
 
-python-dotenv reads and writes (so a saved file reads back identically); git itself says
-whether a file is ignored or tracked. Kept apart from :mod:`cerkl_nb.config`, which decides
-what the values mean. Secrets are wrapped in :class:`~cerkl_nb.redact.Secret` as they are
-read, so no frame here holds them in plain text (verbose tracebacks print locals).
+:mod:`cerkl_nb.config` decides what the values mean. Secrets are wrapped in a
+:class:`~cerkl_nb.redact.Secret` as they are read (verbose tracebacks print locals).
 """
 
 from __future__ import annotations
@@ -20,20 +19,13 @@ __all__ = ["find_dotenv", "read_dotenv", "write_dotenv", "is_git_ignored", "is_g
 
 
 def find_dotenv(start: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the nearest ``.env`` in ``start`` (default: the working directory) or above.
-
-    The search stops at the root of the git work tree (a folder holding ``.git``) or at the
-    home directory, whichever comes first; outside both, only the working directory is
-    searched. A ``.env`` in a shared folder above them (the system temporary folder, ``/``)
-    may belong to anybody.
-    """
-    from pathlib import Path
-
+    """The nearest ``.env`` in ``start`` (default: the working directory) or above it, up to
+    the git work tree's root or the home directory, whichever comes first (outside both:
+    the working directory only). One in a shared folder above them may be anybody's."""
     here = Path(start or os.getcwd()).absolute()
     home = Path.home().absolute()
     chain = [here, *here.parents]
     stop = next((i for i, f in enumerate(chain) if f == home or (f / ".git").exists()), 0)
-    # Outside any repository and outside the home directory: the working directory only.
     for folder in chain[: stop + 1]:
         candidate = folder / ".env"
         if candidate.is_file():
@@ -75,7 +67,6 @@ def read_dotenv(
     any of its content).
     """
     import stat as st
-    from pathlib import Path
 
     if path is False:
         return {}
@@ -137,11 +128,11 @@ def write_dotenv(
         if key in existing_keys and key not in values:
             unset_key(target, key)
     for key, value in values.items():
-        plain = value.get_secret_value() if isinstance(value, Secret) else value
         # quote_mode="always": set_key single-quotes the value and escapes \\ and ' in it.
-        set_key(target, key, plain, quote_mode="always")
+        set_key(target, key, _plain(value), quote_mode="always")
     os.chmod(target, 0o600)
-    unreadable = _keys_not_read_back(target, values)
+    back = dotenv_values(target, interpolate=False)
+    unreadable = [k for k, v in values.items() if back.get(k) != _plain(v)]  # names, no values
     if unreadable:
         raise ConfigurationError(
             f"{', '.join(unreadable)} did not read back from {target} exactly as written; "
@@ -151,16 +142,8 @@ def write_dotenv(
     return target
 
 
-def _keys_not_read_back(target: Path, ours: Mapping[str, str | Secret]) -> list[str]:
-    """Keys whose value python-dotenv does not read back exactly (names only, no values)."""
-    from dotenv import dotenv_values
-
-    back = dotenv_values(target, interpolate=False)
-    return [
-        key
-        for key, value in ours.items()
-        if back.get(key) != (value.get_secret_value() if isinstance(value, Secret) else value)
-    ]
+def _plain(value: str | Secret) -> str:
+    return value.get_secret_value() if isinstance(value, Secret) else value
 
 
 def _warn_if_not_ignored(target: Path) -> None:
@@ -198,23 +181,14 @@ def _git(path: Path, *args: str) -> int | None:
 
 
 def is_git_ignored(path: str | os.PathLike[str]) -> bool | None:
-    """Ask git whether it ignores ``path`` (``git check-ignore``).
-
-    Returns
-    -------
-    bool | None
-        ``None`` when ``path`` is not inside a git work tree or git is not installed.
-    """
-    from pathlib import Path
-
+    """Whether git ignores ``path`` (``git check-ignore``); None outside a work tree or
+    without git."""
     status = _git(Path(path).absolute(), "check-ignore", "-q")
     return {0: True, 1: False}.get(status) if status is not None else None
 
 
 def is_git_tracked(path: str | os.PathLike[str]) -> bool | None:
     """Ask git whether ``path`` is already committed or staged (``git ls-files``)."""
-    from pathlib import Path
-
     target = Path(path).absolute()
     if _git(target, "rev-parse", "--is-inside-work-tree") != 0:
         return None

@@ -1,32 +1,21 @@
-"""CerklClient: the Cerkl Broadcast API v3 over one ``requests.Session``.
+"""CerklClient: the Cerkl Broadcast API v3, one request loop, and the front door connect().
 
-What it adds to a bare session, in the order a call meets it:
-
-* a Bearer token from the :class:`~cerkl_nb.auth.TokenManager` (fetched/refreshed as
-  needed, single-flight);
-* the ``{"template": {"version": "3.0", "data": [...]}}`` envelope on writes, and tolerant
-  unwrapping of whatever envelope comes back;
-* a timeout on every call;
-* on 401: one forced refresh and one retry, never a loop; on 403: nothing (a new token
-  would not help);
-* retries with jittered back-off for 429 (``Retry-After`` in seconds or as an HTTP date,
-  capped at ``max_retry_wait_s``) and, for idempotent methods only, 5xx and connection
-  errors. A POST is never retried silently: a 5xx on a POST raises
-  :class:`~cerkl_nb.errors.OutcomeUnknown`;
-* typed exceptions with status, error code, message, request id and a redacted excerpt;
-* a :class:`~cerkl_nb.postman.history.History` entry for every attempt.
-
-All sleeping goes through the injected clock, so tests never wait.
-
-Why this module is longer than 600 lines: it is one public class, :class:`CerklClient`,
-whose request loop is a handful of named steps (``_prepare``, ``_attempt``,
-``_retry_wait`` ...) and whose CRUD and paging entry points each carry the parameters and
-docstring a notebook user reads with ``?``; plus :func:`connect`, the front door. The
-transport rules live in :mod:`cerkl_nb._http`, paging in :mod:`cerkl_nb.paging`.
+A call's body is serialised once (``items=`` wrapped in the ``template`` envelope); each
+attempt goes through the :class:`~cerkl_nb.session.AuthorizedSession` (a usable token, only
+to the configured origins) and is recorded, redacted, in the
+:class:`~cerkl_nb.postman.history.History`. The loop of :meth:`CerklClient.request`: on
+401 one refresh and one more try (the session's rule), never a loop; on 403 nothing (a
+new token would not help); on 429 (every method) and, for idempotent methods only, 5xx
+and lost connections, a wait (``Retry-After``, else jittered back-off, capped at
+``max_retry_wait_s``) and another try, up to ``max_retries``. A POST is never retried
+silently: a 5xx on a POST raises :class:`~cerkl_nb.errors.OutcomeUnknown`. Every failure
+is a typed exception; all sleeping goes through the injected clock.
 """
 
 from __future__ import annotations
 
+import json as _json
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,83 +25,37 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import _http
+from ._dotenv import find_dotenv
 from .auth import TokenManager
 from .clock import Clock
 from .config import Credentials, Settings, load_config
 from .errors import (
-    ApiError,
     BadResponse,
     ConfigurationError,
     ConnectionFailed,
     MissingCredentials,
     OutcomeUnknown,
-    RateLimited,
-    RequestTimeout,
-    ServerError,
     Unauthorized,
+    api_error,
+    parse_json_body,
 )
-from .paging import (
-    DEFAULT_CONCURRENCY,
-    Page,
-    extract_next,
-    extract_total,
-    filters_json,
-    frame_from_items,
-    iter_items,
-    require_pandas,
-)
+from .paging import Page, filters_json, frame_from_items, iter_items, require_pandas
 from .redact import Secret, excerpt, get_logger, install_log_redaction, redact, redact_json
-from .spec import ENVELOPE_VERSION, origin_of, unwrap_items, wrap_template
-from .token import Token
+from .session import AuthorizedSession, backoff_s, connection_error, parse_retry_after, sent_nothing
+from .spec import ENV_BASE_URL, default_headers, origin_of, unwrap_items, wrap_template
 
 if TYPE_CHECKING:  # pragma: no cover
     from .postman.history import History
 
-__all__ = ["ApiResponse", "Page", "CerklClient", "connect", "TEMPLATE_VERSION", "wrap_template"]
+__all__ = ["ApiResponse", "CerklClient", "connect"]
 
 log = get_logger("cerkl_nb.client")
 
-#: The envelope version Cerkl's documentation uses (:data:`cerkl_nb.spec.ENVELOPE_VERSION`).
-TEMPLATE_VERSION = ENVELOPE_VERSION
-
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_5XX = frozenset({500, 502, 503, 504})
-
-
-# Response headers whose values are dates, sizes, media types, ids or counters: standard
-# fields a server fills in itself, never with a client's credentials. Every other header
-# (Set-Cookie, WWW-Authenticate, Location, anything unknown) is redacted.
-_PLAIN_HEADERS = frozenset(
-    {
-        "age",
-        "cache-control",
-        "connection",
-        "content-encoding",
-        "content-length",
-        "content-type",
-        "date",
-        "etag",
-        "expires",
-        "keep-alive",
-        "last-modified",
-        "retry-after",
-        "server",
-        "transfer-encoding",
-        "vary",
-        "x-content-type-options",
-        "x-ratelimit-limit",
-        "x-ratelimit-remaining",
-        "x-ratelimit-reset",
-        "x-request-id",
-        "x-total-count",
-    }
+_MAYBE = (
+    "may or may not have been carried out: check (for example with a GET) before sending it again."
 )
-
-
-def _shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Response headers as the history shows them: redacted, except the plain ones."""
-    return {k: v if k.lower() in _PLAIN_HEADERS else redact(v) for k, v in headers.items()}
 
 
 @dataclass(frozen=True)
@@ -121,24 +64,15 @@ class ApiResponse:
 
     Attributes
     ----------
-    status
-        HTTP status.
-    headers
-        Response headers (values redacted).
-    body
-        Parsed JSON, or None for an empty body (204).
-    items
-        The records in the body, unwrapped from whatever envelope it used.
-    elapsed_s
-        Seconds for this attempt.
-    size
-        Body size in bytes.
-    request_id
-        ``X-Request-Id``.
-    method, url
-        The request.
-    history_id
-        The id of the matching :class:`~cerkl_nb.postman.history.HistoryEntry`.
+    status, headers
+        HTTP status and the response headers (values redacted).
+    body, items
+        Parsed JSON (None for an empty body), and its records, unwrapped from whatever
+        envelope it used.
+    elapsed_s, size, request_id
+        Seconds for this attempt, body size in bytes, ``X-Request-Id``.
+    method, url, history_id
+        The request, and the id of its :class:`~cerkl_nb.postman.history.HistoryEntry`.
     """
 
     status: int
@@ -166,7 +100,7 @@ class _Call:
     attempt: int = 0  # retries spent (429, 5xx, connection errors)
     tries: int = 0  # requests sent, for the history
     refreshed: bool = False  # the one 401 refresh has been used
-    elapsed: float | None = None  # of the last attempt
+    elapsed: float = 0.0  # of the last attempt
     history_id: int | None = None
     shown: dict[str, str] | None = None  # the last response's headers, redacted
 
@@ -174,11 +108,60 @@ class _Call:
     def idempotent(self) -> bool:
         return self.method in _IDEMPOTENT
 
-    @property
-    def follow(self) -> bool:
-        # Redirects are followed for reads only: requests drops the Authorization header
-        # when a redirect leaves the host, and a 307/308 would replay a write's body.
-        return self.method in ("GET", "HEAD")
+
+def _find_unjsonable(value: Any, path: str) -> tuple[str, Any] | None:
+    """The first value JSON cannot represent, with its path (``items[0]['when']``)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                return f"{path} key {k!r}", k
+            if found := _find_unjsonable(v, f"{path}[{k!r}]"):
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if found := _find_unjsonable(v, f"{path}[{i}]"):
+                return found
+        return None
+    return path, value
+
+
+def json_bytes(body: Any, items: Any = None) -> bytes:
+    """Serialise a request body (UTF-8, no NaN), or raise a clear ConfigurationError.
+
+    ``items`` (the records before wrapping) only makes the error name the value the way
+    the caller wrote it (``items[0]['when']`` rather than ``body['template']...``).
+    """
+    try:
+        return _json.dumps(body, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        pass
+    found = items is not None and _find_unjsonable(
+        items, "item" if isinstance(items, Mapping) else "items"
+    )
+    found = found or _find_unjsonable(body, "body")
+    if not found:  # pragma: no cover - e.g. a circular structure
+        raise ConfigurationError("The request body cannot be converted to JSON (a cycle?).")
+    where, value = found
+    if isinstance(value, float):
+        advice = "JSON has no NaN or infinity: use None or a number."
+    elif hasattr(value, "isoformat"):
+        advice = (
+            "Convert it first, e.g. value.isoformat() or value.strftime(...) "
+            "(Cerkl's examples use '2020-07-16 00:00:00'), or str(value)."
+        )
+    elif isinstance(value, (set, frozenset)):
+        advice = "Convert it to a list first: list(value) or sorted(value)."
+    else:
+        advice = "Convert it to a str, number, bool, None, list or dict first, e.g. str(value)."
+    raise ConfigurationError(
+        f"The request body is not JSON-serialisable: {redact(where)[:200]} is a "
+        f"{type(value).__name__}. {advice}"
+    )
 
 
 class CerklClient:
@@ -187,24 +170,23 @@ class CerklClient:
     Parameters
     ----------
     token_manager
-        Supplies tokens. Built from ``credentials`` (or the environment / ``.env``) when
+        Supplies tokens; built from ``credentials`` (or the environment / ``.env``) when
         omitted.
-    credentials
-        Client ID and secret, when no token manager is given.
-    settings
-        Base URL, timeouts and retry policy (the token manager's by default).
+    credentials, settings, clock
+        Client ID and secret when no token manager is given; base URL, timeouts and retry
+        policy; time source for back-off sleeps (the token manager's by default).
     session
-        A ``requests.Session`` (a new pooled one by default, shared with the token
-        manager this client creates).
-    clock
-        Time source for back-off sleeps (the token manager's by default).
+        A ``requests.Session`` (a new pooled one by default, shared with the token manager
+        this client creates).
     history
         Where every call is recorded (a new ``History(200)`` by default).
+    sandbox
+        The :class:`cerkl_nb.sandbox.Sandbox` handle this client talks to, when it talks to
+        one (:func:`connect` passes it); ``None`` for a real Cerkl account.
 
     Examples
     --------
     >>> client = cerkl_nb.connect()                              # doctest: +SKIP
-    >>> client.list("subscriber", page_size=5).items              # doctest: +SKIP
     >>> client.create("segment", {"description": "Engineers"})    # doctest: +SKIP
     """
 
@@ -217,7 +199,10 @@ class CerklClient:
         session: requests.Session | None = None,
         clock: Clock | None = None,
         history: History | None = None,
+        sandbox: Any = None,
     ) -> None:
+        #: The sandbox handle, or None: known from the handle, not guessed from the address.
+        self.sandbox = sandbox
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -229,16 +214,15 @@ class CerklClient:
         self._owns_manager = token_manager is None
         if token_manager is None:
             if credentials is None:
-                loaded_settings, credentials = load_config()
-                settings = settings or loaded_settings
+                loaded, credentials = load_config()
+                settings = settings or loaded
             if credentials is None:
                 raise MissingCredentials(
                     "No credentials: set CERKL_CLIENT_ID and CERKL_CLIENT_SECRET (or .env), pass "
                     "credentials=..., or use cerkl_nb.connect() to fall back to the local sandbox."
                 )
-            if settings is None:
-                # Explicit credentials, implicit settings: CERKL_BASE_URL etc. still apply.
-                settings = Settings.from_env()
+            # Explicit credentials, implicit settings: CERKL_BASE_URL etc. still apply.
+            settings = settings or Settings.from_env()
             token_manager = TokenManager(credentials, settings, session=session, clock=clock)
         self.token_manager = token_manager
         self.settings = settings if settings is not None else token_manager.settings
@@ -248,21 +232,13 @@ class CerklClient:
 
             history = History()
         self.history = history
-        if self._owns_session:
-            # Proxies and CA bundle read once, not on every call (see snapshot_environment).
-            urls = (self.settings.base_url, self.token_manager.settings.token_url)
-            _http.snapshot_environment(session, urls)
+        self._auth = AuthorizedSession(token_manager, session)
         self._base = self.settings.base_url
         self._headers = {
-            "Accept": "application/json",
-            "Accept-Language": self.settings.accept_language,
+            **default_headers(self.settings.accept_language),
             "User-Agent": self.settings.user_agent,
         }
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        # What the history shows as sent: the real headers with the token masked.
-        self._shown_headers = {**self._headers, "Authorization": "Bearer ***"}
 
-    # -- the one request method ------------------------------------------------------------
     def request(
         self,
         method: str,
@@ -277,15 +253,11 @@ class CerklClient:
 
         Parameters
         ----------
-        method
-            HTTP method.
-        path
-            Path relative to the base URL (``"segment"``, ``"/segment/12"``), or an
-            absolute URL on the same origin (a ``links.next`` value).
-        params
-            Query parameters.
-        json
-            A JSON body sent as is.
+        method, path
+            HTTP method; a path relative to the base URL (``"segment"``, ``"/segment/12"``)
+            or an absolute URL on the same origin (a ``links.next`` value).
+        params, json
+            Query parameters; a JSON body sent as is.
         items
             Record(s) to wrap in the ``template`` envelope (instead of ``json``).
         timeout_s
@@ -298,20 +270,18 @@ class CerklClient:
         """
         call = self._prepare(method, path, params, json, items, timeout_s)
         while True:
-            token = self.token_manager.get_token()
-            resp = self._attempt(call, token)
+            resp, token = self._attempt(call)
             if resp is None:  # a connection error worth another try; back-off done
                 continue
             if resp.status_code < 300:
                 return self._success(call, resp)
-            if not call.refreshed and _http.renew_after_401(resp, token, self.token_manager):
+            if not call.refreshed and self._auth.renew_after_401(resp, token):
                 call.refreshed = True
                 log.info("%s %s: 401; refreshing the token and retrying once", method, call.url)
                 continue
-            self.clock.sleep(self._retry_wait(call, resp))
+            self.clock.sleep(self._wait_or_raise(call, resp))
             call.attempt += 1
 
-    # -- the named steps of request() ------------------------------------------------------
     def _prepare(
         self,
         method: str,
@@ -327,75 +297,61 @@ class CerklClient:
         body = wrap_template(items) if items is not None else json
         # Serialised here, once, and not inside requests: a value JSON cannot hold (a
         # datetime, a set, NaN) fails at this line with a clear message.
-        data = _http.json_bytes(body, items) if body is not None else None
-        if path.startswith(("http://", "https://")):
-            _http.require_origin(path, self.settings)
-            url = path
-        else:
-            url = self._base + "/" + path.lstrip("/")
+        data = json_bytes(body, items) if body is not None else None
+        absolute = path.startswith(("http://", "https://"))
         s = self.settings
         return _Call(
             method=method.upper(),
-            url=url,
+            url=path if absolute else self._base + "/" + path.lstrip("/"),
             params=params,
             data=data,
             logged_body=redact_json(body) if body is not None else None,
             timeout=(s.connect_timeout_s, timeout_s if timeout_s is not None else s.timeout_s),
         )
 
-    def _attempt(self, call: _Call, token: Token) -> requests.Response | None:
-        """Send once and record it; None after a retryable connection error (slept already)."""
+    def _attempt(self, call: _Call) -> tuple[requests.Response | None, Any]:
+        """Send once and record it; (None, None) after a retryable connection error."""
         call.tries += 1
         started_at = self.clock.time()
         t0 = time.perf_counter()
+        headers = self._headers
+        if call.data is not None:
+            headers = {**headers, "Content-Type": "application/json"}
         try:
-            resp = _http.send(
-                self.session,
+            resp, token = self._auth.send(
                 call.method,
                 call.url,
                 params=call.params,
                 data=call.data,
-                headers=self._json_headers if call.data is not None else self._headers,
-                auth=_http.HeaderAuth(token),
+                headers=headers,
                 timeout=call.timeout,
-                allow_redirects=call.follow,
+                # Redirects for reads only: requests drops the Authorization header when a
+                # redirect leaves the host, and a 307/308 would replay a write's body.
+                allow_redirects=call.method in ("GET", "HEAD"),
             )
         except requests.RequestException as exc:
-            err = _http.connection_error(exc, call.method, call.url, call.timeout)
+            err = connection_error(exc, call.method, call.url, call.timeout)
             self._record(call, started_at, time.perf_counter() - t0, None, str(err))
-            return self._after_connection_error(call, exc, err)
-        call.history_id, call.shown = self._record(
-            call, started_at, time.perf_counter() - t0, resp, None
-        )
-        return resp
-
-    def _after_connection_error(
-        self, call: _Call, exc: requests.RequestException, err: ConnectionFailed
-    ) -> None:
-        """Back off for a retry (idempotent calls, not after a read timeout) or raise."""
-        s = self.settings
-        if call.idempotent and not isinstance(exc, requests.ReadTimeout):
-            if call.attempt < s.max_retries:
-                wait = _http.backoff_s(call.attempt, s.max_retry_wait_s)
-                log.info("%s %s: %s; retrying in %.2f s", call.method, call.url, err, wait)
-                self.clock.sleep(wait)
-                call.attempt += 1
-                return None
-        if not call.idempotent and not _http.sent_nothing(exc):
-            cls = RequestTimeout if isinstance(err, RequestTimeout) else ConnectionFailed
-            raise cls(
-                err.message + f" The {call.method} may or may not have been carried out: "
-                "check (for example with a GET) before sending it again.",
-                url=err.url,
-                hint=err.hint,
-            ) from None
-        raise err from None
+            s = self.settings
+            if call.idempotent and not isinstance(exc, requests.ReadTimeout):
+                if call.attempt < s.max_retries:
+                    wait = backoff_s(call.attempt, s.max_retry_wait_s)
+                    log.info("%s %s: %s; retrying in %.2f s", call.method, call.url, err, wait)
+                    self.clock.sleep(wait)
+                    call.attempt += 1
+                    return None, None
+            if not call.idempotent and not sent_nothing(exc):
+                msg = f"{err.message} The {call.method} {_MAYBE}"
+                raise type(err)(msg, url=err.url, hint=err.hint) from None
+            raise err from None
+        self._record(call, started_at, time.perf_counter() - t0, resp, None)
+        return resp, token
 
     def _success(self, call: _Call, resp: requests.Response) -> ApiResponse:
+        rid = resp.headers.get("X-Request-Id")
         try:
-            parsed = _http.parse_json_body(resp)
+            parsed = parse_json_body(resp)
         except BadResponse as exc:
-            rid = resp.headers.get("X-Request-Id")
             raise BadResponse(
                 exc.message + (f" (request id {rid})" if rid else ""),
                 status=resp.status_code,
@@ -406,88 +362,46 @@ class CerklClient:
             headers=call.shown or {},
             body=parsed,
             items=unwrap_items(parsed),
-            elapsed_s=call.elapsed or 0.0,
+            elapsed_s=call.elapsed,
             size=len(resp.content),
-            request_id=resp.headers.get("X-Request-Id"),
+            request_id=rid,
             method=call.method,
             url=redact(resp.url),
             history_id=call.history_id,
         )
 
-    def _retry_wait(self, call: _Call, resp: requests.Response) -> float:
-        """Seconds to wait before retrying this failed response, or raise its typed error."""
-        status, s = resp.status_code, self.settings
-        method, url = call.method, call.url
+    def _wait_or_raise(self, call: _Call, resp: requests.Response) -> float:
+        """Seconds to wait before trying this failed response again, or its typed error."""
+        status, s, method, url = resp.status_code, self.settings, call.method, call.url
+        prefix = f"after {call.attempt + 1} attempts: " if call.attempt else ""
         if status == 401:
             hint = None
             if not self.token_manager.auto_refresh:
-                hint = (
-                    "auto_refresh is off: call client.token_manager.refresh() (or turn "
-                    "auto_refresh back on)."
-                )
-            raise _http.api_error(resp, method, url, cls=Unauthorized, hint=hint)
-        if status == 429:
-            return self._rate_limit_wait(call, resp)
-        if status >= 500:
-            if not call.idempotent:
-                raise _http.api_error(
-                    resp,
-                    method,
-                    url,
-                    cls=OutcomeUnknown,
-                    hint=f"The {method} was not retried automatically: it may or may not "
-                    "have been carried out. Check (for example with a GET) before sending "
-                    "it again.",
-                )
-            if status in _RETRY_5XX and call.attempt < s.max_retries:
-                ra = _http.parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
-                if ra is not None and ra <= s.max_retry_wait_s:
-                    wait = ra + _http.backoff_s(0, 0.25)
-                else:
-                    wait = _http.backoff_s(call.attempt, s.max_retry_wait_s)
-                log.info("%s %s: %d; retrying in %.2f s", method, url, status, wait)
-                return wait
-            prefix = f"after {call.attempt + 1} attempts: " if call.attempt else ""
-            raise _http.api_error(resp, method, url, cls=ServerError, prefix=prefix)
+                hint = "auto_refresh is off: call client.token_manager.refresh() (or turn it on)."
+            raise api_error(resp, method, url, cls=Unauthorized, hint=hint)
+        if status >= 500 and not call.idempotent:
+            hint = f"The {method} was not retried automatically: it {_MAYBE}"
+            raise api_error(resp, method, url, cls=OutcomeUnknown, hint=hint)
         if 300 <= status < 400:
-            raise _http.api_error(
-                resp,
-                method,
-                url,
-                cls=ApiError,
-                hint="Redirects are not followed for writes (the body and token would be "
-                "replayed). Check CERKL_BASE_URL.",
+            hint = "Redirects are not followed for writes (the body and token would be replayed)."
+            raise api_error(resp, method, url, hint=hint)
+        if status != 429 and status not in _RETRY_5XX:
+            raise api_error(resp, method, url, prefix=prefix)
+        ra = parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
+        too_long = ra is not None and ra > s.max_retry_wait_s
+        if status == 429 and (too_long or call.attempt >= s.max_retries):
+            hint = (
+                f"The server asked us to wait {ra:.0f} s, longer than "
+                f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later."
+                if too_long
+                else None
             )
-        raise _http.api_error(resp, method, url)
-
-    def _rate_limit_wait(self, call: _Call, resp: requests.Response) -> float:
-        s = self.settings
-        ra = _http.parse_retry_after(resp.headers.get("Retry-After"), self.clock.time())
-        if ra is not None and ra > s.max_retry_wait_s:
-            raise _http.api_error(
-                resp,
-                call.method,
-                call.url,
-                cls=RateLimited,
-                retry_after_s=ra,
-                hint=f"The server asked us to wait {ra:.0f} s, longer than "
-                f"max_retry_wait_s={s.max_retry_wait_s:g}; try again later.",
-            )
+            raise api_error(resp, method, url, prefix=prefix, hint=hint, retry_after_s=ra)
         if call.attempt >= s.max_retries:
-            raise _http.api_error(
-                resp,
-                call.method,
-                call.url,
-                cls=RateLimited,
-                retry_after_s=ra,
-                prefix=f"after {call.attempt + 1} attempts: ",
-            )
-        wait = (
-            ra + _http.backoff_s(0, 0.25)
-            if ra is not None
-            else _http.backoff_s(call.attempt, s.max_retry_wait_s)
-        )
-        log.info("%s %s: 429; waiting %.2f s", call.method, call.url, wait)
+            raise api_error(resp, method, url, prefix=prefix)
+        usable = ra is not None and not too_long
+        wait = ra + backoff_s(0, 0.25) if usable else backoff_s(call.attempt, s.max_retry_wait_s)
+        log.info("%s %s: %d; retrying in %.2f s", method, url, status, wait)
         return wait
 
     def _record(
@@ -497,27 +411,22 @@ class CerklClient:
         elapsed: float,
         resp: requests.Response | None,
         error: str | None,
-    ) -> tuple[int, dict[str, str] | None]:
-        """Add one attempt to the history; returns its id and the redacted response headers."""
+    ) -> None:
+        """Add one attempt to the history (redacted)."""
         from .postman.history import HistoryEntry
 
-        call.elapsed = elapsed
-        url, base = call.url, self._base
-        shown_url = redact(url)  # once: the path below is cut from the redacted URL
-        if url.startswith(base) and shown_url.startswith(base):
-            shown_path = shown_url[len(base) :]
-        else:
-            shown_path = shown_url
+        shown_url, base = redact(call.url), self._base
+        path = shown_url[len(base) :] if shown_url.startswith(base) else shown_url
         content = (resp.content or b"") if resp is not None else b""
-        shown = _shown_headers(resp.headers) if resp is not None else None
-        sent = dict(self._shown_headers)
+        shown = {k: redact(v) for k, v in resp.headers.items()} if resp is not None else None
+        sent = {**self._headers, "Authorization": "Bearer ***"}
         if call.data is not None:
             sent["Content-Type"] = "application/json"
         entry = HistoryEntry(
             id=HistoryEntry.next_id(),
             method=call.method,
             url=shown_url,
-            path=shown_path or "/",
+            path=path or "/",
             # Query parameters pass through the same key-based masking as bodies.
             params=redact_json(dict(call.params)) if call.params else None,
             request_body=call.logged_body,
@@ -528,23 +437,26 @@ class CerklClient:
             started_at=started_at,
             error=redact(error) if error else None,
             response_excerpt=excerpt(content, 500) if content else None,
-            base_url=self._base,
+            base_url=base,
             attempt=call.tries,
             request_headers=sent,
             response_headers=shown,
         )
         self.history.add(entry)
-        return entry.id, shown
+        call.elapsed, call.history_id, call.shown = elapsed, entry.id, shown
 
-    # -- resource helpers --------------------------------------------------------------------
     @staticmethod
     def _path(resource: str, id: Any = None) -> str:
         resource = resource.strip("/")
         if not resource:
             raise ConfigurationError("resource must be a name such as 'subscriber'")
-        if id is None:
-            return "/" + resource
-        return f"/{resource}/{quote(str(id), safe='')}"
+        return "/" + resource if id is None else f"/{resource}/{quote(str(id), safe='')}"
+
+    @staticmethod
+    def _first(r: ApiResponse) -> dict[str, Any]:
+        if r.items:
+            return r.items[0]
+        return r.body if isinstance(r.body, dict) and "error" not in r.body else {}
 
     def list(
         self,
@@ -555,45 +467,18 @@ class CerklClient:
         filters: Mapping[str, Any] | str | None = None,
         **params: Any,
     ) -> Page:
-        """GET one page of a collection.
+        """GET one page of a collection (``"subscriber"``, ``"segment/12/subscriber"`` ...).
 
-        Parameters
-        ----------
-        resource
-            ``"subscriber"``, ``"segment"``, ``"segment/12/subscriber"`` ...
-        page, page_size
-            1-based page number and records per page.
-        filters
-            A ``filters_json`` dict (see :func:`~cerkl_nb.paging.filters_json`) or string.
-        **params
-            Extra query parameters.
+        ``page`` counts from 1; ``filters`` is a ``filters_json`` dict (see
+        :func:`~cerkl_nb.paging.filters_json`) or string; ``params`` are extra query
+        parameters.
         """
         query: dict[str, Any] = {"page": page, "page_size": page_size}
         if filters:
             query["filters_json"] = filters if isinstance(filters, str) else filters_json(filters)
         query.update(params)
         r = self.request("GET", self._path(resource), params=query)
-        body = r.body if isinstance(r.body, Mapping) else {}
-        said, nxt = extract_next(r.body, r.headers)
-        got_page = body.get("page")
-        got_size = body.get("page_size")
-        return Page(
-            items=r.items,
-            page=got_page if isinstance(got_page, int) and not isinstance(got_page, bool) else page,
-            page_size=got_size if isinstance(got_size, int) and got_size > 0 else page_size,
-            total=extract_total(r.body, r.headers),
-            next_url=nxt,
-            raw=r.body,
-            has_next=(nxt is not None) if said else None,
-        )
-
-    @staticmethod
-    def _first(r: ApiResponse) -> dict[str, Any]:
-        if r.items:
-            return r.items[0]
-        if isinstance(r.body, dict) and "error" not in r.body:
-            return r.body
-        return {}
+        return Page.from_response(r.body, r.items, r.headers, page, page_size)
 
     def get(self, resource: str, id: Any) -> dict[str, Any]:
         """GET one record by id."""
@@ -627,32 +512,12 @@ class CerklClient:
         """DELETE one record."""
         self.request("DELETE", self._path(resource, id))
 
-    def iter_items(
-        self,
-        resource: str,
-        *,
-        page_size: int = 100,
-        filters: Mapping[str, Any] | str | None = None,
-        progress: bool = False,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **params: Any,
-    ) -> Iterator[dict[str, Any]]:
-        """Lazily yield every record of a collection (see :func:`cerkl_nb.paging.iter_items`).
-
-        Parameters
-        ----------
-        resource
-            Collection path, e.g. ``"subscriber"``.
-        page_size, filters, **params
-            As for :meth:`list`.
-        progress
-            Show a progress bar (needs ``tqdm``).
-        concurrency
-            Fetch up to this many pages at once when the server reports a total (default
-            4; 1 = one page at a time). Items come in page order either way.
-        """
-        options = dict(page_size=page_size, filters=filters, progress=progress)
-        return iter_items(self, resource, concurrency=concurrency, **options, **params)
+    def iter_items(self, resource: str, **options: Any) -> Iterator[dict[str, Any]]:
+        """Lazily yield every record of a collection, in page order; ``options`` as for
+        :func:`cerkl_nb.paging.iter_items` (``page_size``, ``filters``, ``progress``,
+        ``concurrency``: pages fetched at once when the server reports a total, 4 by
+        default) and extra query parameters."""
+        return iter_items(self, resource, **options)
 
     def get_all(self, resource: str, **options: Any) -> list[dict[str, Any]]:
         """Every record of a collection as a list (options as for :meth:`iter_items`)."""
@@ -661,26 +526,17 @@ class CerklClient:
     def to_dataframe(self, resource: str, *, normalize: bool = False, **options: Any) -> Any:
         """Every record of a collection as a pandas DataFrame (needs the ``data`` extra).
 
-        Parameters
-        ----------
-        normalize
-            Flatten nested objects (``subscriber_status.id`` columns) with
-            ``pandas.json_normalize``.
-        **options
-            As for :meth:`iter_items` (``page_size``, ``filters``, ``progress`` ...).
-
-        Raises
-        ------
-        MissingDependency
-            When pandas is not installed (says how to install it).
+        ``normalize`` flattens nested objects (``subscriber_status.id`` columns) with
+        ``pandas.json_normalize``; ``options`` as for :meth:`iter_items`. Raises
+        :class:`~cerkl_nb.errors.MissingDependency` (with the install command) without
+        pandas.
         """
         pd = require_pandas()
         # Built as the pages arrive, never from a list of every record (peak memory).
         return frame_from_items(pd, self.iter_items(resource, **options), normalize)
 
-    # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the session if this client created it."""
+        """Close the session and the token manager if this client created them."""
         if self._owns_session:
             self.session.close()
         if self._owns_manager:
@@ -699,22 +555,14 @@ class CerklClient:
             f"token={self.token_manager.state.value}, calls={len(self.history)})"
         )
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
-
     def __reduce__(self) -> Any:
         raise TypeError("CerklClient cannot be pickled (it holds secrets)")
 
 
 def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: Any) -> None:
-    """Fail early, and say why, when a configured *local* API does not answer.
-
-    A loopback base URL in the configuration is almost always a sandbox from an earlier
-    session (saved to .env, exported in a shell): its port is gone. One TCP connect to
-    the loopback address costs well under a millisecond when nothing listens.
-    """
+    """Fail early, and say why, when a configured *local* API does not answer: it is almost
+    always a sandbox from an earlier session (saved to .env, exported in a shell), whose port
+    is gone. One TCP connect to a loopback address costs well under a millisecond."""
     import os
     import socket
 
@@ -724,15 +572,12 @@ def _check_local_server(settings: Settings, base_url: str | None, dotenv_path: A
             return
     except OSError:
         pass
-    if base_url is not None:
-        source = "the base_url argument"
-    elif os.environ.get("CERKL_BASE_URL"):
+    source = "the base_url argument" if base_url is not None else "CERKL_BASE_URL"
+    if base_url is None and os.environ.get(ENV_BASE_URL):
         source = "the CERKL_BASE_URL environment variable"
-    else:
-        from .config import find_dotenv
-
+    elif base_url is None:
         found = dotenv_path if dotenv_path not in (None, True, False) else find_dotenv()
-        source = f"CERKL_BASE_URL in {found}" if found else "CERKL_BASE_URL"
+        source += f" in {found}" if found else ""
     raise ConnectionFailed(
         f"Nothing answers at {settings.base_url}, the API address configured by {source}. "
         "It is a local address, probably a sandbox from an earlier session: a sandbox gets a "
@@ -758,23 +603,19 @@ def connect(
 ) -> CerklClient:
     """A ready client: real credentials when configured, else the local sandbox.
 
-    It also calls :func:`~cerkl_nb.redact.install_log_redaction`, so that urllib3's and
-    requests' log records and http.client's debug prints of this process are redacted too
-    (importing the package changes no such global state by itself). A sandbox is reached
-    through its handle only: :meth:`Settings.for_sandbox` and :meth:`Credentials.for_sandbox`.
+    It also calls :func:`~cerkl_nb.redact.install_log_redaction` (importing the package
+    changes no global state by itself), so urllib3's and requests' log records and
+    http.client's debug prints are redacted too. A sandbox is reached through its handle.
 
     Parameters
     ----------
-    client_id, client_secret, base_url
-        Explicit values (win over the environment and ``.env``).
-    dotenv_path
-        A ``.env`` file (``None``: search from the working directory; ``False``: none).
+    client_id, client_secret, base_url, dotenv_path, **overrides
+        As for :func:`~cerkl_nb.config.load_config`: explicit values win over the
+        environment and ``.env``; ``overrides`` are other Settings fields.
     sandbox
         ``None`` (default): use the sandbox only when no credentials are configured.
         ``True``: always use the sandbox. ``False``: never (raise
-        :class:`~cerkl_nb.errors.MissingCredentials`). A ``Sandbox`` object: use that one.
-    **overrides
-        Other :class:`~cerkl_nb.config.Settings` fields (``timeout_s``, ``leeway_s`` ...).
+        :class:`~cerkl_nb.errors.MissingCredentials`). A ``Sandbox`` handle: use that one.
     """
     # Wrapped at once: a verbose traceback of any error below shows Secret('***').
     client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
@@ -801,5 +642,4 @@ def connect(
     settings = Settings.for_sandbox(sb)
     if overrides:
         settings = settings.replace(**{k: v for k, v in overrides.items() if v is not None})
-    # One pooled session serves both the token endpoint and the API.
-    return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings)
+    return CerklClient(credentials=Credentials.for_sandbox(sb), settings=settings, sandbox=sb)

@@ -1,14 +1,10 @@
-"""Injectable time.
-
-Everything in cerkl_nb that needs the time takes a :class:`Clock`, so a test can move a
-12-hour token to its last second in microseconds and no test ever sleeps to wait.
+"""Injectable time, so a test can move a 12-hour token to its last second in microseconds.
 
 ``time()`` is the wall clock (Unix seconds), used for display and for ``expires_at``;
 ``monotonic()`` is used for deadlines, so an NTP step backwards cannot keep a dead token
 alive. On Linux :class:`SystemClock` reads ``CLOCK_BOOTTIME``, which, unlike
-``time.monotonic()``, keeps counting while the machine is suspended. Elsewhere the
-monotonic clock may stop during a suspend, which is why tokens also check the wall clock
-(see :mod:`cerkl_nb.token`).
+``time.monotonic()``, keeps counting while the machine is suspended; elsewhere tokens also
+check the wall clock (see :mod:`cerkl_nb.token`).
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ from __future__ import annotations
 import functools
 import threading
 import time as _time
-from collections.abc import Callable
 
 __all__ = ["Clock", "SystemClock", "FakeClock", "SYSTEM_CLOCK"]
 
@@ -25,11 +20,11 @@ class Clock:
     """The interface: wall time, monotonic time and sleep."""
 
     def time(self) -> float:
-        """Return the wall-clock time in Unix seconds."""
+        """The wall-clock time in Unix seconds."""
         raise NotImplementedError
 
     def monotonic(self) -> float:
-        """Return a monotonic time in seconds (only differences are meaningful)."""
+        """A monotonic time in seconds (only differences are meaningful)."""
         raise NotImplementedError
 
     def sleep(self, seconds: float) -> None:
@@ -37,20 +32,10 @@ class Clock:
         raise NotImplementedError
 
 
-def _pick_monotonic() -> Callable[[], float]:
-    """``CLOCK_BOOTTIME`` (counts through suspend) when the platform has it, else monotonic."""
-    boottime = getattr(_time, "CLOCK_BOOTTIME", None)
-    if boottime is not None:
-        try:
-            _time.clock_gettime(boottime)
-        except OSError:  # pragma: no cover - an old kernel
-            pass
-        else:
-            return functools.partial(_time.clock_gettime, boottime)
-    return _time.monotonic  # pragma: no cover - not Linux
-
-
-_monotonic = _pick_monotonic()
+_BOOTTIME = getattr(_time, "CLOCK_BOOTTIME", None)
+_monotonic = (
+    functools.partial(_time.clock_gettime, _BOOTTIME) if _BOOTTIME is not None else _time.monotonic
+)
 
 
 class SystemClock(Clock):
@@ -74,17 +59,10 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class FakeClock(Clock):
-    """A clock that only moves when told to; ``sleep`` advances it instantly.
+    """A clock that only moves when told to; ``sleep`` advances it at once.
 
-    Parameters
-    ----------
-    start
-        The initial wall-clock time (Unix seconds).
-
-    Attributes
-    ----------
-    sleeps
-        Every duration passed to :meth:`sleep`, so tests can assert on back-off.
+    ``start`` is the initial wall-clock time; :attr:`sleeps` lists every duration passed to
+    :meth:`sleep`, so tests can check the back-off.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:

@@ -5,23 +5,16 @@ Values are looked up key by key in this order (the first one found wins):
 1. explicit arguments (``client_id=``, ``client_secret=``, ``base_url=``, ``**overrides``);
 2. the process environment (``CERKL_CLIENT_ID``, ``CERKL_CLIENT_SECRET``,
    ``CERKL_BASE_URL``, ``CERKL_TOKEN_URL``, ``CERKL_BASIC_AUTH_ENCODING``);
-3. a ``.env`` file, found by walking up from the working directory, no further than the
-   repository root or the home directory. A ``.env`` that another user owns, or that
-   others may write, is ignored with a warning.
+3. a ``.env`` file (see :mod:`cerkl_nb._dotenv`: found by walking up from the working
+   directory, no further than the repository root or the home directory, and ignored when
+   another user owns it or may write it).
 
-The URL settings (``CERKL_BASE_URL``, ``CERKL_TOKEN_URL``) are taken only from the source
-that supplied the credentials, so a ``.env`` cannot point credentials from the environment
-at another server. Secrets are wrapped in :class:`~cerkl_nb.redact.Secret` the moment they
-are read, so no frame of ours holds them in plain text (verbose tracebacks show locals).
-
-Checks happen when a :class:`Settings` or :class:`Credentials` object is built, so a bad
-value fails at the line that introduced it and not inside a token request later. No error
-message ever repeats a secret. Reading and writing the ``.env`` file itself (and asking git
-about it) is :mod:`cerkl_nb._dotenv`.
-
-Why this module is longer than 600 lines: most of it is the two public dataclasses'
-documentation (every setting is explained where ``Settings?`` shows it) and the rules of
-where a value may come from; each rule is a short function with its reason beside it.
+The URL settings are taken only from the source that supplied the credentials, so a
+``.env`` cannot point credentials from the environment at another server. Secrets are
+wrapped in a :class:`~cerkl_nb.redact.Secret` the moment they are read (verbose
+tracebacks show locals). Every check runs when a :class:`Settings` or :class:`Credentials`
+is built, so a bad value fails at the line that introduced it, and no message repeats a
+secret.
 """
 
 from __future__ import annotations
@@ -30,13 +23,14 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ._dotenv import find_dotenv, is_git_ignored, is_git_tracked, read_dotenv, write_dotenv
+from ._dotenv import read_dotenv, write_dotenv
 from .errors import ConfigurationError, MissingCredentials
-from .redact import Secret
+from .redact import Secret, register_secret
 from .spec import (
     ENV_BASE_URL,
     ENV_BASIC_AUTH_ENCODING,
@@ -50,33 +44,21 @@ from .spec import (
 )
 from .token import effective_leeway
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
-
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "Settings",
-    "Credentials",
-    "load_config",
-    "save_dotenv",
-    "find_dotenv",
-    "is_git_ignored",
-    "is_git_tracked",
-]
-
-DEFAULT_BASE_URL = PRODUCTION_BASE_URL
-
+__all__ = ["Settings", "Credentials", "load_config", "save_dotenv"]
 
 _WHERE_TO_GET = (
     "Generate credentials in Cerkl Broadcast: Settings → Integrations & Plugins → "
     "Cerkl API v3, then set CERKL_CLIENT_ID and CERKL_CLIENT_SECRET (or put them in .env)."
 )
+_URL_KEYS = (ENV_BASE_URL, ENV_TOKEN_URL)
+#: Client IDs of the sandbox's built-in demo clients start with this (see cerkl_nb.sandbox).
+SANDBOX_DEMO_PREFIX = "cerkl-nb-"
 
 
 def _check_url(name: str, url: str, *, allow_insecure: bool) -> str:
     """Validate one URL setting and return it without a trailing slash."""
     if not isinstance(url, str) or not url:
-        raise ConfigurationError(f"{name} is empty; expected a URL such as {DEFAULT_BASE_URL}")
+        raise ConfigurationError(f"{name} is empty; expected a URL such as {PRODUCTION_BASE_URL}")
     if url != url.strip() or any(c.isspace() for c in url):
         raise ConfigurationError(
             f"{name} has stray whitespace: {url!r}. Remove spaces and newlines around the URL."
@@ -84,7 +66,7 @@ def _check_url(name: str, url: str, *, allow_insecure: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{name} must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}"
+            f"{name} must be an absolute http(s) URL such as {PRODUCTION_BASE_URL}, got {url!r}"
         )
     if parts.username or parts.password:
         raise ConfigurationError(f"{name} must not contain a user name or password.")
@@ -117,13 +99,11 @@ class Settings:
         API base, ``https://api.cerkl.com/v3`` by default.
     token_url
         Token endpoint; defaults to ``base_url + "/oauth/Token"``.
-    timeout_s
-        Read timeout of every HTTP call, in seconds.
-    connect_timeout_s
-        Connect timeout of every HTTP call, in seconds.
+    timeout_s, connect_timeout_s
+        Read and connect timeouts of every HTTP call, in seconds.
     leeway_s
-        Refresh a token this long before it expires. The effective leeway is capped at a
-        tenth of the token's lifetime, so 60-second sandbox tokens refresh 6 s early.
+        Refresh a token this long before it expires, at most a tenth of its lifetime (so
+        60-second sandbox tokens refresh 6 s early).
     basic_auth_encoding
         ``"raw"`` (like ``curl -u``; Cerkl's documented example) or ``"rfc6749"`` (RFC 6749
         §2.3.1: form-encode id and secret before base64). Identical for secrets made of
@@ -137,15 +117,12 @@ class Settings:
     default_lifetime_s
         Token lifetime assumed when a token response has no ``expires_in`` (Cerkl: 12 h).
     allow_insecure
-        Allow ``http://`` to non-loopback hosts (warns). Loopback ``http://`` is always
-        allowed.
-    accept_language
-        Sent as ``Accept-Language`` (Cerkl's docs send ``en_US``).
-    user_agent
-        Sent as ``User-Agent``.
+        Allow ``http://`` to non-loopback hosts (warns); loopback ``http://`` always is.
+    accept_language, user_agent
+        Sent as ``Accept-Language`` (Cerkl's docs send ``en_US``) and ``User-Agent``.
     """
 
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = PRODUCTION_BASE_URL
     token_url: str = ""
     timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
@@ -156,14 +133,15 @@ class Settings:
     default_lifetime_s: float = 43200.0
     allow_insecure: bool = False
     accept_language: str = "en_US"
-    user_agent: str = field(default="cerkl-nb/0.1")
+    user_agent: str = "cerkl-nb/0.1"
 
     def __post_init__(self) -> None:
         base = _check_url("base_url", self.base_url, allow_insecure=self.allow_insecure)
-        object.__setattr__(self, "base_url", base)
-        token_url = self.token_url or base + TOKEN_PATH
         # The token URL is used exactly as configured (Cerkl's path is case-sensitive).
-        token_url = _check_url("token_url", token_url, allow_insecure=self.allow_insecure)
+        token_url = _check_url(
+            "token_url", self.token_url or base + TOKEN_PATH, allow_insecure=self.allow_insecure
+        )
+        object.__setattr__(self, "base_url", base)
         object.__setattr__(self, "token_url", token_url)
         token_host = (urlsplit(token_url).hostname or "").lower()
         if token_host != PRODUCTION_HOST and not is_loopback_host(token_host):
@@ -187,7 +165,6 @@ class Settings:
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
 
-    # -- derived -----------------------------------------------------------------------
     @property
     def is_production(self) -> bool:
         """True when the base URL points at Cerkl's production host."""
@@ -203,10 +180,9 @@ class Settings:
         return effective_leeway(self.leeway_s, lifetime_s)
 
     def replace(self, **changes: Any) -> Settings:
-        """Return a copy with ``changes`` applied (and re-validated).
+        """A copy with ``changes`` applied and checked; misspelled fields are refused.
 
-        Changing ``base_url`` without ``token_url`` moves the token URL along with it when
-        it was the default.
+        Changing ``base_url`` alone moves the token URL along when it was the default.
         """
         if "base_url" in changes and "token_url" not in changes:
             if self.token_url == self.base_url + TOKEN_PATH:
@@ -216,16 +192,7 @@ class Settings:
 
     @classmethod
     def for_sandbox(cls, handle: Any, **overrides: Any) -> Settings:
-        """Settings for a running sandbox, from its handle's ``url`` and ``token_url``.
-
-        Parameters
-        ----------
-        handle
-            A :class:`cerkl_nb.sandbox.Sandbox` (or anything with ``.url`` and
-            ``.token_url``).
-        **overrides
-            Any other :class:`Settings` field.
-        """
+        """Settings for a running sandbox handle (its ``url`` and ``token_url``)."""
         return cls(base_url=handle.url, token_url=handle.token_url, **overrides)
 
     @classmethod
@@ -235,18 +202,8 @@ class Settings:
         dotenv_path: str | os.PathLike[str] | bool | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Build settings from ``overrides``, then the environment, then ``.env``.
-
-        Parameters
-        ----------
-        env
-            The environment to read; ``os.environ`` by default.
-        dotenv_path
-            A ``.env`` file to read; ``None`` searches from the working directory upward,
-            ``False`` reads no file.
-        **overrides
-            Any :class:`Settings` field.
-        """
+        """Settings from ``overrides``, then ``env`` (``os.environ``), then ``.env``
+        (``dotenv_path``: a file; ``None`` searches; ``False`` reads none)."""
         env = _read_environment(env)  # the secret wrapped at once (verbose tracebacks)
         return load_config(None, None, None, dotenv_path, env=env, **overrides)[0]
 
@@ -270,15 +227,13 @@ def _reject_unknown(kwargs: Mapping[str, Any]) -> None:
         for name in unknown:
             close = difflib.get_close_matches(name, sorted(_SETTINGS_FIELDS), n=1)
             hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ConfigurationError(
-            "unknown setting "
-            + ", ".join(hints)
-            + f"; known: {', '.join(sorted(_SETTINGS_FIELDS))}"
-        )
+        known = ", ".join(sorted(_SETTINGS_FIELDS))
+        raise ConfigurationError(f"unknown setting {', '.join(hints)}; known: {known}")
 
 
 def _bad_character(text: str) -> str | None:
-    """What is wrong with a credential's characters, or None (never says the value)."""
+    """What is wrong with a credential's characters, or None. In a frame of its own: the
+    plain text must not be a local of the frame that raises (verbose tracebacks)."""
     import unicodedata
 
     if text != text.strip():
@@ -289,18 +244,20 @@ def _bad_character(text: str) -> str | None:
 
 
 def _check_credential(name: str, value: str | Secret) -> None:
-    """Reject values that cannot be what the user meant, without echoing them.
-
-    ``value`` is a :class:`Secret` for secrets, so this frame holds no plain text.
-    """
+    """Reject values that cannot be what the user meant, without echoing them."""
     problem = _bad_character(value.get_secret_value() if isinstance(value, Secret) else value)
     if problem:
         raise ConfigurationError(f"{name} {problem} Paste it again, without it.")
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
 @dataclass(frozen=True, init=False)
 class Credentials:
-    """An OAuth 2.0 client ID and secret. The secret is a :class:`~cerkl_nb.redact.Secret`.
+    """An OAuth 2.0 client ID and secret; the secret is a :class:`~cerkl_nb.redact.Secret`.
+
+    Building them registers the secret for redaction (where it enters the process).
 
     Parameters
     ----------
@@ -325,28 +282,25 @@ class Credentials:
         # traceback (a generated dataclass __init__ would hold the plain value).
         if isinstance(client_secret, str):
             client_secret = Secret(client_secret)
+        if isinstance(client_secret, Secret):
+            register_secret(client_secret)
         object.__setattr__(self, "client_id", client_id)
         object.__setattr__(self, "client_secret", client_secret)
-        self._check()
-
-    def _check(self) -> None:
-        secret = self.client_secret
-        if secret is None or (isinstance(secret, (str, Secret)) and not secret):
-            missing = "client ID and secret" if not self.client_id else "client secret"
+        if not client_secret:
+            missing = "client ID and secret" if not client_id else "client secret"
             raise MissingCredentials(f"No {missing} given. {_WHERE_TO_GET}")
-        if not isinstance(self.client_id, str) or not self.client_id:
+        if not isinstance(client_id, str) or not client_id:
             raise MissingCredentials(f"No client ID given. {_WHERE_TO_GET}")
-        if not isinstance(secret, Secret):
+        if not isinstance(client_secret, Secret):
             raise ConfigurationError(
-                f"client_secret must be a str or Secret, not {type(secret).__name__}"
+                f"client_secret must be a str or Secret, not {type(client_secret).__name__}"
             )
-        _check_credential("client ID", self.client_id)
-        _check_credential("client secret", secret)
+        _check_credential("client ID", client_id)
+        _check_credential("client secret", client_secret)
 
     @classmethod
     def for_sandbox(cls, handle: Any) -> Credentials:
-        """The demo client of a running sandbox, from its handle's ``client_id`` and
-        ``client_secret`` (a fake, sandbox-only pair)."""
+        """The demo client of a running sandbox (a fake, sandbox-only pair)."""
         return cls(handle.client_id, Secret(handle.client_secret))
 
     @classmethod
@@ -355,12 +309,9 @@ class Credentials:
         env: Mapping[str, str] | None = None,
         dotenv_path: str | os.PathLike[str] | bool | None = None,
     ) -> Credentials:
-        """Read ``CERKL_CLIENT_ID`` / ``CERKL_CLIENT_SECRET`` from the environment or ``.env``.
+        """``CERKL_CLIENT_ID`` / ``CERKL_CLIENT_SECRET`` from the environment or ``.env``.
 
-        Raises
-        ------
-        MissingCredentials
-            When either is missing.
+        Raises :class:`MissingCredentials` when either is missing.
         """
         env = _read_environment(env)  # the secret wrapped at once (verbose tracebacks)
         creds = load_config(None, None, None, dotenv_path, env=env)[1]
@@ -372,71 +323,26 @@ class Credentials:
 
     @property
     def secret_is_unreserved(self) -> bool:
-        """True when the secret has only ``A-Za-z0-9-._~`` (both Basic encodings agree)."""
-        return _is_unreserved(self.client_secret.get_secret_value()) and _is_unreserved(
-            self.client_id
-        )
+        """True when id and secret have only ``A-Za-z0-9-._~`` (both Basic encodings agree)."""
+        return _UNRESERVED.issuperset(self.client_id + self.client_secret.get_secret_value())
 
     def __repr__(self) -> str:
         return f"Credentials(client_id={self.client_id!r}, client_secret=Secret('***'))"
 
     __str__ = __repr__
 
-    def _repr_html_(self) -> str:
-        import html
-
-        return html.escape(repr(self))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
-
     def __reduce__(self) -> Any:  # pickling would write the secret to disk
         raise TypeError("Credentials cannot be pickled (they hold a secret)")
 
 
-_UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _is_unreserved(text: str) -> bool:
-    return all(c in _UNRESERVED for c in text)
-
-
-def _credentials_from(
-    client_id: str | None, client_secret: str | Secret | None
-) -> Credentials | None:
-    """Build credentials from two optional values; None when both are absent."""
-    if not client_id and not client_secret:
-        return None
-    both_empty = (
-        f"To use the local sandbox instead, leave BOTH {ENV_CLIENT_ID} and "
-        f"{ENV_CLIENT_SECRET} empty (in the environment and in .env)."
-    )
-    if not client_id:
-        raise MissingCredentials(
-            f"A client secret was found but no client ID ({ENV_CLIENT_ID} is missing). "
-            f"{both_empty} {_WHERE_TO_GET}"
-        )
-    if not client_secret:
-        raise MissingCredentials(
-            f"A client ID was found but no client secret ({ENV_CLIENT_SECRET} is missing). "
-            f"{both_empty} {_WHERE_TO_GET}"
-        )
-    return Credentials(client_id, client_secret)  # type: ignore[arg-type]
-
-
-# -- sources ----------------------------------------------------------------------------------
-
-
 def _read_environment(env: Mapping[str, Any] | None) -> dict[str, str | Secret]:
+    """The CERKL_ values of ``env`` (``os.environ``), the secret wrapped at once."""
     source = os.environ if env is None else env
     return {
         k: (Secret(v) if k == ENV_CLIENT_SECRET and isinstance(v, str) else v)
         for k, v in source.items()
         if k.startswith("CERKL_") and v != ""
     }
-
-
-_URL_KEYS = (ENV_BASE_URL, ENV_TOKEN_URL)
 
 
 def _pick_sources(
@@ -449,26 +355,20 @@ def _pick_sources(
     folder could send the environment's credentials to its own token URL.
     """
     creds_keys = (ENV_CLIENT_ID, ENV_CLIENT_SECRET)
-    if explicit:
-        owner, others = None, (env_values, file_values)
-    elif any(k in env_values for k in creds_keys):
-        owner, others = env_values, (file_values,)
-    elif any(k in file_values for k in creds_keys):
-        owner, others = file_values, (env_values,)
-    else:
-        return {**file_values, **env_values}
     merged = {**file_values, **env_values}
+    if explicit:
+        owner, where = None, "your arguments"
+    elif any(k in env_values for k in creds_keys):
+        owner, where = env_values, "the environment"
+    elif any(k in file_values for k in creds_keys):
+        owner, where = file_values, "the .env file"
+    else:
+        return merged
     for key in _URL_KEYS:
         merged.pop(key, None)
         if owner is not None and key in owner:
             merged[key] = owner[key]
-        dropped = any(key in o for o in others) and (owner is None or key not in owner)
-        if dropped and not urls_given:
-            where = (
-                "your arguments"
-                if owner is None
-                else ("the environment" if owner is env_values else "the .env file")
-            )
+        elif not urls_given and (key in env_values or key in file_values):
             warnings.warn(
                 f"Ignoring {key}: the credentials come from {where}, and URL settings are "
                 "taken only from the same place as the credentials.",
@@ -476,23 +376,6 @@ def _pick_sources(
                 stacklevel=4,
             )
     return merged
-
-
-def _settings_from(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Settings:
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    _reject_unknown(overrides)
-    kwargs: dict[str, Any] = {}
-    if ENV_BASE_URL in values:
-        kwargs["base_url"] = values[ENV_BASE_URL]
-    if ENV_TOKEN_URL in values:
-        kwargs["token_url"] = values[ENV_TOKEN_URL]
-    if ENV_BASIC_AUTH_ENCODING in values:
-        kwargs["basic_auth_encoding"] = values[ENV_BASIC_AUTH_ENCODING]
-    if "base_url" in overrides and "token_url" not in overrides:
-        # An explicit base URL moves the token URL with it unless one is given explicitly.
-        kwargs.pop("token_url", None)
-    kwargs.update(overrides)
-    return Settings(**kwargs)
 
 
 def load_config(
@@ -508,16 +391,13 @@ def load_config(
 
     Parameters
     ----------
-    client_id, client_secret
-        Explicit credentials (win over everything else). With them, URL settings come
-        only from ``base_url`` and ``overrides``.
-    base_url
-        Explicit API base URL.
+    client_id, client_secret, base_url
+        Explicit values, which win over everything else. With explicit credentials, URL
+        settings come only from ``base_url`` and ``overrides``.
     dotenv_path
-        A ``.env`` file; ``None`` searches from the working directory up (to the
-        repository root or the home directory); ``False`` none.
+        A ``.env`` file; ``None`` searches from the working directory up; ``False`` none.
     env
-        The environment mapping (``os.environ`` by default); for tests.
+        The environment (``os.environ`` by default).
     **overrides
         Any other :class:`Settings` field.
 
@@ -537,26 +417,47 @@ def load_config(
     # an `env` mapping passed in (rebound to its CERKL_ values, the secret wrapped).
     client_secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
     env = _read_environment(env)
-    explicit = client_id is not None or client_secret is not None
     if base_url is not None:
         overrides["base_url"] = base_url
-    urls_given = any(overrides.get(k) is not None for k in ("base_url", "token_url"))
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    _reject_unknown(overrides)
+    explicit = client_id is not None or client_secret is not None
+    urls_given = "base_url" in overrides or "token_url" in overrides
     values = _pick_sources(
         env, read_dotenv(dotenv_path, (ENV_CLIENT_SECRET,)), explicit, urls_given
     )
-    settings = _settings_from(values, overrides)
+    kwargs: dict[str, Any] = {}
+    for key, name in ((ENV_BASE_URL, "base_url"), (ENV_TOKEN_URL, "token_url")):
+        if key in values:
+            kwargs[name] = values[key]
+    if ENV_BASIC_AUTH_ENCODING in values:
+        kwargs["basic_auth_encoding"] = values[ENV_BASIC_AUTH_ENCODING]
+    if "base_url" in overrides and "token_url" not in overrides:
+        kwargs.pop("token_url", None)  # an explicit base URL moves the token URL with it
+    settings = Settings(**{**kwargs, **overrides})
     cid = client_id if client_id is not None else values.get(ENV_CLIENT_ID)
     secret = client_secret if client_secret is not None else values.get(ENV_CLIENT_SECRET)
-    return settings, _credentials_from(cid, secret)
-
-
-#: Client IDs of the sandbox's built-in demo clients start with this (see cerkl_nb.sandbox).
-SANDBOX_DEMO_PREFIX = "cerkl-nb-"
+    if not cid and not secret:
+        return settings, None
+    either = (
+        f"To use the local sandbox instead, leave BOTH {ENV_CLIENT_ID} and "
+        f"{ENV_CLIENT_SECRET} empty (in the environment and in .env). {_WHERE_TO_GET}"
+    )
+    if not cid:
+        raise MissingCredentials(
+            f"A client secret was found but no client ID ({ENV_CLIENT_ID} is missing). {either}"
+        )
+    if not secret:
+        raise MissingCredentials(
+            f"A client ID was found but no client secret ({ENV_CLIENT_SECRET} is missing). "
+            + either
+        )
+    return settings, Credentials(cid, secret)
 
 
 def _urls_to_save(settings: Settings, loopback_urls: bool) -> dict[str, str]:
     ours: dict[str, str] = {}
-    if settings.base_url != DEFAULT_BASE_URL:
+    if settings.base_url != PRODUCTION_BASE_URL:
         ours[ENV_BASE_URL] = settings.base_url
     if settings.token_url != settings.base_url + TOKEN_PATH:
         ours[ENV_TOKEN_URL] = settings.token_url
@@ -586,13 +487,10 @@ def save_dotenv(
 ) -> Path:
     """Write credentials (and non-default URLs) to a ``.env`` file with mode 0600.
 
-    Other lines already in the file are kept; our keys are replaced (python-dotenv's
-    ``set_key``, which writes a temporary file and renames it, so the file is read back
-    by the same parser that wrote it). The file is made 0600 before the secret goes in.
-
-    The sandbox needs no ``.env``: :func:`cerkl_nb.connect` uses it whenever no
-    credentials are configured. So the sandbox's demo credentials are refused, and a
-    loopback (``localhost`` / ``127.0.0.1``) base or token URL is not written unless
+    Other lines of the file are kept; our keys are replaced and read back to check (see
+    :func:`cerkl_nb._dotenv.write_dotenv`). The sandbox needs no ``.env``
+    (:func:`cerkl_nb.connect` uses it whenever no credentials are configured), so its demo
+    credentials are refused, and loopback URLs are left out (with a warning) unless
     ``loopback_urls=True``: a sandbox gets a new port every run.
 
     Parameters
@@ -600,13 +498,12 @@ def save_dotenv(
     credentials
         What to save.
     settings
-        When given and not the production defaults, ``CERKL_BASE_URL`` and
-        ``CERKL_TOKEN_URL`` are saved too (loopback URLs only with ``loopback_urls``).
+        When given, ``CERKL_BASE_URL`` and ``CERKL_TOKEN_URL`` are saved too unless they
+        are the production defaults.
     path
         The file to write; ``.env`` in the working directory by default.
     loopback_urls
-        Also save loopback URLs, e.g. for a sandbox you always start with
-        ``cerkl-nb sandbox --port N``.
+        Also save loopback URLs, e.g. for a sandbox always started with ``--port N``.
 
     Returns
     -------
@@ -617,16 +514,9 @@ def save_dotenv(
     ------
     ConfigurationError
         For the sandbox's demo credentials, a ``path`` that is a symbolic link, and a value
-        that would not read back identically.
-
-    Warns
-    -----
-    UserWarning
-        When git does not ignore the file or already tracks it, and when loopback URLs
-        were left out.
+        that would not read back identically. A warning says when git does not ignore the
+        file or already tracks it.
     """
-    from pathlib import Path
-
     if credentials.client_id.startswith(SANDBOX_DEMO_PREFIX):
         raise ConfigurationError(
             f"Not saving the sandbox's demo credentials ({credentials.client_id}): the sandbox "

@@ -10,7 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..config import Credentials, Settings, find_dotenv, save_dotenv
+from .._dotenv import find_dotenv
+from ..config import Credentials, Settings, save_dotenv
 from ..errors import ConfigurationError, MissingCredentials
 
 __all__ = ["DotenvActions", "SECRET_HELD"]

@@ -32,7 +32,7 @@ import traitlets
 
 from ..config import Credentials, Settings
 from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
-from ..redact import Secret
+from ..redact import Secret, register_secret
 from ..spec import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..token import Token
 from ._bridge import FrontEndBridge, LiveStatus
@@ -297,6 +297,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
     def set_secret(self, secret: str | Secret) -> None:
         """Hold ``secret`` privately (what typing into the Password field does)."""
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
+        register_secret(self._secret)  # a secret entering the process through the form
         self._secret_source = "form"
         self.client_secret.placeholder = _SECRET_HELD if self._secret else _SECRET_EMPTY
 
@@ -498,6 +499,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         if not value:
             return
         self._secret = Secret(value)
+        register_secret(value)  # a secret entering the process through the form
         self._secret_source = "form"
         # Clear at once: the value must not linger in a synced trait (saved widget state).
         self.client_secret.value = ""

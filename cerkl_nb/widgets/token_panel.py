@@ -246,8 +246,7 @@ class TokenPanel(anywidget.AnyWidget):
             self.last_refresh = f"{_clock(event.at)} · {_HOW_WORDS.get(event.how, event.how)}: ok"
         elif event.kind == "error":
             text = redact(str(event.error)) if event.error is not None else "token request failed"
-            what = "background refresh failed; old token kept" if event.warning else "failed"
-            self.last_refresh = f"{_clock(event.at)} · {what}"
+            self.last_refresh = f"{_clock(event.at)} · failed"
             self.error = text
         self.sync()
 

@@ -14,12 +14,12 @@ from cerkl_nb import (
     FakeClock,
     InvalidCredentials,
     Settings,
-    TokenEndpointError,
     TokenManager,
     TokenState,
-    UnsupportedGrant,
 )
 from cerkl_nb.auth import basic_auth_header
+from cerkl_nb.errors import TokenEndpointError, UnsupportedGrant
+from cerkl_nb.session import AuthorizedSession
 
 from .conftest import stat
 from .loopback import LoopbackServer, Reply, json_reply
@@ -349,16 +349,14 @@ def test_odd_but_valid_token_responses(loopback) -> None:
     assert tok.lifetime_s == 900 and not tok.has_refresh_token
 
 
-def test_auth_object_for_plain_requests(sandbox) -> None:
-    tm = manager(sandbox)
-    r = requests.get(sandbox.url + "/segment", auth=tm.auth, timeout=10)
+def test_an_authorized_session_for_plain_requests(sandbox) -> None:
+    session = AuthorizedSession(manager(sandbox))
+    r = session.request("GET", sandbox.url + "/segment", timeout=10)
     assert r.status_code == 200
-    tm.invalidate()  # next call: 401 is impossible here, but a new token is fetched
-    sandbox.revoke_all_tokens()
     tm2 = manager(sandbox)
     tm2.get_token()
-    sandbox.revoke_all_tokens()  # the server forgot it: the auth hook refreshes once
-    r = requests.get(sandbox.url + "/segment", auth=tm2.auth, timeout=10)
+    sandbox.revoke_all_tokens()  # the server forgot it: the session refreshes once
+    r = AuthorizedSession(tm2).request("GET", sandbox.url + "/segment", timeout=10)
     assert r.status_code == 200 and tm2.stats["fallbacks"] + tm2.stats["fetches"] == 2
 
 
@@ -417,7 +415,7 @@ def test_api_calls_from_32_threads_share_one_refresh(fresh_sandbox, make_client)
     assert s["refresh_token_reuse"] == 0 and s["statuses"].get("401", 0) == 0
 
 
-def test_bearer_auth_never_refreshes_for_or_sends_to_another_origin(loopback) -> None:
+def test_the_session_never_refreshes_for_or_sends_to_another_origin(loopback) -> None:
     # Our API redirects to another host, which answers
     # 401. requests strips Authorization on the redirect, but the 401 hook used to refresh
     # and re-send to that host with "Bearer <new token>".
@@ -435,22 +433,23 @@ def test_bearer_auth_never_refreshes_for_or_sends_to_another_origin(loopback) ->
         loopback.handler = handler
         tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
         first = tm.get_token()
-        r = requests.get(loopback.url + "/v3/segment", auth=tm.auth, timeout=10)
+        session = AuthorizedSession(tm)
+        r = session.request("GET", loopback.url + "/v3/segment", timeout=10)
         assert r.status_code == 401 and [h.status_code for h in r.history] == [302]
         assert other.seen and all("Authorization" not in s.headers for s in other.seen)
         assert len(other.seen) == 1  # no re-send
         assert tm.token is first and tm.stats["token_requests"] == 1  # no refresh
         # The token is never attached to a request for a foreign origin in the first place.
         with pytest.raises(ConfigurationError, match="Refusing to send your token"):
-            requests.get(f"http://localhost:{other.port}/x", auth=tm.auth, timeout=10)
+            session.request("GET", f"http://localhost:{other.port}/x", timeout=10)
         with pytest.raises(ConfigurationError, match="Refusing"):
-            requests.get(f"http://127.0.0.1:{other.port}/x", auth=tm.auth, timeout=10)
+            session.request("GET", f"http://127.0.0.1:{other.port}/x", timeout=10)
         assert len(other.seen) == 1
     finally:
         other.close()
 
 
-def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
+def test_the_session_still_retries_a_401_from_our_own_api_once(loopback) -> None:
     calls = {"api": 0}
 
     def handler(req):
@@ -464,7 +463,7 @@ def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
     loopback.handler = handler
     # Default ports are part of the origin: http://host:80 == http://host.
     tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
-    r = requests.get(loopback.url + "/v3/segment", auth=tm.auth, timeout=10)
+    r = AuthorizedSession(tm).request("GET", loopback.url + "/v3/segment", timeout=10)
     assert r.status_code == 200 and tm.stats["token_requests"] == 2
     api = [s for s in loopback.seen if "oauth" not in s.path]
     assert [s.headers["Authorization"] for s in api] == [
@@ -485,7 +484,7 @@ def test_bearer_auth_still_retries_a_401_from_our_own_api(loopback) -> None:
     ],
 )
 def test_default_ports_are_part_of_the_one_origin_rule(url, same) -> None:
-    from cerkl_nb._http import require_origin
+    from cerkl_nb.session import require_origin
     from cerkl_nb.spec import origin_of
 
     assert (origin_of(url) == origin_of("https://api.cerkl.com/v3")) is same
@@ -496,7 +495,7 @@ def test_default_ports_are_part_of_the_one_origin_rule(url, same) -> None:
             require_origin(url, Settings())
 
 
-def test_client_and_bearer_auth_accept_and_refuse_the_same_urls(loopback) -> None:
+def test_client_and_session_accept_and_refuse_the_same_urls(loopback) -> None:
     from cerkl_nb import CerklClient
 
     loopback.handler = lambda req: (
@@ -506,6 +505,7 @@ def test_client_and_bearer_auth_accept_and_refuse_the_same_urls(loopback) -> Non
     )
     tm = TokenManager(Credentials("id", "secret-123"), Settings(base_url=loopback.url + "/v3"))
     client = CerklClient(tm)
+    session = AuthorizedSession(tm)
     port = loopback.port
     for url, ok in [
         (f"http://127.0.0.1:{port}/v3/segment", True),
@@ -515,10 +515,10 @@ def test_client_and_bearer_auth_accept_and_refuse_the_same_urls(loopback) -> Non
     ]:
         if ok:
             assert client.request("GET", url).status == 200
-            assert requests.get(url, auth=tm.auth, timeout=10).status_code == 200
+            assert session.request("GET", url, timeout=10).status_code == 200
         else:
             with pytest.raises(ConfigurationError, match="Refusing to send your token"):
                 client.request("GET", url)
             with pytest.raises(ConfigurationError, match="Refusing to send your token"):
-                requests.get(url, auth=tm.auth, timeout=10)
+                session.request("GET", url, timeout=10)
     client.close()

@@ -10,23 +10,19 @@ import pytest
 
 from cerkl_nb import (
     ApiError,
-    BadResponse,
     CerklClient,
     ConfigurationError,
     ConnectionFailed,
     Credentials,
     FakeClock,
-    Forbidden,
     NotFound,
     OutcomeUnknown,
     RateLimited,
-    RequestTimeout,
-    ServerError,
     Settings,
     TokenManager,
-    Unauthorized,
     ValidationError,
 )
+from cerkl_nb.errors import BadResponse, Forbidden, RequestTimeout, ServerError, Unauthorized
 
 from .loopback import LoopbackServer, Reply, json_reply
 

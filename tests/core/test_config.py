@@ -10,14 +10,16 @@ import warnings
 import pytest
 
 from cerkl_nb import ConfigurationError, Credentials, MissingCredentials, Secret, Settings
-from cerkl_nb.config import DEFAULT_BASE_URL, is_git_ignored, load_config, save_dotenv
+from cerkl_nb._dotenv import is_git_ignored
+from cerkl_nb.config import load_config, save_dotenv
+from cerkl_nb.spec import PRODUCTION_BASE_URL
 
 SECRET = "s3cr3t-value-XYZ"
 
 
 def test_defaults_follow_cerkl_docs() -> None:
     s = Settings()
-    assert s.base_url == DEFAULT_BASE_URL == "https://api.cerkl.com/v3"
+    assert s.base_url == PRODUCTION_BASE_URL == "https://api.cerkl.com/v3"
     assert s.token_url == "https://api.cerkl.com/v3/oauth/Token"
     assert s.is_production and not s.is_loopback
     assert (s.timeout_s, s.connect_timeout_s, s.leeway_s) == (30, 5, 300)
@@ -88,7 +90,10 @@ def test_unknown_setting_is_rejected_with_a_suggestion() -> None:
 def test_credentials_mask_the_secret_everywhere() -> None:
     c = Credentials("my-client", SECRET)
     assert isinstance(c.client_secret, Secret)
-    for text in (repr(c), str(c), f"{c}", c._repr_html_(), str(c._repr_mimebundle_())):
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = DisplayFormatter().format(c)[0].values()  # what a notebook displays
+    for text in (repr(c), str(c), f"{c}", *shown):
         assert SECRET not in text
         assert "my-client" in text
     assert c.client_secret.get_secret_value() == SECRET
@@ -124,7 +129,7 @@ def test_missing_values_raise_missing_credentials() -> None:
 
 def test_nothing_configured_gives_none() -> None:
     settings, creds = load_config(env={}, dotenv_path=False)
-    assert creds is None and settings.base_url == DEFAULT_BASE_URL
+    assert creds is None and settings.base_url == PRODUCTION_BASE_URL
 
 
 def test_precedence_arguments_then_environment_then_dotenv(tmp_path, monkeypatch) -> None:
@@ -145,7 +150,7 @@ def test_precedence_arguments_then_environment_then_dotenv(tmp_path, monkeypatch
         s, c = load_config(
             env={"CERKL_CLIENT_ID": "from-env", "CERKL_CLIENT_SECRET": "env-secret-1"}
         )
-    assert c.client_id == "from-env" and s.base_url == DEFAULT_BASE_URL
+    assert c.client_id == "from-env" and s.base_url == PRODUCTION_BASE_URL
     s, c = load_config(
         "from-arg",
         "arg-secret-1",
@@ -253,7 +258,7 @@ def test_env_example_says_leave_both_empty_and_works_as_written(tmp_path) -> Non
     assert "leave BOTH CERKL_CLIENT_ID and CERKL_CLIENT_SECRET" in " ".join(example.split())
     (tmp_path / ".env").write_text(example)
     settings, creds = load_config(env={}, dotenv_path=tmp_path / ".env")
-    assert creds is None and settings.base_url == DEFAULT_BASE_URL
+    assert creds is None and settings.base_url == PRODUCTION_BASE_URL
 
 
 @pytest.mark.parametrize("secret", ["x${HOME}y", "p$ss", "a${CERKL_CLIENT_ID}b", "$$"])

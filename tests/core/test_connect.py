@@ -28,6 +28,8 @@ def no_credentials(tmp_path, monkeypatch):
 def test_connect_without_credentials_uses_the_sandbox(no_credentials) -> None:
     client = cerkl_nb.connect(timeout_s=10)
     assert client.settings.is_loopback and client.settings.timeout_s == 10
+    assert client.sandbox is not None and client.sandbox.url == client.settings.base_url
+    assert cerkl_nb.connect(sandbox=True).sandbox is not None
     assert client.list("segment", page_size=1).page == 1
     with pytest.raises(MissingCredentials):
         cerkl_nb.connect(sandbox=False)
@@ -40,8 +42,10 @@ def test_connect_prefers_configured_credentials(no_credentials, sandbox, monkeyp
     client = cerkl_nb.connect()
     assert client.settings.base_url == sandbox.url
     assert client.token_manager.credentials.client_id == sandbox.client_id
+    # Configured credentials are an account, whatever its address: no handle was given.
+    assert client.sandbox is None
     explicit = cerkl_nb.connect(sandbox=sandbox)
-    assert explicit.settings.base_url == sandbox.url
+    assert explicit.settings.base_url == sandbox.url and explicit.sandbox is sandbox
 
 
 def test_a_listener_may_ask_for_the_token_without_deadlock(sandbox) -> None:
@@ -109,7 +113,7 @@ def test_connect_explains_a_saved_sandbox_url_that_no_longer_answers(
 
 
 def test_connection_refused_hint_no_longer_suggests_the_call_that_failed() -> None:
-    from cerkl_nb._http import sandbox_hint
+    from cerkl_nb.session import sandbox_hint
 
     hint = sandbox_hint("http://127.0.0.1:4567/v3/oauth/Token")
     assert "cerkl-nb sandbox --port 4567" in hint and "remove CERKL_BASE_URL" in hint

@@ -13,7 +13,9 @@ import pytest
 
 import cerkl_nb
 from cerkl_nb import ConfigurationError, Credentials, MissingCredentials, Settings
-from cerkl_nb.config import DEFAULT_BASE_URL, find_dotenv, load_config, save_dotenv
+from cerkl_nb._dotenv import find_dotenv
+from cerkl_nb.config import load_config, save_dotenv
+from cerkl_nb.spec import PRODUCTION_BASE_URL
 
 SECRET = "pässwörd-Secret-987"
 PAIR = f"CERKL_CLIENT_ID=my-client\nCERKL_CLIENT_SECRET={SECRET}\n"
@@ -80,7 +82,7 @@ def test_a_dotenv_others_may_write_is_ignored_with_a_warning(tmp_path, mode) -> 
     env_file = write(tmp_path / ".env", PAIR, mode)
     with pytest.warns(UserWarning, match="Ignoring .*may be changed by other users"):
         settings, creds = load_config(env={}, dotenv_path=env_file)
-    assert creds is None and settings.base_url == DEFAULT_BASE_URL
+    assert creds is None and settings.base_url == PRODUCTION_BASE_URL
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs chown")
@@ -89,7 +91,7 @@ def test_a_dotenv_owned_by_another_user_is_ignored_with_a_warning(tmp_path) -> N
     os.chown(env_file, 65534, -1)
     with pytest.warns(UserWarning, match="belongs to another user"):
         settings, creds = load_config(env={}, dotenv_path=env_file)
-    assert creds is None and settings.token_url.startswith(DEFAULT_BASE_URL)
+    assert creds is None and settings.token_url.startswith(PRODUCTION_BASE_URL)
 
 
 def test_a_dotenv_others_may_read_is_used_with_a_warning(tmp_path) -> None:
@@ -109,14 +111,14 @@ def test_urls_never_come_from_another_source_than_the_credentials(tmp_path) -> N
     with pytest.warns(UserWarning, match="Ignoring CERKL_TOKEN_URL"):
         settings, creds = load_config(env=env, dotenv_path=env_file)
     assert creds.client_id == "env-id"
-    assert settings.token_url == DEFAULT_BASE_URL + "/oauth/Token"
+    assert settings.token_url == PRODUCTION_BASE_URL + "/oauth/Token"
     # The other way round: credentials in .env, a URL only in the environment.
     write(env_file, PAIR)
     with pytest.warns(UserWarning, match="Ignoring CERKL_BASE_URL"):
         settings, _ = load_config(
             env={"CERKL_BASE_URL": "http://127.0.0.1:9/v3"}, dotenv_path=env_file
         )
-    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.base_url == PRODUCTION_BASE_URL
     # From the same source they are used.
     write(env_file, PAIR + "CERKL_BASE_URL=http://127.0.0.1:9/v3\n")
     assert load_config(env={}, dotenv_path=env_file)[0].base_url == "http://127.0.0.1:9/v3"

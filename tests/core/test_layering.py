@@ -3,9 +3,13 @@ loads no requests, and no import changes logging or http.client (each in a subpr
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 
 FORBIDDEN = ("ipywidgets", "anywidget", "traitlets", "IPython", "tqdm", "pandas", "dotenv")
 
@@ -96,3 +100,108 @@ def test_the_sandbox_and_the_api_facts_load_without_requests() -> None:
     for code in ("import cerkl_nb.sandbox", "import cerkl_nb.spec", "import cerkl_nb"):
         mods = _modules_after(code)
         assert "requests" not in mods and "urllib3" not in mods, code
+
+
+# -- the walk of one API call --------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+# Leaves: modules that call nothing above them (facts, errors, clocks, redaction, the token,
+# the settings). A walk is told by the other modules it passes through.
+LEAVES = {f"cerkl_nb.{m}" for m in ("spec", "errors", "clock", "redact", "token", "config")}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports when it is imported (not under
+    TYPE_CHECKING, not inside functions)."""
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "cerkl_nb").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = name if parts[-1] == "__init__" else name.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom):
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                target = (
+                    (f"{base}.{node.module}" if node.module else base)
+                    if node.level
+                    else (node.module or "")
+                )
+                found.add(target)
+                found.update(f"{target}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        graph[name] = found
+    # A module's own packages are imported before it by Python itself: not an edge.
+    return {
+        m: {t for t in deps if t in graph and t != m and not m.startswith(t + ".")}
+        for m, deps in graph.items()
+    }
+
+
+def _above(graph: dict[str, set[str]], module: str) -> set[str]:
+    """The modules that import ``module``, directly or through others."""
+    out: set[str] = set()
+    todo = [m for m, deps in graph.items() if module in deps]
+    while todo:
+        m = todo.pop()
+        if m not in out:
+            out.add(m)
+            todo += [n for n, deps in graph.items() if m in deps]
+    return out
+
+
+def _walk(call: Callable[[], object]) -> list[tuple[str | None, str]]:
+    """(caller, callee) for every call that enters a module other than the caller's,
+    leaves and code outside the package (requests, the sandbox) seen through."""
+
+    def module(frame: FrameType | None) -> str | None:
+        name = frame.f_globals.get("__name__", "") if frame is not None else ""
+        inside = name.startswith("cerkl_nb.") and not name.startswith("cerkl_nb.sandbox")
+        return name if inside and name not in LEAVES else None
+
+    entries: list[tuple[str | None, str]] = []
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        callee = module(frame) if event == "call" else None
+        if callee is None:
+            return
+        caller = frame.f_back
+        while caller is not None and module(caller) is None:
+            caller = caller.f_back
+        if module(caller) != callee:
+            entries.append((module(caller), callee))
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return entries
+
+
+def test_import_time_imports_have_no_cycle() -> None:
+    graph = _import_graph()
+    cycles = sorted(m for m in graph if m in _above(graph, m))
+    assert not cycles, cycles
+
+
+def test_one_api_call_walks_through_four_modules_and_climbs_back_up_once(
+    sandbox, make_client
+) -> None:
+    client = make_client(sandbox)
+    client.request("GET", "subscriber")  # a token held, every module imported
+    entries = _walk(lambda: client.request("GET", "subscriber"))
+    modules = {callee for _, callee in entries}
+    assert modules == {
+        "cerkl_nb.client",
+        "cerkl_nb.session",
+        "cerkl_nb.auth",
+        "cerkl_nb.postman.history",
+    }, entries
+    graph = _import_graph()
+    # A climb back up: a call into a module that imports the caller (a call-back).
+    climbs = [(a, b) for a, b in entries if a is not None and b in _above(graph, a)]
+    assert climbs == [("cerkl_nb.session", "cerkl_nb.auth")], entries

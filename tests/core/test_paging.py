@@ -10,18 +10,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cerkl_nb import (
-    BadResponse,
     CerklClient,
     ConfigurationError,
     Credentials,
-    MissingDependency,
     Settings,
     TokenManager,
     ValidationError,
     filters_json,
-    unwrap_items,
 )
+from cerkl_nb.errors import BadResponse, MissingDependency
 from cerkl_nb.paging import extract_next, extract_total
+from cerkl_nb.spec import unwrap_items
 
 from .loopback import LoopbackServer, Reply, json_reply
 

@@ -8,6 +8,7 @@ import logging
 import traceback
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
 from cerkl_nb import (
     CerklClient,
@@ -15,13 +16,13 @@ from cerkl_nb import (
     Credentials,
     FakeClock,
     InvalidCredentials,
-    Secret,
-    ServerError,
     Settings,
     TokenManager,
     install_log_redaction,
-    redact,
 )
+from cerkl_nb.errors import ServerError
+from cerkl_nb.redact import redact, register_secret
+from cerkl_nb.session import AuthorizedSession
 
 from .conftest import stat
 
@@ -49,7 +50,7 @@ def test_reprs_hold_no_secret(sandbox, make_client) -> None:
         tm.credentials,
         tm.token,
         tm.credentials.client_secret,
-        tm.auth,
+        AuthorizedSession(tm),
         tm.settings,
         client.history,
         *client.history,
@@ -57,10 +58,8 @@ def test_reprs_hold_no_secret(sandbox, make_client) -> None:
     secrets = _collect_secrets(client)
     assert len(secrets) == 4
     for obj in objs:
-        texts = [repr(obj), str(obj)]
-        for meth in ("_repr_html_", "_repr_mimebundle_"):
-            if hasattr(obj, meth):
-                texts.append(str(getattr(obj, meth)()))
+        # What a notebook displays, whichever rich forms the object offers.
+        texts = [repr(obj), str(obj), *DisplayFormatter().format(obj)[0].values()]
         for text in texts:
             for s in secrets:
                 assert s not in text, (type(obj).__name__, text)
@@ -155,7 +154,7 @@ def test_no_token_in_any_url(fresh_sandbox, make_client) -> None:
 
 
 def test_redact_patterns() -> None:
-    Secret("registered-secret-value")
+    register_secret("registered-secret-value")
     text = (
         "Authorization: Bearer abc.def-123 and basic Zm9vOmJhcg== "
         'refresh_token=xyz&client_secret=shh {"access_token": "q"} '
@@ -281,7 +280,7 @@ def test_the_packages_own_log_records_and_tracebacks_are_redacted(caplog) -> Non
     import cerkl_nb.client  # noqa: F401 - its logger redacts its own records; no global call
 
     secret = "Zq8-log-traceback-secret"
-    Secret(secret)
+    register_secret(secret)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
@@ -305,45 +304,25 @@ def test_the_packages_own_log_records_and_tracebacks_are_redacted(caplog) -> Non
         assert _AT not in (rec.exc_text or "") and secret not in (rec.stack_info or "")
 
 
-# -- the registry ----------------------------------------------------------------------------
+# -- registration ----------------------------------------------------------------------------
 
 
-def test_short_secrets_are_registered_and_tokens_are_bounded() -> None:
-    import importlib
+def test_the_token_manager_registers_each_token_it_receives(loopback) -> None:
+    from .loopback import json_reply
 
-    R = importlib.import_module("cerkl_nb.redact")
-    saved = R._registry_state()
-    try:
-        Credentials("id", "k9Q!")  # a 4-character secret is masked too
-        assert redact("the secret is k9Q!") == "the secret is ***"
-        Credentials("id", "ab1")  # shorter than 4: accepted, but not matched in free text
-        assert redact("ab1") == "ab1"
-        assert redact("client_secret=ab1") == "client_secret=***"
-        pinned = "pinned-client-secret-77"
-        Credentials("id", pinned)
-        first = "transient-token-000000"
-        Secret(first, transient=True)
-        for i in range(R.MAX_TRANSIENT_SECRETS + 10):
-            Secret(f"transient-token-{i + 1:06d}", transient=True)
-        assert len(R._transient) == R.MAX_TRANSIENT_SECRETS
-        assert R.registered_count() <= R.MAX_TRANSIENT_SECRETS + len(R._pinned)
-        assert first not in R._transient and redact(first) == first  # the oldest is forgotten
-        assert redact(pinned) == "***"  # client secrets never are
-        newest = f"transient-token-{R.MAX_TRANSIENT_SECRETS + 10:06d}"
-        assert redact(newest) == "***"
-    finally:  # leave the process-wide registry as other tests expect it
-        R._restore_registry(saved)
-
-
-def test_token_manager_tokens_are_registered_as_transient(sandbox, make_client) -> None:
-    import importlib
-
-    R = importlib.import_module("cerkl_nb.redact")
-
-    client = make_client(sandbox)
-    tok = client.token_manager.get_token()
-    assert tok.access_token.get_secret_value() in R._transient
-    assert client.token_manager.credentials.client_secret.get_secret_value() in R._pinned
+    loopback.handler = lambda req: json_reply(
+        {"access_token": "plain-access-abc123", "refresh_token": "plain-refresh-xyz789"}
+        | {"expires_in": 3600}
+    )
+    # Neither value has the 40-hex shape: only registration can mask them.
+    assert redact("plain-access-abc123 plain-refresh-xyz789") == (
+        "plain-access-abc123 plain-refresh-xyz789"
+    )
+    tm = TokenManager(Credentials("id", "secret-xyz-123"), Settings(base_url=loopback.url + "/v3"))
+    tm.fetch()
+    assert redact("plain-access-abc123 plain-refresh-xyz789") == "*** ***"
+    basic = base64.b64encode(b"id:secret-xyz-123").decode()
+    assert redact(f"{basic} secret-xyz-123") == "*** ***"
 
 
 # -- history params --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from cerkl_nb import BadResponse, FakeClock, Token, TokenEndpointError, TokenState
+from cerkl_nb import FakeClock, Token, TokenState
+from cerkl_nb.errors import BadResponse, TokenEndpointError
 
 ACCESS = "e37b98a75db58f83edaaccdb75d15c3a38ae5e38"
 REFRESH = "5d0c0f3b8e7a4c1d9f2e6b7a8c9d0e1f2a3b4c5d"
@@ -125,7 +126,10 @@ def test_system_clock_counts_through_suspend_where_the_os_allows() -> None:
 
 def test_repr_shows_no_part_of_either_token(clock: FakeClock) -> None:
     tok = make(clock, refresh_token=REFRESH)
-    texts = [repr(tok), str(tok), tok.masked(), tok._repr_html_(), str(tok._repr_mimebundle_())]
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = DisplayFormatter().format(tok)[0].values()  # what a notebook displays
+    texts = [repr(tok), str(tok), tok.masked(), *shown]
     for text in texts:
         for secret in (ACCESS, REFRESH):
             for i in range(0, 40 - 6):

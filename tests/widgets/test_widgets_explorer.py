@@ -278,10 +278,10 @@ def test_unexpected_error_in_our_handlers_is_shown_and_fails_the_test(widget_err
 
 
 def test_numbers_and_credential_fields_in_the_body_view_are_redacted():
-    from cerkl_nb.redact import Secret
+    from cerkl_nb.redact import register_secret
     from cerkl_nb.widgets._render import json_html
 
-    Secret("8675309123")  # a numeric secret the process knows
+    register_secret("8675309123")  # a numeric secret the process knows
     shown = json_html(
         {"pin": 8675309123, "access_token": "short-tok-1", "nested": [{"n": 8675309123}]},
         open_depth=0,
