@@ -3,14 +3,8 @@
 :class:`App` owns the state (data, tokens, faults, clock, counters) and sends each
 request to its place: the admin API (``admin.py``), the token endpoint
 (``token_endpoint.py``), the OpenAPI description, or a resource handler below, chosen by
-the route table (``routes.py``, derived from :data:`cerkl_nb.spec.ENDPOINTS`). It knows
-nothing about sockets, so the HTTP server (``server.py``) stays small and the whole
-behaviour can be exercised without a network.
-
-Why this module is a little longer than 600 lines: the resource handlers (list, get,
-create, update, delete, membership) share the dispatch's request checks and envelope
-helpers, and read best next to them; the token endpoint, admin API, filters, messages and
-rendering already live in their own modules.
+the route table (``routes.py``). It knows nothing about sockets, so the whole behaviour
+can be exercised without a network.
 """
 
 from __future__ import annotations
@@ -21,12 +15,23 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..spec import API_PREFIX, ENVELOPE_VERSION, MAX_BATCH_ITEMS, MAX_PAGE_SIZE, OPENAPI_PATH
+from ..spec import (
+    API_PREFIX,
+    ENVELOPE_VERSION,
+    EXAMPLES,
+    LOOKUPS,
+    MAX_BATCH_ITEMS,
+    MAX_PAGE_SIZE,
+    OPENAPI_PATH,
+    RESOURCES,
+    Endpoint,
+    Resource,
+)
 from ..spec import TOKEN_PATH as _TOKEN_PATH
 from .admin import Admin
 from .faults import Faults, describe_wait
@@ -36,14 +41,13 @@ from .messages import (
     Problem,
     Request,
     Response,
-    api_error,
+    error_response,
     json_response,
     loads_strict,
 )
 from .oauth import TokenService
-from .render import LOOKUP_RESOURCES, envelope_json, hint, render_any
-from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
-from .routes import ROUTES, Route, Router
+from .render import LOOKUP_RESOURCES, hint, render_any
+from .routes import ROUTES, Router
 from .seed import seeded_store
 from .settings import SandboxConfig
 from .stats import Stats, auth_note, mask_query
@@ -64,6 +68,8 @@ _PREFIX_RX = re.compile(r"^(/[A-Za-z0-9_~!$&'()*+,;=:@%-][A-Za-z0-9._~!$&'()*+,;
 _LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 _ID_RX = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only (\d also matches Arabic-Indic)
 _KEY_RX = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,12}$")
 
 
 def new_key() -> str:
@@ -74,7 +80,7 @@ def new_key() -> str:
 @dataclass
 class _Ctx:
     req: Request
-    route: Route
+    ep: Endpoint
     params: dict[str, str]
     query: dict[str, str]
     base: str
@@ -114,7 +120,6 @@ class App:
         self.token_endpoint = TokenEndpoint(self.config, self.tokens, self.stats, self.faults)
         self._router = Router(ROUTES)
         self._seq = itertools.count(1)
-        self._spec_cache: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"<cerkl_nb.sandbox App on {self.default_host}>"
@@ -142,13 +147,13 @@ class App:
         try:
             resp = self._dispatch(req)
         except Problem as p:
-            resp = api_error(p.status, p.message, p.headers)
+            resp = error_response(p.status, p.message, p.headers)
         except Exception:
             # A bug in the sandbox. Count it (the fuzz test asserts zero) and answer with
             # a JSON 500 that names the request id, instead of a dropped connection.
             log.exception("internal error in the sandbox (request %s)", rid)
             self.stats.bump("internal_errors")
-            resp = api_error(500, f"internal sandbox error (bug); request id {rid}")
+            resp = error_response(500, f"internal sandbox error (bug); request id {rid}")
         resp.headers.append(("X-Request-Id", rid))
         if req.target.startswith("/_sandbox"):
             # Admin traffic is not counted or logged: stats describe the API's traffic.
@@ -172,12 +177,39 @@ class App:
     ) -> Response:
         """A JSON error for a request the HTTP layer rejected before it reached :meth:`handle`."""
         rid = f"sbx-{next(self._seq):08d}"
-        resp = api_error(status, message)
+        resp = error_response(status, message)
         resp.headers.append(("X-Request-Id", rid))
         resp.close = True
         self.stats.bump("protocol_errors")
         self.stats.record(method, target[:200], status, rid)
         return resp
+
+    def check_body(
+        self, transfer_encoding: str | None, content_length: list[str], method: str, target: str
+    ) -> tuple[Response | None, int]:
+        """How many body bytes the HTTP layer may read, or its refusal to read any.
+
+        Parameters
+        ----------
+        transfer_encoding
+            The ``Transfer-Encoding`` header, if any (chunked bodies are refused, 411).
+        content_length
+            Every ``Content-Length`` value sent (they must agree and be ASCII digits).
+        method, target
+            The request line, for the refusal's log entry.
+        """
+        status, message = 0, ""
+        if transfer_encoding is not None:
+            status, message = 411, "chunked request bodies are not supported; send Content-Length"
+        elif content_length and (
+            len(set(content_length)) != 1 or not _CONTENT_LENGTH.match(content_length[0].strip())
+        ):
+            status, message = 400, "invalid Content-Length header"
+        elif content_length and int(content_length[0]) > self.config.max_body_bytes:
+            status, message = 413, f"the body is larger than {self.config.max_body_bytes} bytes"
+        if status:
+            return self.protocol_error(status, message, method, target), 0
+        return None, int(content_length[0]) if content_length else 0
 
     def _dispatch(self, req: Request) -> Response:
         target = req.target
@@ -234,7 +266,7 @@ class App:
         if kind == "token":
             self.stats.bump("token_requests")
             return oauth_fault(d.status, msg, h)
-        return api_error(d.status, msg, h)
+        return error_response(d.status, msg, h)
 
     # ------------------------------------------------------------------ helpers
     def set_proxy_prefixes(self, prefixes: list[str] | tuple[str, ...]) -> None:
@@ -290,15 +322,9 @@ class App:
         )
 
     def _openapi(self, req: Request) -> Response:
-        base = self.base(req)
-        body = self._spec_cache.get(base)
-        if body is None:
-            from .openapi import build_openapi  # only when asked: it is the largest module
+        from .openapi import build_openapi  # only when asked: it is the largest module
 
-            body = json.dumps(build_openapi(base), separators=(",", ":")).encode()
-            if len(self._spec_cache) > 16:
-                self._spec_cache.clear()
-            self._spec_cache[base] = body
+        body = json.dumps(build_openapi(self.base(req)), separators=(",", ":")).encode()
         return Response(200, body, [("Content-Type", JSON)])
 
     # ------------------------------------------------------------------ API
@@ -307,10 +333,10 @@ class App:
         if isinstance(found, Response):  # OPTIONS
             return found
         route, params = found
-        if route.kind == "token":  # served before routing; another casing is not it
+        if route.endpoint.kind == "token":  # served before routing; another casing is not it
             raise Problem(404, f"no such endpoint: /v3{path} (the token URL is /v3/oauth/Token)")
         self._require_bearer(req, query)
-        ctx = _Ctx(req, route, params, self._query(query), self.base(req), path)
+        ctx = _Ctx(req, route.endpoint, params, self._query(query), self.base(req), path)
         return getattr(self, route.handler)(ctx)
 
     def _require_bearer(self, req: Request, query: str) -> None:
@@ -385,45 +411,19 @@ class App:
         h = [("Location", href)] if status == 201 and len(data) == 1 else None
         return json_response(status, {"version": VERSION, "href": href, "data": data}, h)
 
-    def _page(
-        self, ctx: _Ctx, res: Resource, records, total_hint: int | None, whole: bool = False
-    ) -> Response:
-        """One page of ``records``; ``whole``: they are a whole stored collection, so the
-        page's body is kept until the next write (see ``RenderCache.page``)."""
-        q = ctx.query
-        key = None
-        if whole:
-            key = (res.name, ctx.base, ctx.path, q.get("page"), q.get("page_size"))
-            key += (q.get("filters_json"),)
-            with self.store.lock:
-                body = self.store.rendered.page(key)
-            if body is not None:
-                return Response(200, body, [("Content-Type", JSON)])
+    def _page(self, ctx: _Ctx, res: Resource, rows: Collection[dict]) -> Response:
+        """One page of ``rows`` (in id order), filtered by ``filters_json`` where it applies."""
         page, size = self._paging(ctx)
-        preds = []
-        if ctx.route.filterable:
-            preds = parse_filters(q.get("filters_json"), res)
+        preds = parse_filters(ctx.query.get("filters_json"), res) if ctx.ep.filterable else []
         start = (page - 1) * size
-        with self.store.lock:
-            rows, total = self.store.select(
-                records() if callable(records) else records, preds, start, start + size, total_hint
-            )
-            # Each record's JSON is cached until the next write (render.RenderCache).
-            stored = self.store.data.get(res.self_path)
-            data = self.store.rendered.json_items(res, rows, ctx.base, stored)
-            body = self._envelope(ctx, data, page, size, start, total)
-            if key is not None:
-                # Kept under the same lock hold as the read: a write in between would
-                # otherwise leave a page of the old data behind.
-                self.store.rendered.keep_page(key, body)
-        return Response(200, body, [("Content-Type", JSON)])
-
-    def _envelope(
-        self, ctx: _Ctx, data: list[bytes], page: int, size: int, start: int, total: int
-    ) -> bytes:
-        link_q: dict[str, str] = {}
-        if "filters_json" in ctx.query:
-            link_q["filters_json"] = ctx.query["filters_json"]
+        with self.store.lock:  # rows may be a view of the stored data
+            if preds:
+                rows = [r for r in rows if all(p(r) for p in preds)]
+            total = len(rows)
+            data = [
+                render_any(res, r, ctx.base) for r in itertools.islice(rows, start, start + size)
+            ]
+        link_q = {"filters_json": ctx.query["filters_json"]} if "filters_json" in ctx.query else {}
 
         def url(p: int) -> str:
             return f"{ctx.base}{ctx.path}?" + urlencode({"page": p, "page_size": size, **link_q})
@@ -433,18 +433,16 @@ class App:
             "next": url(page + 1) if start + size < total else None,
             "prev": url(page - 1) if page > 1 else None,
         }
-        head = {"version": VERSION, "href": links["self"]}
-        tail = {"page": page, "page_size": size, "total": total, "links": links}
-        return envelope_json(head, data, tail)
+        body = {"version": VERSION, "href": links["self"], "data": data, "page": page}
+        return json_response(200, {**body, "page_size": size, "total": total, "links": links})
 
     # handlers ----------------------------------------------------------------
     def list_collection(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        coll = self.store.data[res.self_path]
-        return self._page(ctx, res, lambda: coll.values(), len(coll), whole=True)
+        res = RESOURCES[str(ctx.ep.model)]
+        return self._page(ctx, res, self.store.data[res.self_path].values())
 
     def get_one(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         rid = self._id(ctx)
         with self.store.lock:
             rec = self.store.data[res.self_path].get(rid)
@@ -491,13 +489,13 @@ class App:
         return data
 
     def create(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         items = self._template_items(ctx)
         created = self.store.create(res, items)
         return self._single(201, res, created, ctx)
 
     def update(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         rid = self._id(ctx)
         with self.store.lock:
             self.store.get(res, rid)  # 404 before body errors
@@ -508,12 +506,12 @@ class App:
         return self._single(200, res, [rec], ctx)
 
     def delete(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         self.store.delete(res, self._id(ctx))
         return Response(204)
 
     def template(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource] if ctx.route.resource in RESOURCES else None
+        res = RESOURCES[str(ctx.ep.model)] if ctx.ep.model in RESOURCES else None
         hints: dict[str, Any] = {}
         if res is not None:
             for f in res.writable:
@@ -523,7 +521,7 @@ class App:
             {
                 "template": {"version": VERSION, "data": [hints]},
                 "example": {
-                    "template": {"version": VERSION, "data": [EXAMPLES.get(ctx.route.resource, {})]}
+                    "template": {"version": VERSION, "data": [EXAMPLES.get(ctx.ep.model, {})]}
                 },
                 "x-sandbox-only": True,
             },
@@ -536,7 +534,7 @@ class App:
                 raise Problem(404, f"there is no subscriber with id {sid}")
             rows = self.store.interest_rows(sid)
         res = RESOURCES["subscriber_interest"]
-        return self._page(ctx, res, rows, None)
+        return self._page(ctx, res, rows)
 
     def segment_members(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
@@ -545,7 +543,7 @@ class App:
             members = self.store.members[gid]
             subs = self.store.data["subscriber"]
             rows = [subs[s] for s in sorted(members) if s in subs]
-        return self._page(ctx, RESOURCES["subscriber"], rows, None)
+        return self._page(ctx, RESOURCES["subscriber"], rows)
 
     def add_member(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
@@ -578,25 +576,25 @@ class App:
         with self.store.lock:
             self.store.get(RESOURCES["category"], cid)
             rows = self.store.category_subscribers(cid)
-        return self._page(ctx, RESOURCES["subscriber"], rows, None)
+        return self._page(ctx, RESOURCES["subscriber"], rows)
 
     def insights(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         with self.store.lock:
             rows = (
                 self.store.content_insight_rows()
                 if res.name == "content_insights"
                 else self.store.subscriber_insight_rows()
             )
-        return self._page(ctx, res, rows, None)
+        return self._page(ctx, res, rows)
 
     def lookup_list(self, ctx: _Ctx) -> Response:
-        name = ctx.route.resource
+        name = ctx.ep.model
         rows = [{"id": i, "description": d} for i, d in LOOKUPS[name]]
-        return self._page(ctx, LOOKUP_RESOURCES[name], rows, None)
+        return self._page(ctx, LOOKUP_RESOURCES[name], rows)
 
     def lookup_get(self, ctx: _Ctx) -> Response:
-        name = ctx.route.resource
+        name = ctx.ep.model
         rid = self._id(ctx)
         for i, d in LOOKUPS[name]:
             if i == rid:

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES
+from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES, Field, Resource
 from .messages import Problem
-from .resources import Field, Resource
 
 __all__ = ["OPERATORS", "format_date", "parse_date", "parse_filters"]
 

@@ -11,8 +11,8 @@ import random
 import time
 from collections.abc import Callable
 
+from ..spec import RESOURCES
 from .filters import format_date
-from .resources import RESOURCES
 from .store import Store
 
 __all__ = ["seed_store", "seeded_store"]

@@ -12,16 +12,22 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from ..spec import MAX_FILTER_VALUES, MAX_TEXT_LENGTH
+from ..spec import (
+    CONTENT_TYPES,
+    LOOKUPS,
+    MAX_FILTER_VALUES,
+    MAX_TEXT_LENGTH,
+    RESOURCES,
+    Field,
+    Resource,
+)
 from .filters import format_date, parse_date
 from .messages import Problem
-from .render import RenderCache
-from .resources import CONTENT_TYPES, LOOKUPS, RESOURCES, Field, Resource
 
-__all__ = ["Problem", "Store", "format_date", "parse_date"]
+__all__ = ["Store"]
 
 
 # --------------------------------------------------------------------------- validation
@@ -32,7 +38,6 @@ def _is_int(v: Any) -> bool:
 
 
 _EMAIL_RX = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}$")
-MAX_TEXT = MAX_TEXT_LENGTH
 
 
 def _ref_id(v: Any, what: str) -> int:
@@ -86,12 +91,6 @@ class Store:
         }
         # unique-value indexes: (collection, field) -> {value: id}
         self.unique: dict[tuple[str, str], dict[str, int]] = {}
-        #: The JSON of listed records; every write below clears it (see _changed).
-        self.rendered = RenderCache()
-
-    def _changed(self) -> None:
-        """Called by every method that changes a record (under the lock): cached JSON goes."""
-        self.rendered.clear()
 
     def next_id(self, collection: str) -> int:
         return next(self._ids[collection])
@@ -161,8 +160,8 @@ class Store:
         if k in ("str", "email"):
             if not isinstance(value, str):
                 raise Problem(400, f"{what} must be a string")
-            if len(value) > MAX_TEXT:
-                raise Problem(400, f"{what} is longer than {MAX_TEXT} characters")
+            if len(value) > MAX_TEXT_LENGTH:
+                raise Problem(400, f"{what} is longer than {MAX_TEXT_LENGTH} characters")
             if "\x00" in value:
                 raise Problem(400, f"{what} must not contain NUL characters")
             if k == "email":
@@ -211,7 +210,7 @@ class Store:
                 tid = _ref_id(v.get("type"), f"{w}.type")
                 self._check_ref("merge_field_type", tid, f"{w}.type")
                 val = v.get("value")
-                if not isinstance(val, str) or len(val) > MAX_TEXT:
+                if not isinstance(val, str) or len(val) > MAX_TEXT_LENGTH:
                     raise Problem(400, f"{w}.value must be a string")
                 out.append({"id": mid, "type": tid, "value": val})
             return out
@@ -322,7 +321,6 @@ class Store:
                 self._rules(resource, v, None)
             created = []
             now = self.now_str()
-            self._changed()
             for v in validated:
                 rec = self._new_record(resource, v, now)
                 self._after_write(resource, rec)
@@ -361,7 +359,6 @@ class Store:
             v = self.validate_item(resource, item, index=0, update_of=rec, url_id=rid)
             self._check_unique(collection, resource, v, rid, {})
             self._rules(resource, v, rec)
-            self._changed()
             self.unindex_record(collection, resource, rec)
             rec.update(v)
             rec["date_modified_utc"] = self.now_str()
@@ -383,7 +380,6 @@ class Store:
             rec = self.get(resource, rid)
             if resource.name == "blast" and rec.get("status") == 4:
                 raise Problem(409, "a sent blast cannot be deleted")
-            self._changed()
             self.unindex_record(collection, resource, rec)
             del self.data[collection][rid]
             if resource.name == "subscriber":
@@ -408,7 +404,6 @@ class Store:
                         lst.remove(rid)
 
     def _unsubscribe(self, rec: dict, *, source: str, when: str | None = None) -> None:
-        self._changed()
         sid = rec["id"]
         for members in self.members.values():
             members.discard(sid)
@@ -448,7 +443,6 @@ class Store:
                 raise Problem(400, f"template.data[0].id: there is no subscriber with id {sid}")
             if sid in self.members[seg_id]:
                 raise Problem(409, f"subscriber {sid} is already a member of segment {seg_id}")
-            self._changed()
             self.members[seg_id].add(sid)
             seg["subscriber_count"] = len(self.members[seg_id])
             seg["date_modified_utc"] = self.now_str()
@@ -459,21 +453,11 @@ class Store:
             seg = self.get(RESOURCES["segment"], seg_id)
             if sid not in self.members[seg_id]:
                 raise Problem(404, f"subscriber {sid} is not a member of segment {seg_id}")
-            self._changed()
             self.members[seg_id].discard(sid)
             seg["subscriber_count"] = len(self.members[seg_id])
             seg["date_modified_utc"] = self.now_str()
 
     # ------------------------------------------------------------------ reads
-    def select(
-        self, records: Iterable[dict], preds: list, start: int, stop: int, total_hint: int | None
-    ) -> tuple[list[dict], int]:
-        """Filter and slice records (already in id order); return (page, total)."""
-        if not preds and total_hint is not None:
-            return list(itertools.islice(records, start, stop)), total_hint
-        matched = [r for r in records if all(p(r) for p in preds)]
-        return matched[start:stop], len(matched)
-
     def interest_rows(self, sid: int) -> list[dict]:
         scores = self.interests.get(sid, {})
         rows = []
