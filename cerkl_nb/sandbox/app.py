@@ -627,11 +627,7 @@ class App:
     def reset(self) -> None:
         """Re-seed the data, forget all tokens, clear faults, stats and clock offset."""
         self.store = self._new_store()
-        self.tokens.revoke_all()
-        self.tokens.refresh.clear()
-        self.tokens.families.clear()
-        self.tokens.refresh_by_client.clear()
+        self.tokens.forget_all()
         self.faults.clear()
-        self.tokens.expire_early_s = 0.0
         self.clock_offset_s = 0.0
         self.stats.reset()

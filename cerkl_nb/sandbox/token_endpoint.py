@@ -120,7 +120,7 @@ class TokenEndpoint:
         if not rt:
             raise OAuthError(400, "invalid_request", "refresh_token is missing")
         try:
-            body, _ = self.tokens.refresh_grant(client, rt)
+            body = self.tokens.refresh_grant(client, rt)
         except OAuthError as e:
             if "already used" in e.description:
                 self.stats.bump("refresh_token_reuse")
