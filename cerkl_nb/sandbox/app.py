@@ -45,14 +45,14 @@ from .messages import (
     json_response,
     loads_strict,
 )
-from .oauth import TokenService
+from .oauth import OAuthError, TokenService
 from .render import LOOKUP_RESOURCES, hint, render_any
 from .routes import ROUTES, Router
 from .seed import seeded_store
 from .settings import SandboxConfig
 from .stats import Stats, auth_note, mask_query
 from .store import Store
-from .token_endpoint import TokenEndpoint, oauth_fault
+from .token_endpoint import TokenEndpoint, oauth_error
 
 __all__ = ["App", "Request", "Response"]
 
@@ -265,7 +265,8 @@ class App:
             msg += f"; {wait}"
         if kind == "token":
             self.stats.bump("token_requests")
-            return oauth_fault(d.status, msg, h)
+            code = "temporarily_unavailable" if d.status in (429, 503) else "server_error"
+            return oauth_error(OAuthError(d.status, code, msg), h)
         return error_response(d.status, msg, h)
 
     # ------------------------------------------------------------------ helpers

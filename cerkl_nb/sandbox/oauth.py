@@ -1,14 +1,11 @@
 """The sandbox's OAuth 2.0 token service: clients, access tokens and refresh tokens.
 
-Behaviour follows RFC 6749 (client credentials §4.4, refresh §6, errors §5.2), with
-refresh-token rotation and reuse detection from RFC 9700 §4.14.2. Where Cerkl's docs
-are silent the choice is in ``docs/sandbox.md``.
+RFC 6749 (client credentials §4.4, refresh §6), with refresh-token rotation and reuse
+detection from RFC 9700 §4.14.2; the token endpoint's HTTP side is ``token_endpoint.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import itertools
 import secrets
@@ -16,7 +13,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
 
 from .settings import DEMO_CLIENTS, MAX_CLIENTS, ClientSpec, SandboxConfig
 
@@ -79,16 +75,8 @@ def new_token() -> str:
 
 
 class TokenService:
-    """Issues and checks tokens.
-
-    Parameters
-    ----------
-    config
-        The live :class:`SandboxConfig` (read on every call, so ``configure()`` applies
-        at once).
-    now
-        The server clock (includes ``advance_clock`` offsets).
-    """
+    """Issues and checks tokens, reading the live ``config`` on every call (so
+    ``configure()`` applies at once) and the server clock ``now``."""
 
     def __init__(self, config: SandboxConfig, now: Callable[[], float]) -> None:
         self.config = config
@@ -120,15 +108,10 @@ class TokenService:
         self.clients = clients
 
     def register(self, spec: ClientSpec) -> None:
-        """Add or replace a client.
+        """Add or replace a client (``ValueError`` beyond ``MAX_CLIENTS``).
 
-        Replacing a client does not revoke the tokens it already holds: Cerkl does not say
-        that a new secret ends old sessions, and tokens stay valid until they expire.
-
-        Raises
-        ------
-        ValueError
-            When :data:`~cerkl_nb.sandbox.settings.MAX_CLIENTS` are registered already.
+        Replacing a client does not revoke its tokens: Cerkl does not say that a new
+        secret ends old sessions.
         """
         with self.lock:
             if spec.client_id not in self.registered and len(self.registered) >= MAX_CLIENTS:
@@ -144,54 +127,6 @@ class TokenService:
         expected = spec.client_secret if spec is not None else "x" * 32
         ok = hmac.compare_digest(client_secret.encode("utf-8"), expected.encode("utf-8"))
         return spec if (ok and spec is not None) else None
-
-    # ------------------------------------------------------------------ basic auth
-    def parse_basic(self, header: str, mode: str | None = None) -> list[tuple[str, str]]:
-        """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs.
-
-        ``mode`` is a :data:`~cerkl_nb.sandbox.settings.BASIC_AUTH_ENCODINGS` value
-        (default: the configured one). In ``either`` mode both the raw and the
-        form-decoded reading are returned (raw first), and the first that authenticates
-        wins.
-
-        Raises
-        ------
-        OAuthError
-            401 ``invalid_client`` when the header is not valid Basic credentials.
-        """
-        parts = header.strip().split(None, 1)
-        if len(parts) != 2 or parts[0].lower() != "basic":
-            raise OAuthError(
-                401,
-                "invalid_client",
-                "client authentication failed: use HTTP Basic (Authorization: Basic "
-                "base64(client_id:client_secret)) or client_id/client_secret form fields",
-            )
-        b64 = parts[1].strip()
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            text = raw.decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise OAuthError(
-                401,
-                "invalid_client",
-                "malformed Basic credentials: expected base64 of 'client_id:client_secret' "
-                "in UTF-8",
-            ) from None
-        if ":" not in text:
-            raise OAuthError(
-                401, "invalid_client", "malformed Basic credentials: no ':' between id and secret"
-            )
-        cid, secret = text.split(":", 1)
-        mode = mode or self.config.basic_auth_encoding
-        out = []
-        if mode in ("raw", "either"):
-            out.append((cid, secret))
-        if mode in ("rfc6749", "either"):
-            pair = (unquote_plus(cid), unquote_plus(secret))
-            if pair not in out:
-                out.append(pair)
-        return out
 
     # ------------------------------------------------------------------ issuing
     def _lifetime(self, client: ClientSpec) -> int:
