@@ -67,14 +67,10 @@ _SLASHES = re.compile(r"/{2,}")
 _PREFIX_RX = re.compile(r"^(/[A-Za-z0-9_~!$&'()*+,;=:@%-][A-Za-z0-9._~!$&'()*+,;=:@%-]*)+$")
 _LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 _ID_RX = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only (\d also matches Arabic-Indic)
+_ENVELOPE = '{"template": {"version": "3.0", "data": [ {...} ]}}'
 _KEY_RX = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
 # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
 _CONTENT_LENGTH = re.compile(r"^[0-9]{1,12}$")
-
-
-def new_key() -> str:
-    """A fresh random admin key (URL-safe, 43 characters)."""
-    return secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -105,7 +101,7 @@ class App:
                 "the sandbox key must be 16 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -"
             )
         self.config = config or SandboxConfig()
-        self.key = key or new_key()
+        self.key = key or secrets.token_urlsafe(32)
         self.clock_offset_s = 0.0
         self.default_host = "127.0.0.1"
         #: Path prefixes a reverse proxy on this host may serve the sandbox under (e.g.
@@ -347,29 +343,20 @@ class App:
                 "do not put the access token in the URL (it leaks into logs); "
                 "send it as Authorization: Bearer <token>",
             )
-        auth = req.header("Authorization")
-        reason = None
-        if not auth:
-            reason = (
+        parts = (req.header("Authorization") or "").split(None, 1)
+        if not parts:
+            why = (
                 "no access token: send Authorization: Bearer <token> (get one from /v3/oauth/Token)"
             )
+        elif len(parts) != 2 or parts[0].lower() != "bearer":
+            why = "expected Authorization: Bearer <token>"
         else:
-            parts = auth.split(None, 1)
-            if len(parts) != 2 or parts[0].lower() != "bearer":
-                reason = "expected Authorization: Bearer <token>"
-            else:
-                rec, why = self.tokens.check_bearer(parts[1].strip())
-                if rec is None:
-                    reason = why
-        if reason is not None:
-            raise Problem(
-                401,
-                reason,
-                {
-                    "WWW-Authenticate": 'Bearer realm="cerkl-sandbox", error="invalid_token", '
-                    f'error_description="{reason}"'
-                },
+            why = self.tokens.check_bearer(parts[1].strip())[1]
+        if why:
+            challenge = (
+                f'Bearer realm="cerkl-sandbox", error="invalid_token", error_description="{why}"'
             )
+            raise Problem(401, why, {"WWW-Authenticate": challenge})
 
     @staticmethod
     def _query(query: str) -> dict[str, str]:
@@ -437,31 +424,15 @@ class App:
         body = {"version": VERSION, "href": links["self"], "data": data, "page": page}
         return json_response(200, {**body, "page_size": size, "total": total, "links": links})
 
-    # handlers ----------------------------------------------------------------
-    def list_collection(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[str(ctx.ep.model)]
-        return self._page(ctx, res, self.store.data[res.self_path].values())
-
-    def get_one(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[str(ctx.ep.model)]
-        rid = self._id(ctx)
-        with self.store.lock:
-            rec = self.store.data[res.self_path].get(rid)
-            if rec is None:
-                raise Problem(404, f"there is no {res.name} with id {rid}")
-            return self._single(200, res, [rec], ctx)
-
     def _template_items(self, ctx: _Ctx) -> list:
+        """The items of the request's ``{"template": {"version", "data": [...]}}`` body."""
         ctype = ctx.req.content_type()
         if ctype != JSON and not ctype.endswith("+json"):
             raise Problem(
-                415,
-                f"send the body as application/json (got {ctype or 'no Content-Type'})",
+                415, f"send the body as application/json (got {ctype or 'no Content-Type'})"
             )
         if not ctx.req.body:
-            raise Problem(
-                400, 'the body is empty; send {"template": {"version": "3.0", "data": [...]}}'
-            )
+            raise Problem(400, f"the body is empty; send {_ENVELOPE}")
         try:
             body = loads_strict(ctx.req.body)
         except UnicodeDecodeError:
@@ -471,9 +442,7 @@ class App:
         except ValueError as e:
             raise Problem(400, f"malformed JSON: {e}") from None
         if not isinstance(body, dict) or "template" not in body:
-            raise Problem(
-                400, 'the body must be {"template": {"version": "3.0", "data": [ {...} ]}}'
-            )
+            raise Problem(400, f"the body must be {_ENVELOPE}")
         tpl = body["template"]
         if not isinstance(tpl, dict):
             raise Problem(400, "template must be an object with version and data")
@@ -489,44 +458,38 @@ class App:
         # Any template.version is accepted (Cerkl's own examples say "string"); we echo 3.0.
         return data
 
+    # handlers ----------------------------------------------------------------
+    def list_collection(self, ctx: _Ctx) -> Response:
+        res = RESOURCES[str(ctx.ep.model)]
+        return self._page(ctx, res, self.store.data[res.self_path].values())
+
+    def get_one(self, ctx: _Ctx) -> Response:
+        res = RESOURCES[str(ctx.ep.model)]
+        with self.store.lock:
+            return self._single(200, res, [self.store.get(res, self._id(ctx))], ctx)
+
     def create(self, ctx: _Ctx) -> Response:
         res = RESOURCES[str(ctx.ep.model)]
-        items = self._template_items(ctx)
-        created = self.store.create(res, items)
-        return self._single(201, res, created, ctx)
+        return self._single(201, res, self.store.create(res, self._template_items(ctx)), ctx)
 
     def update(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[str(ctx.ep.model)]
-        rid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(res, rid)  # 404 before body errors
+        res, rid = RESOURCES[str(ctx.ep.model)], self._id(ctx)
+        self.store.get(res, rid)  # 404 before body errors
         items = self._template_items(ctx)
         if len(items) != 1:
             raise Problem(400, "a PUT updates one object: template.data must hold exactly one item")
-        rec = self.store.update(res, rid, items[0])
-        return self._single(200, res, [rec], ctx)
+        return self._single(200, res, [self.store.update(res, rid, items[0])], ctx)
 
     def delete(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[str(ctx.ep.model)]
-        self.store.delete(res, self._id(ctx))
+        self.store.delete(RESOURCES[str(ctx.ep.model)], self._id(ctx))
         return Response(204)
 
     def template(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[str(ctx.ep.model)] if ctx.ep.model in RESOURCES else None
-        hints: dict[str, Any] = {}
-        if res is not None:
-            for f in res.writable:
-                hints[f.name] = hint(f)
-        return json_response(
-            200,
-            {
-                "template": {"version": VERSION, "data": [hints]},
-                "example": {
-                    "template": {"version": VERSION, "data": [EXAMPLES.get(ctx.ep.model, {})]}
-                },
-                "x-sandbox-only": True,
-            },
-        )
+        res = RESOURCES.get(str(ctx.ep.model))
+        hints = {f.name: hint(f) for f in res.writable} if res is not None else {}
+        example = {"version": VERSION, "data": [EXAMPLES.get(str(ctx.ep.model), {})]}
+        body = {"template": {"version": VERSION, "data": [hints]}, "example": {"template": example}}
+        return json_response(200, {**body, "x-sandbox-only": True})
 
     def subscriber_interest(self, ctx: _Ctx) -> Response:
         sid = self._id(ctx)
@@ -548,9 +511,8 @@ class App:
 
     def add_member(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(RESOURCES["segment"], gid)
-        sub = self.store.add_member(gid, self._template_items(ctx))
+        self.store.get(RESOURCES["segment"], gid)  # 404 before body errors
+        sub = self.store.add_member(gid, Store.member_id(self._template_items(ctx)))
         return self._single(201, RESOURCES["subscriber"], [sub], ctx)
 
     def remove_member(self, ctx: _Ctx) -> Response:
@@ -559,17 +521,8 @@ class App:
 
     def remove_member_body(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(RESOURCES["segment"], gid)
-        items = self._template_items(ctx)
-        if len(items) != 1 or not isinstance(items[0], dict) or "id" not in items[0]:
-            raise Problem(400, "template.data must hold exactly one {'id': <subscriber id>}")
-        sid = items[0]["id"]
-        if isinstance(sid, dict):
-            sid = sid.get("id")
-        if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
-            raise Problem(400, "template.data[0].id must be a positive integer")
-        self.store.remove_member(gid, sid)
+        self.store.get(RESOURCES["segment"], gid)  # 404 before body errors
+        self.store.remove_member(gid, Store.member_id(self._template_items(ctx)))
         return Response(204)
 
     def category_subscribers(self, ctx: _Ctx) -> Response:

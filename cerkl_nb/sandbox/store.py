@@ -427,17 +427,16 @@ class Store:
                 seg["subscriber_count"] = len(members)
 
     # ------------------------------------------------------------------ membership
-    def add_member(self, seg_id: int, items: list) -> dict:
+    @staticmethod
+    def member_id(items: list) -> int:
+        """The subscriber id of a membership body: exactly one ``{"id": n}``."""
+        if len(items) != 1 or not isinstance(items[0], dict) or "id" not in items[0]:
+            raise Problem(400, "template.data must hold exactly one {'id': <subscriber id>}")
+        return _ref_id(items[0]["id"], "template.data[0].id")
+
+    def add_member(self, seg_id: int, sid: int) -> dict:
         with self.lock:
             seg = self.get(RESOURCES["segment"], seg_id)
-            if len(items) != 1:
-                raise Problem(
-                    400, "add exactly one subscriber per request: template.data must hold one item"
-                )
-            item = items[0]
-            if not isinstance(item, dict) or "id" not in item:
-                raise Problem(400, "template.data[0] must be {'id': <subscriber id>}")
-            sid = _ref_id(item["id"], "template.data[0].id")
             sub = self.data["subscriber"].get(sid)
             if sub is None:
                 raise Problem(400, f"template.data[0].id: there is no subscriber with id {sid}")
