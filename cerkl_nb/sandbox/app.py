@@ -65,7 +65,6 @@ _HOST_RX = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45
 _SLASHES = re.compile(r"/{2,}")
 # A proxy prefix: absolute path segments of URL-safe characters, no dot segments.
 _PREFIX_RX = re.compile(r"^(/[A-Za-z0-9_~!$&'()*+,;=:@%-][A-Za-z0-9._~!$&'()*+,;=:@%-]*)+$")
-_LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 _ID_RX = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only (\d also matches Arabic-Indic)
 _ENVELOPE = '{"template": {"version": "3.0", "data": [ {...} ]}}'
 _KEY_RX = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
@@ -297,7 +296,7 @@ class App:
         if not host or not _HOST_RX.match(host):
             host = self.default_host
         scheme, prefix = "http", ""
-        if self.proxy_prefixes and req.client_ip.startswith(_LOOPBACK_PEERS):
+        if self.proxy_prefixes and req.from_loopback():
             wanted = (req.header("X-Forwarded-Prefix") or "").rstrip("/")
             if wanted in self.proxy_prefixes:
                 prefix = wanted
@@ -557,12 +556,6 @@ class App:
         raise Problem(404, f"there is no {name} with id {rid}")
 
     # ------------------------------------------------------------------ state
-    def stats_dict(self) -> dict:
-        """The counters of ``GET /_sandbox/stats``, with the live token counts."""
-        out = self.stats.as_dict()
-        out.update(self.tokens.counts())
-        return out
-
     def apply_config(self, **changes: Any) -> None:
         """Change settings live; ``subscribers``/``seed``/``reply_to_domain`` re-seed the data."""
         new = self.config.replace(**changes)  # validates, and turns client dicts into ClientSpec

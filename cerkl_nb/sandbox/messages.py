@@ -8,6 +8,7 @@ answers are the same bytes. A client error anywhere is a :class:`Problem`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -79,6 +80,15 @@ class Request:
         if v is None and isinstance(self.headers, dict):
             v = self.headers.get(name.lower())
         return v
+
+    def from_loopback(self) -> bool:
+        """True when the peer is this host (``127.0.0.0/8``, ``::1``, IPv4-mapped too)."""
+        try:
+            addr = ipaddress.ip_address(self.client_ip)
+        except ValueError:
+            return self.client_ip == "localhost"
+        mapped = getattr(addr, "ipv4_mapped", None)
+        return addr.is_loopback or (mapped is not None and mapped.is_loopback)
 
     def content_type(self) -> str:
         """The media type without parameters, lower-case (``""`` when absent)."""
