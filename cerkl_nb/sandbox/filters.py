@@ -1,8 +1,6 @@
-"""Values a client sends: dates in Cerkl's format or ISO 8601, and ``filters_json``.
+"""Values a client sends: dates (Cerkl's format or ISO 8601) and ``filters_json``.
 
-Both raise :class:`~cerkl_nb.sandbox.messages.Problem` (400) with a message that says
-what to send instead. The filter operators and their aliases come from
-:mod:`cerkl_nb.spec`.
+Both raise a 400 :class:`~cerkl_nb.sandbox.messages.Problem` that says what to send instead.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from typing import Any
 from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES, Field, Resource
 from .messages import Problem
 
-__all__ = ["OPERATORS", "format_date", "parse_date", "parse_filters"]
+__all__ = ["OPERATORS", "format_date", "is_int", "parse_date", "parse_filters"]
 
 # --------------------------------------------------------------------------- dates
 
@@ -71,7 +69,8 @@ OPERATORS = FILTER_OPERATORS
 _OP_ALIASES = FILTER_OPERATOR_ALIASES
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """True for an ``int`` that is not a ``bool``."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -96,7 +95,7 @@ def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
     if f.kind == "date":
         return parse_date(value, what)
     if f.kind in ("int", "ref"):
-        if not _is_int(value):
+        if not is_int(value):
             raise Problem(400, f"{what} needs an integer value")
         return value
     if f.kind == "bool":

@@ -43,17 +43,8 @@ _UNSAFE_HEADER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Problem(Exception):
-    """A client error: becomes ``{"error": {"code": status, "message": message}}``.
-
-    Parameters
-    ----------
-    status
-        The HTTP status.
-    message
-        What was wrong and how to fix it.
-    headers
-        Extra response headers (e.g. ``Allow``).
-    """
+    """A client error: becomes ``{"error": {"code": status, "message": message}}`` with
+    extra ``headers`` (e.g. ``Allow``). The message says what was wrong and how to fix it."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)

@@ -134,7 +134,7 @@ def _seed_subscribers(
             continue
         live += 1
         d["subscriber"][sid] = rec
-        store.index_record("subscriber", RESOURCES["subscriber"], rec)
+        store.index_record(RESOURCES["subscriber"], rec)
         k = rng.randint(1, 3)
         store.interests[sid] = {c: rng.randint(20, 100) for c in rng.sample(cat_ids, k)}
     return list(d["subscriber"])
@@ -218,7 +218,7 @@ def _seed_content(store: Store, rng: random.Random, cat_ids: list[int], seg_ids:
             rec["need_quantity"] = rng.randint(1, 50)
             rec["need_by_date_utc"] = _date(rng)
         store.data["content"][cid] = rec
-        store.index_record("content", res, rec)
+        store.index_record(res, rec)
 
 
 def _seed_blasts(store: Store, rng: random.Random, cat_ids: list[int], seg_ids: list[int]) -> None:
