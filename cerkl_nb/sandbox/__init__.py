@@ -75,20 +75,11 @@ class SandboxError(RuntimeError):
 class Sandbox:
     """A handle on a running sandbox, in this process or another.
 
-    Every method is a call to the sandbox's admin API (``/_sandbox/...``) with its key, so
-    a handle from :func:`start` and one from :func:`attach` behave the same; a handle from
-    :func:`start` also owns the server, for :meth:`stop`.
-
-    Parameters
-    ----------
-    root_url
-        ``http://host:port`` of the sandbox (with the path prefix of a proxy, if any).
-    key
-        The sandbox's admin key (never shown in the repr).
-    client_id, client_secret
-        The demo client this handle hands out (fake, sandbox-only credentials).
-    server
-        The server, when this handle owns one.
+    Every method is a call to the sandbox's admin API (``/_sandbox/...``) with its ``key``
+    (never shown in the repr), so a handle from :func:`start` and one from :func:`attach`
+    behave the same; a handle from :func:`start` also owns the ``server``, for
+    :meth:`stop`. ``root_url`` may carry a proxy's path prefix; ``client_id`` and
+    ``client_secret`` are the fake demo client the handle hands out.
     """
 
     def __init__(
@@ -309,20 +300,11 @@ def start(
 
     With no arguments it starts the shared default sandbox once and returns the same
     handle on later calls (safe in every notebook cell); with any argument it starts a
-    new, separate one, which the caller should stop.
-
-    Parameters
-    ----------
-    host, port
-        Where to listen: loopback, and a free port (0), unless told otherwise.
-    config
-        Settings; ``None`` means :class:`SandboxConfig` defaults.
-    key
-        The admin key; ``None`` makes a random one.
-    in_process
-        ``True``: no socket and no thread; ``requests`` reaches the app through a
-        transport adapter routed for its origin (``port`` then only names it).
-        ``None`` (the default): only in a browser tab (:func:`in_browser`).
+    new, separate one, which the caller should stop. It listens on ``host`` and ``port``
+    (0: a free one) with ``config`` (``None``: the defaults) and the admin ``key``
+    (``None``: a random one). ``in_process=True`` starts no socket and no thread:
+    ``requests`` reaches the app through a transport adapter routed for its origin, and
+    ``port`` only names it; ``None`` (the default) does so only in a browser tab.
 
     Raises
     ------
@@ -358,18 +340,10 @@ def start(
 def attach(url: str, *, key: str | None = None, timeout_s: float = 2.0) -> Sandbox:
     """Return a handle on a sandbox running elsewhere (e.g. ``cerkl-nb sandbox``).
 
-    The sandbox must first answer a fresh random challenge with proof that it holds the
-    key (``key``, else ``$CERKL_SANDBOX_KEY``); only then is the key sent, to fetch the
-    demo client the handle hands out. Whatever else answers at ``url`` never sees the key.
-
-    Parameters
-    ----------
-    url
-        Its root URL or API base (``http://127.0.0.1:8765`` or ``.../v3``).
-    key
-        The sandbox's admin key; ``None`` reads ``$CERKL_SANDBOX_KEY``.
-    timeout_s
-        How long to wait for each answer.
+    ``url`` is its root URL or API base. The sandbox must first answer a fresh random
+    challenge with proof that it holds the key (``key``, else ``$CERKL_SANDBOX_KEY``);
+    only then is the key sent, to fetch the demo client the handle hands out, so whatever
+    else answers at ``url`` never sees it. Each answer is awaited ``timeout_s``.
 
     Raises
     ------

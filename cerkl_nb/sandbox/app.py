@@ -83,16 +83,9 @@ class _Ctx:
 
 
 class App:
-    """The sandbox application.
-
-    Parameters
-    ----------
-    config
-        Settings; ``None`` means the defaults.
-    key
-        The admin key (``X-Sandbox-Key``); ``None`` makes a random one. Whoever holds it
-        can steer the sandbox, so it is never shown in a repr, a log line or an answer.
-    """
+    """The sandbox application, with ``config`` (``None``: the defaults) and the admin
+    ``key`` (``None``: a random one). Whoever holds the key can steer the sandbox, so it is
+    never shown in a repr, a log line or an answer."""
 
     def __init__(self, config: SandboxConfig | None = None, *, key: str | None = None) -> None:
         if key is not None and not (isinstance(key, str) and _KEY_RX.match(key)):
@@ -182,17 +175,9 @@ class App:
     def check_body(
         self, transfer_encoding: str | None, content_length: list[str], method: str, target: str
     ) -> tuple[Response | None, int]:
-        """How many body bytes the HTTP layer may read, or its refusal to read any.
-
-        Parameters
-        ----------
-        transfer_encoding
-            The ``Transfer-Encoding`` header, if any (chunked bodies are refused, 411).
-        content_length
-            Every ``Content-Length`` value sent (they must agree and be ASCII digits).
-        method, target
-            The request line, for the refusal's log entry.
-        """
+        """How many body bytes the HTTP layer may read, or its refusal to read any: a
+        chunked body (411), ``Content-Length`` values that disagree or are not ASCII digits
+        (400), a body over ``max_body_bytes`` (413)."""
         status, message = 0, ""
         if transfer_encoding is not None:
             status, message = 411, "chunked request bodies are not supported; send Content-Length"
@@ -266,13 +251,8 @@ class App:
 
     # ------------------------------------------------------------------ helpers
     def set_proxy_prefixes(self, prefixes: list[str] | tuple[str, ...]) -> None:
-        """Accept ``X-Forwarded-Prefix`` with exactly one of ``prefixes``.
-
-        Raises
-        ------
-        ValueError
-            For a prefix that is not an absolute path of URL-safe segments.
-        """
+        """Accept ``X-Forwarded-Prefix`` with exactly one of ``prefixes`` (``ValueError``
+        for one that is not an absolute path of URL-safe segments)."""
         clean = set()
         for p in prefixes:
             p = p.rstrip("/")
@@ -284,13 +264,10 @@ class App:
     def base(self, req: Request) -> str:
         """The API base URL as this request addressed the sandbox (Host, else our own).
 
-        Behind a reverse proxy that serves the sandbox under a path (jupyter-server-proxy
-        on a JupyterHub: ``/user/NAME/proxy/PORT``), links must carry that prefix. It is
-        taken from ``X-Forwarded-Prefix`` only when the request comes from this host (the
-        proxy runs in the user's own notebook server) and the prefix is exactly one that
-        whoever started the sandbox configured (:meth:`set_proxy_prefixes`). Any other
-        value is ignored, so a page cannot point the links of an answer anywhere else;
-        and a prefix only ever shapes the answer to the request that carried it.
+        Behind a proxy that serves the sandbox under a path (jupyter-server-proxy on a
+        hub), links carry ``X-Forwarded-Prefix``, but only from this host and only when it
+        is exactly a configured prefix (:meth:`set_proxy_prefixes`), so a page cannot point
+        the links of an answer anywhere else.
         """
         host = req.header("Host")
         if not host or not _HOST_RX.match(host):

@@ -10,6 +10,7 @@ header block never ended is never carried out.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -134,10 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
         resp = app.handle(req)
         if resp.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._write(resp, head=(self.command == "HEAD"))
         if resp.close:
@@ -176,11 +175,9 @@ class _Server(ThreadingHTTPServer):
         # One thread per connection, up to max_connections: past that, answer 503 from
         # the accepting thread and close, so half-sent requests cannot pile up threads.
         if not self._slots.acquire(blocking=False):
-            try:
+            with contextlib.suppress(OSError):
                 request.settimeout(1.0)
                 request.sendall(_BUSY)
-            except OSError:
-                pass
             self.shutdown_request(request)
             return
         thread = threading.Thread(
@@ -203,19 +200,14 @@ class _Server(ThreadingHTTPServer):
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
-            if add:
-                self._conns.add(conn)
-            else:
-                self._conns.discard(conn)
+            (self._conns.add if add else self._conns.discard)(conn)
 
     def close_all(self) -> None:
         with self._conns_lock:
             conns = list(self._conns)
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Errors outside App.handle (socket-level) must not print tracebacks to stderr.
@@ -223,15 +215,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """A running sandbox: the listening socket, its serving thread and the app.
-
-    Parameters
-    ----------
-    app
-        The application to serve.
-    host, port
-        Where to listen. Port 0 picks a free port.
-    """
+    """A running sandbox: the socket listening on ``host`` and ``port`` (0: a free one),
+    its serving thread and the ``app``."""
 
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:

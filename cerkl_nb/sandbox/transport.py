@@ -63,18 +63,12 @@ def _body_bytes(body: Any) -> bytes:
 
 
 class SandboxAdapter(BaseAdapter):
-    """A ``requests`` transport adapter that answers from an in-process sandbox app.
+    """A ``requests`` transport adapter that answers from an in-process sandbox ``app``
+    (``host``: the ``Host`` of a request that has none).
 
-    A dropped connection (a fault the sandbox was told to inject) raises
-    ``ConnectionError`` as a real one does, and an answer slower than the read timeout
-    raises ``ReadTimeout`` after the fact (the request was carried out, as over a socket).
-
-    Parameters
-    ----------
-    app
-        The sandbox application to answer from.
-    host
-        What to send as ``Host`` when the request has none (``127.0.0.1:port``).
+    A dropped connection (an injected fault) raises ``ConnectionError`` as a real one does,
+    and an answer slower than the read timeout raises ``ReadTimeout`` after the fact (the
+    request was carried out, as over a socket).
     """
 
     def __init__(self, app: App, host: str | None = None) -> None:
@@ -134,20 +128,8 @@ class SandboxAdapter(BaseAdapter):
 
 
 def mount(session: requests.Session, sandbox: Any) -> SandboxAdapter:
-    """Send ``session``'s requests for the sandbox's origin (only) to its in-process app.
-
-    Parameters
-    ----------
-    session
-        A ``requests.Session``.
-    sandbox
-        A handle whose ``.app`` is in this process.
-
-    Raises
-    ------
-    ValueError
-        When the handle has no in-process app (an attached sandbox).
-    """
+    """Send ``session``'s requests for the sandbox's origin (only) to its in-process app
+    (``ValueError`` for a handle without one, e.g. an attached sandbox)."""
     app = getattr(sandbox, "app", None)
     if app is None:
         raise ValueError("this sandbox does not run in this process: nothing to mount")
@@ -216,16 +198,9 @@ def routed() -> list[str]:
 class InProcessServer:
     """Stands where :class:`~cerkl_nb.sandbox.server.SandboxServer` stands, with no socket.
 
-    A handle built on it sends its admin calls to :meth:`exchange`, and while it runs,
-    its origin is routed process-wide (:func:`route`).
-
-    Parameters
-    ----------
-    app
-        The application.
-    port
-        The port that names this sandbox in its URLs; ``None`` takes the next one from
-        49152 up. Nothing listens on it.
+    A handle built on it sends its admin calls to :meth:`exchange`, and while it runs, its
+    origin is routed process-wide (:func:`route`). ``port`` only names the sandbox in its
+    URLs (``None``: the next one from 49152 up); nothing listens on it.
     """
 
     def __init__(self, app: App, port: int | None = None) -> None:
@@ -249,13 +224,8 @@ class InProcessServer:
     def exchange(
         self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes]:
-        """One request to the app, as the handle's admin calls make it: status and body.
-
-        Raises
-        ------
-        OSError
-            After :meth:`stop`, as a stopped server refuses connections.
-        """
+        """One request to the app, as the handle's admin calls make it: status and body
+        (``OSError`` after :meth:`stop`, as a stopped server refuses connections)."""
         if not self.running:
             raise ConnectionRefusedError(f"the in-process sandbox {self.root_url} was stopped")
         h = {k.lower(): v for k, v in headers.items()}
