@@ -10,7 +10,6 @@ can be exercised without a network.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import re
 import secrets
@@ -29,10 +28,10 @@ from ..spec import (
     MAX_PAGE_SIZE,
     OPENAPI_PATH,
     RESOURCES,
+    TOKEN_PATH,
     Endpoint,
     Resource,
 )
-from ..spec import TOKEN_PATH as _TOKEN_PATH
 from .admin import Admin
 from .faults import Faults, describe_wait
 from .filters import parse_filters
@@ -58,7 +57,6 @@ __all__ = ["App", "Request", "Response"]
 
 log = logging.getLogger("cerkl_nb.sandbox")
 
-TOKEN_PATH = API_PREFIX + _TOKEN_PATH  # "/v3/oauth/Token"
 VERSION = ENVELOPE_VERSION
 
 _HOST_RX = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$")
@@ -211,7 +209,8 @@ class App:
         if path in (OPENAPI_PATH, API_PREFIX + OPENAPI_PATH):
             self._get_only(req)
             return self._openapi(req)
-        if path == TOKEN_PATH or (self.config.lowercase_token_alias and path == TOKEN_PATH.lower()):
+        token = API_PREFIX + TOKEN_PATH  # /v3/oauth/Token
+        if path == token or (self.config.lowercase_token_alias and path == token.lower()):
             return self._with_faults("token", req, lambda: self.token_endpoint(req, query))
         if path in ("/", API_PREFIX):
             self._get_only(req)
@@ -283,22 +282,19 @@ class App:
 
     def _index(self, req: Request) -> Response:
         base = self.base(req)
-        return json_response(
-            200,
-            {
-                "name": "cerkl-nb sandbox: a local imitation of the Cerkl Broadcast API v3",
-                "api_base": base,
-                "token_url": base + _TOKEN_PATH,
-                "openapi_url": base + OPENAPI_PATH,
-                "docs": "docs/sandbox.md in the cerkl-nb repository",
-            },
-        )
+        name = "cerkl-nb sandbox: a local imitation of the Cerkl Broadcast API v3"
+        urls = {
+            "api_base": base,
+            "token_url": base + TOKEN_PATH,
+            "openapi_url": base + OPENAPI_PATH,
+        }
+        docs = "docs/sandbox.md in the cerkl-nb repository"
+        return json_response(200, {"name": name, **urls, "docs": docs})
 
     def _openapi(self, req: Request) -> Response:
         from .openapi import build_openapi  # only when asked: it is the largest module
 
-        body = json.dumps(build_openapi(self.base(req)), separators=(",", ":")).encode()
-        return Response(200, body, [("Content-Type", JSON)])
+        return json_response(200, build_openapi(self.base(req)))
 
     # ------------------------------------------------------------------ API
     def _api(self, req: Request, path: str, query: str) -> Response:
