@@ -6,6 +6,7 @@ Both raise a 400 :class:`~cerkl_nb.sandbox.messages.Problem` that says what to s
 from __future__ import annotations
 
 import json
+import operator
 import re
 import time
 from collections.abc import Callable
@@ -105,32 +106,21 @@ def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
     raise Problem(400, f"{what}: field cannot be filtered")  # pragma: no cover
 
 
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
 def _make_pred(name: str, op: str, want: Any) -> Callable[[dict], bool]:
-    def get(rec: dict) -> Any:
-        return rec.get(name)
-
     if op == "eq":
-        return lambda r: get(r) == want
+        return lambda r: r.get(name) == want
     if op == "ne":
-        return lambda r: get(r) != want
+        return lambda r: r.get(name) != want
     if op == "in":
-        wanted = list(want)
-        return lambda r: get(r) in wanted
+        return lambda r: r.get(name) in want
     if op == "contains":
-        return lambda r: isinstance(get(r), str) and want in get(r).lower()
-
-    cmp = {
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-    }[op]
-
-    def pred(r: dict) -> bool:
-        v = get(r)
-        return v is not None and type(v) is type(want) and cmp(v, want)
-
-    return pred
+        return lambda r: isinstance(r.get(name), str) and want in r[name].lower()
+    cmp = _ORDER[op]
+    # Only values of the same type compare (a date string with a date, an int with an int).
+    return lambda r: type(v := r.get(name)) is type(want) and cmp(v, want)
 
 
 def parse_filters(raw: str | None, resource: Resource) -> list[Callable[[dict], bool]]:

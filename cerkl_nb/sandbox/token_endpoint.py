@@ -24,6 +24,14 @@ _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 _SECRET_PARAMS = {"client_id", "client_secret", "grant_type", "refresh_token", "access_token"}
 
 
+def _invalid_request(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_request", description)
+
+
+def _invalid_client(description: str) -> OAuthError:
+    return OAuthError(401, "invalid_client", description)
+
+
 def oauth_error(err: OAuthError, headers: dict[str, str] | None = None) -> Response:
     """An RFC 6749 §5.2 error body, with ``WWW-Authenticate: Basic`` on 401."""
     h = [*_NO_STORE, *(headers or {}).items()]
@@ -45,24 +53,18 @@ def basic_credentials(header: str, mode: str) -> list[tuple[str, str]]:
     """
     parts = header.strip().split(None, 1)
     if len(parts) != 2 or parts[0].lower() != "basic":
-        raise OAuthError(
-            401,
-            "invalid_client",
+        raise _invalid_client(
             "client authentication failed: use HTTP Basic (Authorization: Basic "
             "base64(client_id:client_secret)) or client_id/client_secret form fields",
         )
     try:
         text = base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        raise OAuthError(
-            401,
-            "invalid_client",
+        raise _invalid_client(
             "malformed Basic credentials: expected base64 of 'client_id:client_secret' in UTF-8",
         ) from None
     if ":" not in text:
-        raise OAuthError(
-            401, "invalid_client", "malformed Basic credentials: no ':' between id and secret"
-        )
+        raise _invalid_client("malformed Basic credentials: no ':' between id and secret")
     cid, secret = text.split(":", 1)
     out = [(cid, secret)] if mode in ("raw", "either") else []
     decoded = (unquote_plus(cid), unquote_plus(secret))
@@ -113,15 +115,13 @@ class TokenEndpoint:
         auth = req.header("Authorization")
         body_id, body_secret = params.get("client_id"), params.get("client_secret")
         if auth is not None and body_secret is not None:
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "the client authenticated in more than one way (Basic header and "
                 "client_secret in the body); use exactly one",
             )
         grant = params.get("grant_type")
         if not grant:
-            raise OAuthError(400, "invalid_request", "grant_type is missing")
+            raise _invalid_request("grant_type is missing")
         if grant not in ("client_credentials", "refresh_token"):
             raise OAuthError(
                 400,
@@ -138,7 +138,7 @@ class TokenEndpoint:
             return self.tokens.issue(client), grant
         rt = params.get("refresh_token")
         if not rt:
-            raise OAuthError(400, "invalid_request", "refresh_token is missing")
+            raise _invalid_request("refresh_token is missing")
         try:
             body = self.tokens.refresh_grant(client, rt)
         except OAuthError as e:
@@ -151,9 +151,7 @@ class TokenEndpoint:
     def _form(req: Request, query: str) -> dict[str, str]:
         ctype = req.content_type()
         if ctype != "application/x-www-form-urlencoded":
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "send the token request as application/x-www-form-urlencoded form data "
                 f"(got {ctype or 'no Content-Type'})",
             )
@@ -163,9 +161,7 @@ class TokenEndpoint:
             except ValueError:
                 qnames = set()
             if qnames & _SECRET_PARAMS:
-                raise OAuthError(
-                    400,
-                    "invalid_request",
+                raise _invalid_request(
                     "credentials and grant parameters belong in the POST body, never in the URL",
                 )
         try:
@@ -177,15 +173,13 @@ class TokenEndpoint:
                 max_num_fields=50,
             )
         except (UnicodeDecodeError, ValueError):
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "the body is not valid UTF-8 form data (or has too many fields)",
             ) from None
         params: dict[str, str] = {}
         for k, v in pairs:
             if k in params:
-                raise OAuthError(400, "invalid_request", f"parameter {k!r} is repeated")
+                raise _invalid_request(f"parameter {k!r} is repeated")
             params[k] = v
         return params
 
@@ -196,17 +190,13 @@ class TokenEndpoint:
         if auth is not None:
             candidates = basic_credentials(auth, self.config.basic_auth_encoding)
             if body_id is not None and body_id not in {c[0] for c in candidates}:
-                raise OAuthError(
-                    400, "invalid_request", "client_id in the body differs from the Basic header"
-                )
+                raise _invalid_request("client_id in the body differs from the Basic header")
         elif body_id is not None:
             if body_secret is None:
-                raise OAuthError(401, "invalid_client", "client_secret is missing")
+                raise _invalid_client("client_secret is missing")
             candidates = [(body_id, body_secret)]
         else:
-            raise OAuthError(
-                401,
-                "invalid_client",
+            raise _invalid_client(
                 "no client authentication: send HTTP Basic (curl -u id:secret) or "
                 "client_id and client_secret form fields",
             )
@@ -214,9 +204,7 @@ class TokenEndpoint:
             client = self.tokens.authenticate(cid, secret)
             if client is not None:
                 return client
-        raise OAuthError(
-            401,
-            "invalid_client",
+        raise _invalid_client(
             "client authentication failed: unknown client or wrong secret"
             + self._encoding_hint(auth),
         )
