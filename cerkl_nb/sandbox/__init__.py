@@ -1,20 +1,11 @@
 """A local imitation of the Cerkl Broadcast API v3, for tutorials and tests.
 
-Run it with ``cerkl-nb sandbox``, :func:`start` (a background thread; in a browser tab,
-which has no sockets, in the kernel itself: see :mod:`cerkl_nb.sandbox.transport`), or the
-pytest fixtures of :mod:`cerkl_nb.sandbox.pytest_plugin`. Only the holder of a sandbox's
-random key can steer it (faults, clock, clients); :func:`attach` and :func:`ensure` attach
-only to a sandbox that proves it holds the key. This package imports nothing of cerkl-nb
-but :mod:`cerkl_nb.spec`. The contract, and every choice made where Cerkl's documentation
-is silent, is ``docs/sandbox.md``.
-
-Examples
---------
->>> from cerkl_nb import sandbox
->>> sb = sandbox.start()                      # doctest: +SKIP
->>> with sb.clock_offset(12 * 3600):          # doctest: +SKIP
-...     ...                                   # tokens are expired in here
->>> sb.stop()                                 # doctest: +SKIP
+Run it with ``cerkl-nb sandbox``, :func:`start` (a background thread; in a browser tab, in
+the kernel itself: :mod:`cerkl_nb.sandbox.transport`) or the pytest fixtures of
+:mod:`cerkl_nb.sandbox.pytest_plugin`. Only the holder of a sandbox's random key steers it;
+:func:`attach` and :func:`ensure` attach only to a sandbox that proves it holds the key.
+It imports nothing of cerkl-nb but :mod:`cerkl_nb.spec`. The contract, and every choice
+made where Cerkl's documentation is silent: ``docs/sandbox.md``.
 """
 
 from __future__ import annotations
@@ -216,12 +207,9 @@ class Sandbox:
 
     @contextlib.contextmanager
     def clock_offset(self, seconds: float) -> Iterator[dict]:
-        """Move the server clock by ``seconds`` inside a ``with`` block, and back after it.
-
-        It moves back also when the block raises or is interrupted, by subtraction, so
-        moves made by others meanwhile are kept. Yields the clock after the move
-        (``offset_s``, ``now``, ``now_utc``).
-        """
+        """Move the server clock by ``seconds`` inside a ``with`` block, and back after it,
+        also when the block raises; by subtraction, so moves made by others meanwhile stay.
+        Yields the clock after the move (``offset_s``, ``now``, ``now_utc``)."""
         moved = self.advance_clock(seconds)  # raises before the block if refused
         try:
             yield moved
@@ -235,14 +223,9 @@ class Sandbox:
     def issued_tokens(self) -> list[str]:
         """Every access and refresh token this sandbox has issued, oldest first.
 
-        A testing aid (e.g. to prove that no token reaches a notebook's output), only for
-        a sandbox this process started with ``SandboxConfig(record_issued_tokens=True)``:
-        tokens are never readable over HTTP. :meth:`reset` keeps the record.
-
-        Raises
-        ------
-        SandboxError
-            On an attached handle, or when recording was not switched on.
+        A testing aid (to prove that no token reaches a notebook), only for a sandbox this
+        process started with ``SandboxConfig(record_issued_tokens=True)``, else
+        :class:`SandboxError`: tokens are never readable over HTTP. :meth:`reset` keeps it.
         """
         if self._server is None:
             raise SandboxError(
@@ -406,13 +389,9 @@ def _message(data: Any) -> str | None:
 
 
 def ensure() -> Sandbox:
-    """Attach to ``$CERKL_SANDBOX_URL`` with ``$CERKL_SANDBOX_KEY``, else :func:`start`.
-
-    Without those variables, the sandbox published in this user's ready-file (see
-    :mod:`cerkl_nb.sandbox.ready`) is tried. When nothing can be attached to (no key, a
-    refused key, anything else answering), and always in a browser tab, a sandbox of this
-    process's own is started.
-    """
+    """Attach to ``$CERKL_SANDBOX_URL`` with ``$CERKL_SANDBOX_KEY``, else to the sandbox in
+    this user's ready-file (:mod:`cerkl_nb.sandbox.ready`), else (and always in a browser
+    tab) :func:`start` one in this process."""
     if in_browser():  # a browser tab cannot reach another process
         return start()
     url, key = os.environ.get(ENV_SANDBOX_URL), os.environ.get(ENV_SANDBOX_KEY)

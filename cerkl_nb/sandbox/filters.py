@@ -32,13 +32,8 @@ def format_date(ts: float) -> str:
 
 
 def parse_date(value: Any, what: str) -> str:
-    """Accept ``YYYY-MM-DD HH:MM:SS`` or ISO 8601 and return the canonical UTC form.
-
-    Raises
-    ------
-    Problem
-        400 when the value is not a date in one of those forms.
-    """
+    """Accept ``YYYY-MM-DD HH:MM:SS`` or ISO 8601 and return the canonical UTC form (a 400
+    :class:`Problem` for anything else)."""
     if not isinstance(value, str):
         raise Problem(400, f"{what} must be a date string like '2020-07-16 00:00:00'")
     m = _DATE_RX.match(value.strip())
@@ -124,13 +119,8 @@ def _make_pred(name: str, op: str, want: Any) -> Callable[[dict], bool]:
 
 
 def parse_filters(raw: str | None, resource: Resource) -> list[Callable[[dict], bool]]:
-    """Turn a ``filters_json`` string into predicates over stored records (AND-ed).
-
-    Raises
-    ------
-    Problem
-        400 for malformed JSON, unknown fields, unknown operators or wrong value types.
-    """
+    """Turn a ``filters_json`` string into predicates over stored records (AND-ed); a 400
+    :class:`Problem` for malformed JSON, unknown fields or operators, wrong value types."""
     if raw is None or raw == "":
         return []
     try:

@@ -123,13 +123,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def loads_strict(raw: bytes) -> Any:
-    """Parse UTF-8 JSON, refusing ``NaN``/``Infinity`` (not JSON, though Python allows them).
-
-    Raises
-    ------
-    UnicodeDecodeError, ValueError, RecursionError
-        As :func:`json.loads` would, plus ``ValueError`` for the constants.
-    """
+    """Parse UTF-8 JSON, refusing ``NaN``/``Infinity`` (not JSON, though Python allows
+    them) with ``ValueError``; otherwise it raises as :func:`json.loads` would."""
     return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
 
 

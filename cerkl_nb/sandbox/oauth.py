@@ -170,13 +170,8 @@ class TokenService:
             return list(self._issued)
 
     def refresh_grant(self, client: ClientSpec, refresh_token: str) -> dict:
-        """Validate and use a refresh token; return the token response.
-
-        Raises
-        ------
-        OAuthError
-            400 ``invalid_grant`` for unknown, expired, revoked, foreign or reused tokens.
-        """
+        """Use a refresh token and return the token response; ``invalid_grant`` for an
+        unknown, expired, revoked, foreign or reused one."""
         now = self.now()
         with self.lock:
             rec = self.refresh.get(refresh_token)

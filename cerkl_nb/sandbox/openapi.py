@@ -382,13 +382,8 @@ def _components() -> dict[str, Any]:
 
 
 def build_openapi(base_url: str) -> dict[str, Any]:
-    """Return the OpenAPI 3.0 document for a sandbox whose API base is ``base_url``.
-
-    Parameters
-    ----------
-    base_url
-        E.g. ``http://127.0.0.1:8765/v3``; used for ``servers`` and the token URL.
-    """
+    """The OpenAPI 3.0 document for a sandbox whose API base (``servers``, and the token
+    URL's base) is ``base_url``, e.g. ``http://127.0.0.1:8765/v3``."""
     schemas = _components()
     paths: dict[str, Any] = {}
     for ep in ENDPOINTS:

@@ -35,13 +35,8 @@ _KINDS = frozenset(
 
 
 def handler_for(ep: Endpoint) -> str:
-    """The name of the :class:`~cerkl_nb.sandbox.app.App` method that serves ``ep``.
-
-    Raises
-    ------
-    LookupError
-        When the sandbox has no handler for that kind of endpoint.
-    """
+    """The name of the :class:`~cerkl_nb.sandbox.app.App` method that serves ``ep``
+    (``LookupError`` for a kind of endpoint the sandbox has no handler for)."""
     if ep.kind not in _KINDS:
         raise LookupError(f"the sandbox has no handler for {ep.key} (kind {ep.kind!r})")
     return (
@@ -81,14 +76,8 @@ class Router:
         ]
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
-        """The route and path parameters, or the answer to ``OPTIONS``.
-
-        Raises
-        ------
-        Problem
-            404 for an unknown path, 405 (with ``Allow``) for a known path and another
-            method.
-        """
+        """The route and path parameters, or the answer to ``OPTIONS``; a 404 for an
+        unknown path, a 405 (with ``Allow``) for a known path and another method."""
         for rx, group in self._table:
             m = rx.match(path)
             if m is None:

@@ -41,16 +41,9 @@ def oauth_error(err: OAuthError, headers: dict[str, str] | None = None) -> Respo
 
 
 def basic_credentials(header: str, mode: str) -> list[tuple[str, str]]:
-    """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs.
-
-    ``mode`` is a ``basic_auth_encoding``; ``either`` gives the raw reading and then the
-    form-decoded one, and the first that authenticates wins.
-
-    Raises
-    ------
-    OAuthError
-        401 ``invalid_client`` when the header is not valid Basic credentials.
-    """
+    """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs (401
+    ``invalid_client`` when it is not Basic credentials). ``mode`` is a
+    ``basic_auth_encoding``: ``either`` gives the raw reading, then the form-decoded one."""
     parts = header.strip().split(None, 1)
     if len(parts) != 2 or parts[0].lower() != "basic":
         raise _invalid_client(

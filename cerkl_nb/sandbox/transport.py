@@ -1,15 +1,10 @@
 """Reach a sandbox in this process without a socket: a ``requests`` transport adapter.
 
-A browser tab has no sockets: Python in Pyodide cannot listen on a port. So there the
-sandbox's :class:`~cerkl_nb.sandbox.app.App` runs in the kernel, and
-:class:`SandboxAdapter` hands each ``requests`` call for the sandbox's origin to
-:meth:`App.handle <cerkl_nb.sandbox.app.App.handle>`, the call the HTTP server makes for
-a request read from a socket; status, headers and body are the ones it would have written.
-
-``start(in_process=True)`` (the default in a browser tab) builds a handle on an
-:class:`InProcessServer`, whose origin is routed for every ``requests`` session
-(:func:`route`); :func:`mount` puts an adapter on one session only. No other origin is
-touched. This module imports ``requests``, so ``import cerkl_nb.sandbox`` does not load it.
+A browser tab has no sockets, so there the sandbox's :class:`~cerkl_nb.sandbox.app.App`
+runs in the kernel and :class:`SandboxAdapter` hands each ``requests`` call for its origin
+to ``App.handle``, answering as the HTTP server would. An :class:`InProcessServer`'s
+origin is routed for every session (:func:`route`); :func:`mount` serves one session only.
+This module imports ``requests``, so ``import cerkl_nb.sandbox`` does not load it.
 """
 
 from __future__ import annotations
