@@ -98,14 +98,9 @@ class TokenService:
     # ------------------------------------------------------------------ clients
     def reload_clients(self) -> None:
         """Rebuild the client table from the configuration plus run-time registrations."""
-        clients: dict[str, ClientSpec] = {}
-        if self.config.demo_clients:
-            for c in DEMO_CLIENTS:
-                clients[c.client_id] = c
-        for c in self.config.clients:
-            clients[c.client_id] = c
-        clients.update(self.registered)  # registered at run time: they win
-        self.clients = clients
+        configured = (*(DEMO_CLIENTS if self.config.demo_clients else ()), *self.config.clients)
+        # Clients registered at run time win.
+        self.clients = {**{c.client_id: c for c in configured}, **self.registered}
 
     def register(self, spec: ClientSpec) -> None:
         """Add or replace a client (``ValueError`` beyond ``MAX_CLIENTS``).

@@ -3,7 +3,7 @@
 A browser tab has no sockets, so there the sandbox's :class:`~cerkl_nb.sandbox.app.App`
 runs in the kernel and :class:`SandboxAdapter` hands each ``requests`` call for its origin
 to ``App.handle``, answering as the HTTP server would. An :class:`InProcessServer`'s
-origin is routed for every session (:func:`route`); :func:`mount` serves one session only.
+origin is routed for every ``requests`` session (:func:`route`), and no other origin is.
 This module imports ``requests``, so ``import cerkl_nb.sandbox`` does not load it.
 """
 
@@ -28,7 +28,7 @@ from ..spec import origin_of
 from .app import App
 from .messages import Request, reason, wire_headers
 
-__all__ = ["InProcessServer", "SandboxAdapter", "mount", "route", "routed", "unroute"]
+__all__ = ["InProcessServer", "SandboxAdapter", "route", "routed", "unroute"]
 
 # In-process sandboxes get distinct origins from the dynamic port range. Nothing listens
 # there: the port only names the sandbox, so two of them in one kernel never mix.
@@ -120,22 +120,6 @@ class SandboxAdapter(BaseAdapter):
 
     def close(self) -> None:
         """Nothing to close: there is no connection."""
-
-
-def mount(session: requests.Session, sandbox: Any) -> SandboxAdapter:
-    """Send ``session``'s requests for the sandbox's origin (only) to its in-process app
-    (``ValueError`` for a handle without one, e.g. an attached sandbox)."""
-    app = getattr(sandbox, "app", None)
-    if app is None:
-        raise ValueError("this sandbox does not run in this process: nothing to mount")
-    scheme, host, port = origin_of(sandbox.root_url)
-    adapter = SandboxAdapter(app, f"{host}:{port}")
-    # requests picks the longest matching prefix, and the trailing slash keeps
-    # http://127.0.0.1:4915 from matching http://127.0.0.1:49152.
-    session.mount(f"{scheme}://{host}:{port}/", adapter)
-    if port == (443 if scheme == "https" else 80):
-        session.mount(f"{scheme}://{host}/", adapter)
-    return adapter
 
 
 # -- process-wide routing ---------------------------------------------------------------------
