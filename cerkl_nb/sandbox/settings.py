@@ -41,13 +41,12 @@ MAX_CLIENTS = 1000
 MAX_RECORDS = 200_000
 
 
-def _lifetime_error(name: str, v: Any) -> str | None:
-    """Why ``v`` is not a usable lifetime in seconds, or ``None`` when it is."""
+def _check_lifetime(name: str, v: Any) -> None:
+    """``ValueError`` unless ``v`` is a usable lifetime in seconds."""
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return f"{name} must be a finite number of seconds, got {v!r}"
+        raise ValueError(f"{name} must be a finite number of seconds, got {v!r}")
     if not 1 <= v <= MAX_LIFETIME_S:
-        return f"{name} must be between 1 and {MAX_LIFETIME_S} seconds, got {v!r}"
-    return None
+        raise ValueError(f"{name} must be between 1 and {MAX_LIFETIME_S} seconds, got {v!r}")
 
 
 def key_proof(key: str, challenge: str) -> str:
@@ -93,20 +92,13 @@ class ClientSpec:
             if len(getattr(self, field_name)) > limit:
                 raise ValueError(f"{field_name} must be at most {limit} characters")
         if self.token_lifetime_s is not None:
-            why = _lifetime_error("token_lifetime_s", self.token_lifetime_s)
-            if why:
-                raise ValueError(why)
+            _check_lifetime("token_lifetime_s", self.token_lifetime_s)
         if self.issue_refresh_token is not None and not isinstance(self.issue_refresh_token, bool):
             raise ValueError("issue_refresh_token must be true or false")
 
     def public(self) -> dict[str, Any]:
         """Return the client's settings without its secret."""
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "token_lifetime_s": self.token_lifetime_s,
-            "issue_refresh_token": self.issue_refresh_token,
-        }
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "client_secret"}
 
 
 #: Well-known fake clients every sandbox accepts (unless ``demo_clients=False``).
@@ -170,9 +162,7 @@ class SandboxConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid setting."""
         for name in ("token_lifetime_s", "refresh_token_lifetime_s"):
-            why = _lifetime_error(name, getattr(self, name))
-            if why:
-                raise ValueError(why)
+            _check_lifetime(name, getattr(self, name))
         v = self.socket_timeout_s
         number = isinstance(v, int | float) and not isinstance(v, bool)
         if not number or not 0 < v <= MAX_SOCKET_TIMEOUT_S:

@@ -195,11 +195,6 @@ class InProcessServer:
     def __repr__(self) -> str:
         return f"<InProcessServer {self.root_url} {'running' if self.running else 'stopped'}>"
 
-    @property
-    def key(self) -> str:
-        """The admin key (``X-Sandbox-Key``) that steers this sandbox."""
-        return self.app.key
-
     def exchange(
         self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes]:
