@@ -1,27 +1,15 @@
 """The admin API, ``/_sandbox/...``: how tests, notebooks and the handle steer a sandbox.
 
-Faults, the clock, clients, configuration and resets change what every user of the
-sandbox sees, so only its owner may call them:
-
-* every call but ``GET /_sandbox/health`` carries the sandbox's key in the
-  ``X-Sandbox-Key`` header (a random secret made when the sandbox starts, handed to the
-  process that started it and published to its kernels as ``CERKL_SANDBOX_KEY``);
-* a body must be ``application/json``, so an HTML form or a no-cors ``fetch`` cannot
-  send one without a CORS preflight, which the sandbox never grants;
-* a request with an ``Origin`` other than the sandbox's own (a web page) is refused, and
-  so is one whose ``Host`` is not a loopback name (DNS rebinding);
-* only loopback clients are answered.
-
-Health answers without the key but tells nothing secret: it is how a script waits for a
-sandbox to come up. Given ``?challenge=<random>``, it also answers with a proof that it
-holds the key (:func:`~cerkl_nb.sandbox.settings.key_proof`), which :func:`attach` checks
-before it sends the key or takes credentials from the sandbox.
+Only its owner may call it (docs/sandbox.md §8): every call but ``GET /_sandbox/health``
+carries the sandbox's key in ``X-Sandbox-Key``; bodies must be JSON; a foreign ``Origin``
+or a ``Host`` that is not a loopback name is refused; only loopback clients are answered.
+Health tells nothing secret, and given ``?challenge=`` it proves that the sandbox holds
+the key (:func:`~cerkl_nb.sandbox.settings.key_proof`) without showing it.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import time
 from collections.abc import Callable
@@ -37,31 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Admin"]
 
-#: The request header that carries the sandbox's key.
-
 _DIGITS = re.compile(r"^[0-9]{1,15}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
-Handler = Callable[[Request, dict[str, str]], Response]
-
-
-def _is_loopback_peer(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip == "localhost"
-    mapped = getattr(addr, "ipv4_mapped", None)
-    return addr.is_loopback or (mapped is not None and mapped.is_loopback)
+Handler = Callable[[Request, dict[str, str]], Any]  # a Response, or the JSON of a 200
 
 
 class Admin:
-    """The admin endpoints of one :class:`~cerkl_nb.sandbox.app.App`.
-
-    Parameters
-    ----------
-    app
-        The application whose state the endpoints change.
-    """
+    """The admin endpoints of one :class:`~cerkl_nb.sandbox.app.App`."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -97,10 +68,11 @@ class Admin:
             if allowed:
                 raise Problem(405, f"use {', '.join(allowed)}", {"Allow": ", ".join(allowed)})
             raise Problem(404, f"no such admin endpoint {path!r}; see docs/sandbox.md")
-        return fn(req, query)
+        out = fn(req, query)
+        return out if isinstance(out, Response) else json_response(200, out)
 
     def _check_caller(self, req: Request) -> None:
-        if not _is_loopback_peer(req.client_ip):
+        if not req.from_loopback():
             raise Problem(403, "the /_sandbox admin API only answers loopback clients")
         host = req.header("Host")
         if not is_loopback_host(host):
@@ -142,12 +114,9 @@ class Admin:
         return body
 
     # ------------------------------------------------------------------ endpoints
-    def health(self, req: Request, q: dict[str, str]) -> Response:
-        """Status and addresses; nothing secret (no demo client, no key).
-
-        With ``?challenge=...`` (16 to 128 URL-safe characters) the answer also holds
-        ``key_proof``: proof that this sandbox holds the key, which does not reveal it.
-        """
+    def health(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        """Status and addresses, nothing secret; with ``?challenge=`` (16 to 128 URL-safe
+        characters) also ``key_proof``, which proves the key is held without revealing it."""
         base = self.app.base(req)
         out: dict[str, Any] = {
             "status": "ok",
@@ -162,66 +131,56 @@ class Admin:
             if not _CHALLENGE.match(challenge):
                 raise Problem(400, "challenge must be 16 to 128 characters from A-Z a-z 0-9 _ -")
             out["key_proof"] = key_proof(self.app.key, challenge)
-        return json_response(200, out)
+        return out
 
-    def demo_client(self, req: Request, q: dict[str, str]) -> Response:
-        """The client an attached handle hands out: the demo client as it is now.
-
-        A re-registered demo client answers with its new secret. Without demo clients
-        the first client registered is handed out, and without any client the answer
-        says how to add one.
-        """
+    def demo_client(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        """The client an attached handle hands out: the demo client as it is now (with a
+        new secret once re-registered), else the first client registered."""
         clients = self.app.tokens.clients
         spec = clients.get(DEMO_CLIENT_ID) or next(iter(clients.values()), None)
         if spec is None:
             raise Problem(
                 409, "this sandbox accepts no client: register one with register_client()"
             )
-        return json_response(
-            200, {"client_id": spec.client_id, "client_secret": spec.client_secret}
-        )
+        return {"client_id": spec.client_id, "client_secret": spec.client_secret}
 
-    def stats(self, req: Request, q: dict[str, str]) -> Response:
-        return json_response(200, self.app.stats_dict())
+    def stats(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        return {**self.app.stats.as_dict(), **self.app.tokens.counts()}
 
-    def reset_stats(self, req: Request, q: dict[str, str]) -> Response:
+    def reset_stats(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         self.app.stats.reset()
-        return json_response(200, self.app.stats_dict())
+        return self.stats(req, q)
 
-    def log(self, req: Request, q: dict[str, str]) -> Response:
+    def log(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         limit = q.get("limit", "1000")
         if not _DIGITS.match(limit):
             raise Problem(400, "limit must be a non-negative integer")
         with self.app.stats.lock:
             entries = list(self.app.stats.ring)
-        n = int(limit)
-        return json_response(200, {"entries": entries[-n:] if n else []})
+        return {"entries": entries[-int(limit) :] if int(limit) else []}
 
-    def get_faults(self, req: Request, q: dict[str, str]) -> Response:
-        return json_response(200, self.app.faults.public())
+    def get_faults(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        return self.app.faults.public()
 
-    def set_faults(self, req: Request, q: dict[str, str]) -> Response:
+    def set_faults(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         body = self._body(req)
         try:
             self.app.faults.update(**body)
         except (ValueError, TypeError) as e:
             raise Problem(400, str(e)) from None
         self.app.tokens.expire_early_s = self.app.faults.s.expire_early_s
-        return json_response(200, self.app.faults.public())
+        return self.app.faults.public()
 
-    def clear_faults(self, req: Request, q: dict[str, str]) -> Response:
+    def clear_faults(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         self.app.faults.clear()
         self.app.tokens.expire_early_s = 0.0
-        return json_response(200, self.app.faults.public())
+        return self.app.faults.public()
 
-    def _clock(self) -> dict[str, Any]:
+    def get_clock(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         now = self.app.now()
         return {"offset_s": self.app.clock_offset_s, "now": now, "now_utc": format_date(now)}
 
-    def get_clock(self, req: Request, q: dict[str, str]) -> Response:
-        return json_response(200, self._clock())
-
-    def move_clock(self, req: Request, q: dict[str, str]) -> Response:
+    def move_clock(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         body = self._body(req)
         adv = body.get("advance_s")
         if set(body) - {"advance_s"} or isinstance(adv, bool) or not isinstance(adv, int | float):
@@ -229,14 +188,13 @@ class Admin:
         if not -1e10 < adv < 1e10:
             raise Problem(400, "advance_s is out of range")
         self.app.clock_offset_s += float(adv)
-        return json_response(200, self._clock())
+        return self.get_clock(req, q)
 
-    def revoke(self, req: Request, q: dict[str, str]) -> Response:
-        return json_response(200, self.app.tokens.revoke_all())
+    def revoke(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        return self.app.tokens.revoke_all()
 
-    def get_clients(self, req: Request, q: dict[str, str]) -> Response:
-        listed = [c.public() for c in self.app.tokens.clients.values()]
-        return json_response(200, {"clients": listed})
+    def get_clients(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        return {"clients": [c.public() for c in self.app.tokens.clients.values()]}
 
     def register_client(self, req: Request, q: dict[str, str]) -> Response:
         body = self._body(req)
@@ -252,10 +210,10 @@ class Admin:
             raise Problem(400, str(e)) from None
         return json_response(201, spec.public())
 
-    def get_config(self, req: Request, q: dict[str, str]) -> Response:
-        return json_response(200, self.app.config.public())
+    def get_config(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
+        return self.app.config.public()
 
-    def set_config(self, req: Request, q: dict[str, str]) -> Response:
+    def set_config(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         body = self._body(req)
         for name in ("clock", "record_issued_tokens"):
             if name in body:
@@ -267,8 +225,8 @@ class Admin:
             self.app.apply_config(**body)
         except (TypeError, ValueError) as e:
             raise Problem(400, str(e)) from None
-        return json_response(200, self.app.config.public())
+        return self.app.config.public()
 
-    def reset(self, req: Request, q: dict[str, str]) -> Response:
+    def reset(self, req: Request, q: dict[str, str]) -> dict[str, Any]:
         self.app.reset()
-        return json_response(200, {"reset": True})
+        return {"reset": True}

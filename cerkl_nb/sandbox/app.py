@@ -3,31 +3,35 @@
 :class:`App` owns the state (data, tokens, faults, clock, counters) and sends each
 request to its place: the admin API (``admin.py``), the token endpoint
 (``token_endpoint.py``), the OpenAPI description, or a resource handler below, chosen by
-the route table (``routes.py``, derived from :data:`cerkl_nb.spec.ENDPOINTS`). It knows
-nothing about sockets, so the HTTP server (``server.py``) stays small and the whole
-behaviour can be exercised without a network.
-
-Why this module is a little longer than 600 lines: the resource handlers (list, get,
-create, update, delete, membership) share the dispatch's request checks and envelope
-helpers, and read best next to them; the token endpoint, admin API, filters, messages and
-rendering already live in their own modules.
+the route table (``routes.py``). It knows nothing about sockets, so the whole behaviour
+can be exercised without a network.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..spec import API_PREFIX, ENVELOPE_VERSION, MAX_BATCH_ITEMS, MAX_PAGE_SIZE, OPENAPI_PATH
-from ..spec import TOKEN_PATH as _TOKEN_PATH
+from ..spec import (
+    API_PREFIX,
+    ENVELOPE_VERSION,
+    EXAMPLES,
+    LOOKUPS,
+    MAX_BATCH_ITEMS,
+    MAX_PAGE_SIZE,
+    OPENAPI_PATH,
+    RESOURCES,
+    TOKEN_PATH,
+    Endpoint,
+    Resource,
+)
 from .admin import Admin
 from .faults import Faults, describe_wait
 from .filters import parse_filters
@@ -36,45 +40,40 @@ from .messages import (
     Problem,
     Request,
     Response,
-    api_error,
+    error_response,
     json_response,
     loads_strict,
 )
-from .oauth import TokenService
-from .render import LOOKUP_RESOURCES, envelope_json, hint, render_any
-from .resources import EXAMPLES, LOOKUPS, RESOURCES, Resource
-from .routes import ROUTES, Route, Router
+from .oauth import OAuthError, TokenService
+from .render import LOOKUP_RESOURCES, hint, render_any
+from .routes import ROUTES, Router
 from .seed import seeded_store
 from .settings import SandboxConfig
 from .stats import Stats, auth_note, mask_query
 from .store import Store
-from .token_endpoint import TokenEndpoint, oauth_fault
+from .token_endpoint import TokenEndpoint, oauth_error
 
 __all__ = ["App", "Request", "Response"]
 
 log = logging.getLogger("cerkl_nb.sandbox")
 
-TOKEN_PATH = API_PREFIX + _TOKEN_PATH  # "/v3/oauth/Token"
 VERSION = ENVELOPE_VERSION
 
 _HOST_RX = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$")
 _SLASHES = re.compile(r"/{2,}")
 # A proxy prefix: absolute path segments of URL-safe characters, no dot segments.
 _PREFIX_RX = re.compile(r"^(/[A-Za-z0-9_~!$&'()*+,;=:@%-][A-Za-z0-9._~!$&'()*+,;=:@%-]*)+$")
-_LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 _ID_RX = re.compile(r"^[0-9]{1,15}$")  # ASCII digits only (\d also matches Arabic-Indic)
+_ENVELOPE = '{"template": {"version": "3.0", "data": [ {...} ]}}'
 _KEY_RX = re.compile(r"^[A-Za-z0-9._~+/=-]{16,256}$")
-
-
-def new_key() -> str:
-    """A fresh random admin key (URL-safe, 43 characters)."""
-    return secrets.token_urlsafe(32)
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,12}$")
 
 
 @dataclass
 class _Ctx:
     req: Request
-    route: Route
+    ep: Endpoint
     params: dict[str, str]
     query: dict[str, str]
     base: str
@@ -82,16 +81,9 @@ class _Ctx:
 
 
 class App:
-    """The sandbox application.
-
-    Parameters
-    ----------
-    config
-        Settings; ``None`` means the defaults.
-    key
-        The admin key (``X-Sandbox-Key``); ``None`` makes a random one. Whoever holds it
-        can steer the sandbox, so it is never shown in a repr, a log line or an answer.
-    """
+    """The sandbox application, with ``config`` (``None``: the defaults) and the admin
+    ``key`` (``None``: a random one). Whoever holds the key can steer the sandbox, so it is
+    never shown in a repr, a log line or an answer."""
 
     def __init__(self, config: SandboxConfig | None = None, *, key: str | None = None) -> None:
         if key is not None and not (isinstance(key, str) and _KEY_RX.match(key)):
@@ -99,7 +91,7 @@ class App:
                 "the sandbox key must be 16 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -"
             )
         self.config = config or SandboxConfig()
-        self.key = key or new_key()
+        self.key = key or secrets.token_urlsafe(32)
         self.clock_offset_s = 0.0
         self.default_host = "127.0.0.1"
         #: Path prefixes a reverse proxy on this host may serve the sandbox under (e.g.
@@ -114,7 +106,6 @@ class App:
         self.token_endpoint = TokenEndpoint(self.config, self.tokens, self.stats, self.faults)
         self._router = Router(ROUTES)
         self._seq = itertools.count(1)
-        self._spec_cache: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"<cerkl_nb.sandbox App on {self.default_host}>"
@@ -142,13 +133,13 @@ class App:
         try:
             resp = self._dispatch(req)
         except Problem as p:
-            resp = api_error(p.status, p.message, p.headers)
+            resp = error_response(p.status, p.message, p.headers)
         except Exception:
             # A bug in the sandbox. Count it (the fuzz test asserts zero) and answer with
             # a JSON 500 that names the request id, instead of a dropped connection.
             log.exception("internal error in the sandbox (request %s)", rid)
             self.stats.bump("internal_errors")
-            resp = api_error(500, f"internal sandbox error (bug); request id {rid}")
+            resp = error_response(500, f"internal sandbox error (bug); request id {rid}")
         resp.headers.append(("X-Request-Id", rid))
         if req.target.startswith("/_sandbox"):
             # Admin traffic is not counted or logged: stats describe the API's traffic.
@@ -172,12 +163,31 @@ class App:
     ) -> Response:
         """A JSON error for a request the HTTP layer rejected before it reached :meth:`handle`."""
         rid = f"sbx-{next(self._seq):08d}"
-        resp = api_error(status, message)
+        resp = error_response(status, message)
         resp.headers.append(("X-Request-Id", rid))
         resp.close = True
         self.stats.bump("protocol_errors")
         self.stats.record(method, target[:200], status, rid)
         return resp
+
+    def check_body(
+        self, transfer_encoding: str | None, content_length: list[str], method: str, target: str
+    ) -> tuple[Response | None, int]:
+        """How many body bytes the HTTP layer may read, or its refusal to read any: a
+        chunked body (411), ``Content-Length`` values that disagree or are not ASCII digits
+        (400), a body over ``max_body_bytes`` (413)."""
+        status, message = 0, ""
+        if transfer_encoding is not None:
+            status, message = 411, "chunked request bodies are not supported; send Content-Length"
+        elif content_length and (
+            len(set(content_length)) != 1 or not _CONTENT_LENGTH.match(content_length[0].strip())
+        ):
+            status, message = 400, "invalid Content-Length header"
+        elif content_length and int(content_length[0]) > self.config.max_body_bytes:
+            status, message = 413, f"the body is larger than {self.config.max_body_bytes} bytes"
+        if status:
+            return self.protocol_error(status, message, method, target), 0
+        return None, int(content_length[0]) if content_length else 0
 
     def _dispatch(self, req: Request) -> Response:
         target = req.target
@@ -199,7 +209,8 @@ class App:
         if path in (OPENAPI_PATH, API_PREFIX + OPENAPI_PATH):
             self._get_only(req)
             return self._openapi(req)
-        if path == TOKEN_PATH or (self.config.lowercase_token_alias and path == TOKEN_PATH.lower()):
+        token = API_PREFIX + TOKEN_PATH  # /v3/oauth/Token
+        if path == token or (self.config.lowercase_token_alias and path == token.lower()):
             return self._with_faults("token", req, lambda: self.token_endpoint(req, query))
         if path in ("/", API_PREFIX):
             self._get_only(req)
@@ -233,18 +244,14 @@ class App:
             msg += f"; {wait}"
         if kind == "token":
             self.stats.bump("token_requests")
-            return oauth_fault(d.status, msg, h)
-        return api_error(d.status, msg, h)
+            code = "temporarily_unavailable" if d.status in (429, 503) else "server_error"
+            return oauth_error(OAuthError(d.status, code, msg), h)
+        return error_response(d.status, msg, h)
 
     # ------------------------------------------------------------------ helpers
     def set_proxy_prefixes(self, prefixes: list[str] | tuple[str, ...]) -> None:
-        """Accept ``X-Forwarded-Prefix`` with exactly one of ``prefixes``.
-
-        Raises
-        ------
-        ValueError
-            For a prefix that is not an absolute path of URL-safe segments.
-        """
+        """Accept ``X-Forwarded-Prefix`` with exactly one of ``prefixes`` (``ValueError``
+        for one that is not an absolute path of URL-safe segments)."""
         clean = set()
         for p in prefixes:
             p = p.rstrip("/")
@@ -256,19 +263,16 @@ class App:
     def base(self, req: Request) -> str:
         """The API base URL as this request addressed the sandbox (Host, else our own).
 
-        Behind a reverse proxy that serves the sandbox under a path (jupyter-server-proxy
-        on a JupyterHub: ``/user/NAME/proxy/PORT``), links must carry that prefix. It is
-        taken from ``X-Forwarded-Prefix`` only when the request comes from this host (the
-        proxy runs in the user's own notebook server) and the prefix is exactly one that
-        whoever started the sandbox configured (:meth:`set_proxy_prefixes`). Any other
-        value is ignored, so a page cannot point the links of an answer anywhere else;
-        and a prefix only ever shapes the answer to the request that carried it.
+        Behind a proxy that serves the sandbox under a path (jupyter-server-proxy on a
+        hub), links carry ``X-Forwarded-Prefix``, but only from this host and only when it
+        is exactly a configured prefix (:meth:`set_proxy_prefixes`), so a page cannot point
+        the links of an answer anywhere else.
         """
         host = req.header("Host")
         if not host or not _HOST_RX.match(host):
             host = self.default_host
         scheme, prefix = "http", ""
-        if self.proxy_prefixes and req.client_ip.startswith(_LOOPBACK_PEERS):
+        if self.proxy_prefixes and req.from_loopback():
             wanted = (req.header("X-Forwarded-Prefix") or "").rstrip("/")
             if wanted in self.proxy_prefixes:
                 prefix = wanted
@@ -278,28 +282,19 @@ class App:
 
     def _index(self, req: Request) -> Response:
         base = self.base(req)
-        return json_response(
-            200,
-            {
-                "name": "cerkl-nb sandbox: a local imitation of the Cerkl Broadcast API v3",
-                "api_base": base,
-                "token_url": base + _TOKEN_PATH,
-                "openapi_url": base + OPENAPI_PATH,
-                "docs": "docs/sandbox.md in the cerkl-nb repository",
-            },
-        )
+        name = "cerkl-nb sandbox: a local imitation of the Cerkl Broadcast API v3"
+        urls = {
+            "api_base": base,
+            "token_url": base + TOKEN_PATH,
+            "openapi_url": base + OPENAPI_PATH,
+        }
+        docs = "docs/sandbox.md in the cerkl-nb repository"
+        return json_response(200, {"name": name, **urls, "docs": docs})
 
     def _openapi(self, req: Request) -> Response:
-        base = self.base(req)
-        body = self._spec_cache.get(base)
-        if body is None:
-            from .openapi import build_openapi  # only when asked: it is the largest module
+        from .openapi import build_openapi  # only when asked: it is the largest module
 
-            body = json.dumps(build_openapi(base), separators=(",", ":")).encode()
-            if len(self._spec_cache) > 16:
-                self._spec_cache.clear()
-            self._spec_cache[base] = body
-        return Response(200, body, [("Content-Type", JSON)])
+        return json_response(200, build_openapi(self.base(req)))
 
     # ------------------------------------------------------------------ API
     def _api(self, req: Request, path: str, query: str) -> Response:
@@ -307,10 +302,10 @@ class App:
         if isinstance(found, Response):  # OPTIONS
             return found
         route, params = found
-        if route.kind == "token":  # served before routing; another casing is not it
+        if route.endpoint.kind == "token":  # served before routing; another casing is not it
             raise Problem(404, f"no such endpoint: /v3{path} (the token URL is /v3/oauth/Token)")
         self._require_bearer(req, query)
-        ctx = _Ctx(req, route, params, self._query(query), self.base(req), path)
+        ctx = _Ctx(req, route.endpoint, params, self._query(query), self.base(req), path)
         return getattr(self, route.handler)(ctx)
 
     def _require_bearer(self, req: Request, query: str) -> None:
@@ -320,29 +315,20 @@ class App:
                 "do not put the access token in the URL (it leaks into logs); "
                 "send it as Authorization: Bearer <token>",
             )
-        auth = req.header("Authorization")
-        reason = None
-        if not auth:
-            reason = (
+        parts = (req.header("Authorization") or "").split(None, 1)
+        if not parts:
+            why = (
                 "no access token: send Authorization: Bearer <token> (get one from /v3/oauth/Token)"
             )
+        elif len(parts) != 2 or parts[0].lower() != "bearer":
+            why = "expected Authorization: Bearer <token>"
         else:
-            parts = auth.split(None, 1)
-            if len(parts) != 2 or parts[0].lower() != "bearer":
-                reason = "expected Authorization: Bearer <token>"
-            else:
-                rec, why = self.tokens.check_bearer(parts[1].strip())
-                if rec is None:
-                    reason = why
-        if reason is not None:
-            raise Problem(
-                401,
-                reason,
-                {
-                    "WWW-Authenticate": 'Bearer realm="cerkl-sandbox", error="invalid_token", '
-                    f'error_description="{reason}"'
-                },
+            why = self.tokens.check_bearer(parts[1].strip())[1]
+        if why:
+            challenge = (
+                f'Bearer realm="cerkl-sandbox", error="invalid_token", error_description="{why}"'
             )
+            raise Problem(401, why, {"WWW-Authenticate": challenge})
 
     @staticmethod
     def _query(query: str) -> dict[str, str]:
@@ -385,45 +371,19 @@ class App:
         h = [("Location", href)] if status == 201 and len(data) == 1 else None
         return json_response(status, {"version": VERSION, "href": href, "data": data}, h)
 
-    def _page(
-        self, ctx: _Ctx, res: Resource, records, total_hint: int | None, whole: bool = False
-    ) -> Response:
-        """One page of ``records``; ``whole``: they are a whole stored collection, so the
-        page's body is kept until the next write (see ``RenderCache.page``)."""
-        q = ctx.query
-        key = None
-        if whole:
-            key = (res.name, ctx.base, ctx.path, q.get("page"), q.get("page_size"))
-            key += (q.get("filters_json"),)
-            with self.store.lock:
-                body = self.store.rendered.page(key)
-            if body is not None:
-                return Response(200, body, [("Content-Type", JSON)])
+    def _page(self, ctx: _Ctx, res: Resource, rows: Collection[dict]) -> Response:
+        """One page of ``rows`` (in id order), filtered by ``filters_json`` where it applies."""
         page, size = self._paging(ctx)
-        preds = []
-        if ctx.route.filterable:
-            preds = parse_filters(q.get("filters_json"), res)
+        preds = parse_filters(ctx.query.get("filters_json"), res) if ctx.ep.filterable else []
         start = (page - 1) * size
-        with self.store.lock:
-            rows, total = self.store.select(
-                records() if callable(records) else records, preds, start, start + size, total_hint
-            )
-            # Each record's JSON is cached until the next write (render.RenderCache).
-            stored = self.store.data.get(res.self_path)
-            data = self.store.rendered.json_items(res, rows, ctx.base, stored)
-            body = self._envelope(ctx, data, page, size, start, total)
-            if key is not None:
-                # Kept under the same lock hold as the read: a write in between would
-                # otherwise leave a page of the old data behind.
-                self.store.rendered.keep_page(key, body)
-        return Response(200, body, [("Content-Type", JSON)])
-
-    def _envelope(
-        self, ctx: _Ctx, data: list[bytes], page: int, size: int, start: int, total: int
-    ) -> bytes:
-        link_q: dict[str, str] = {}
-        if "filters_json" in ctx.query:
-            link_q["filters_json"] = ctx.query["filters_json"]
+        with self.store.lock:  # rows may be a view of the stored data
+            if preds:
+                rows = [r for r in rows if all(p(r) for p in preds)]
+            total = len(rows)
+            data = [
+                render_any(res, r, ctx.base) for r in itertools.islice(rows, start, start + size)
+            ]
+        link_q = {"filters_json": ctx.query["filters_json"]} if "filters_json" in ctx.query else {}
 
         def url(p: int) -> str:
             return f"{ctx.base}{ctx.path}?" + urlencode({"page": p, "page_size": size, **link_q})
@@ -433,36 +393,18 @@ class App:
             "next": url(page + 1) if start + size < total else None,
             "prev": url(page - 1) if page > 1 else None,
         }
-        head = {"version": VERSION, "href": links["self"]}
-        tail = {"page": page, "page_size": size, "total": total, "links": links}
-        return envelope_json(head, data, tail)
-
-    # handlers ----------------------------------------------------------------
-    def list_collection(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        coll = self.store.data[res.self_path]
-        return self._page(ctx, res, lambda: coll.values(), len(coll), whole=True)
-
-    def get_one(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        rid = self._id(ctx)
-        with self.store.lock:
-            rec = self.store.data[res.self_path].get(rid)
-            if rec is None:
-                raise Problem(404, f"there is no {res.name} with id {rid}")
-            return self._single(200, res, [rec], ctx)
+        body = {"version": VERSION, "href": links["self"], "data": data, "page": page}
+        return json_response(200, {**body, "page_size": size, "total": total, "links": links})
 
     def _template_items(self, ctx: _Ctx) -> list:
+        """The items of the request's ``{"template": {"version", "data": [...]}}`` body."""
         ctype = ctx.req.content_type()
         if ctype != JSON and not ctype.endswith("+json"):
             raise Problem(
-                415,
-                f"send the body as application/json (got {ctype or 'no Content-Type'})",
+                415, f"send the body as application/json (got {ctype or 'no Content-Type'})"
             )
         if not ctx.req.body:
-            raise Problem(
-                400, 'the body is empty; send {"template": {"version": "3.0", "data": [...]}}'
-            )
+            raise Problem(400, f"the body is empty; send {_ENVELOPE}")
         try:
             body = loads_strict(ctx.req.body)
         except UnicodeDecodeError:
@@ -472,9 +414,7 @@ class App:
         except ValueError as e:
             raise Problem(400, f"malformed JSON: {e}") from None
         if not isinstance(body, dict) or "template" not in body:
-            raise Problem(
-                400, 'the body must be {"template": {"version": "3.0", "data": [ {...} ]}}'
-            )
+            raise Problem(400, f"the body must be {_ENVELOPE}")
         tpl = body["template"]
         if not isinstance(tpl, dict):
             raise Problem(400, "template must be an object with version and data")
@@ -490,44 +430,38 @@ class App:
         # Any template.version is accepted (Cerkl's own examples say "string"); we echo 3.0.
         return data
 
+    # handlers ----------------------------------------------------------------
+    def list_collection(self, ctx: _Ctx) -> Response:
+        res = RESOURCES[str(ctx.ep.model)]
+        return self._page(ctx, res, self.store.data[res.self_path].values())
+
+    def get_one(self, ctx: _Ctx) -> Response:
+        res = RESOURCES[str(ctx.ep.model)]
+        with self.store.lock:
+            return self._single(200, res, [self.store.get(res, self._id(ctx))], ctx)
+
     def create(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        items = self._template_items(ctx)
-        created = self.store.create(res, items)
-        return self._single(201, res, created, ctx)
+        res = RESOURCES[str(ctx.ep.model)]
+        return self._single(201, res, self.store.create(res, self._template_items(ctx)), ctx)
 
     def update(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        rid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(res, rid)  # 404 before body errors
+        res, rid = RESOURCES[str(ctx.ep.model)], self._id(ctx)
+        self.store.get(res, rid)  # 404 before body errors
         items = self._template_items(ctx)
         if len(items) != 1:
             raise Problem(400, "a PUT updates one object: template.data must hold exactly one item")
-        rec = self.store.update(res, rid, items[0])
-        return self._single(200, res, [rec], ctx)
+        return self._single(200, res, [self.store.update(res, rid, items[0])], ctx)
 
     def delete(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
-        self.store.delete(res, self._id(ctx))
+        self.store.delete(RESOURCES[str(ctx.ep.model)], self._id(ctx))
         return Response(204)
 
     def template(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource] if ctx.route.resource in RESOURCES else None
-        hints: dict[str, Any] = {}
-        if res is not None:
-            for f in res.writable:
-                hints[f.name] = hint(f)
-        return json_response(
-            200,
-            {
-                "template": {"version": VERSION, "data": [hints]},
-                "example": {
-                    "template": {"version": VERSION, "data": [EXAMPLES.get(ctx.route.resource, {})]}
-                },
-                "x-sandbox-only": True,
-            },
-        )
+        res = RESOURCES.get(str(ctx.ep.model))
+        hints = {f.name: hint(f) for f in res.writable} if res is not None else {}
+        example = {"version": VERSION, "data": [EXAMPLES.get(str(ctx.ep.model), {})]}
+        body = {"template": {"version": VERSION, "data": [hints]}, "example": {"template": example}}
+        return json_response(200, {**body, "x-sandbox-only": True})
 
     def subscriber_interest(self, ctx: _Ctx) -> Response:
         sid = self._id(ctx)
@@ -536,7 +470,7 @@ class App:
                 raise Problem(404, f"there is no subscriber with id {sid}")
             rows = self.store.interest_rows(sid)
         res = RESOURCES["subscriber_interest"]
-        return self._page(ctx, res, rows, None)
+        return self._page(ctx, res, rows)
 
     def segment_members(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
@@ -545,13 +479,12 @@ class App:
             members = self.store.members[gid]
             subs = self.store.data["subscriber"]
             rows = [subs[s] for s in sorted(members) if s in subs]
-        return self._page(ctx, RESOURCES["subscriber"], rows, None)
+        return self._page(ctx, RESOURCES["subscriber"], rows)
 
     def add_member(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(RESOURCES["segment"], gid)
-        sub = self.store.add_member(gid, self._template_items(ctx))
+        self.store.get(RESOURCES["segment"], gid)  # 404 before body errors
+        sub = self.store.add_member(gid, Store.member_id(self._template_items(ctx)))
         return self._single(201, RESOURCES["subscriber"], [sub], ctx)
 
     def remove_member(self, ctx: _Ctx) -> Response:
@@ -560,17 +493,8 @@ class App:
 
     def remove_member_body(self, ctx: _Ctx) -> Response:
         gid = self._id(ctx)
-        with self.store.lock:
-            self.store.get(RESOURCES["segment"], gid)
-        items = self._template_items(ctx)
-        if len(items) != 1 or not isinstance(items[0], dict) or "id" not in items[0]:
-            raise Problem(400, "template.data must hold exactly one {'id': <subscriber id>}")
-        sid = items[0]["id"]
-        if isinstance(sid, dict):
-            sid = sid.get("id")
-        if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
-            raise Problem(400, "template.data[0].id must be a positive integer")
-        self.store.remove_member(gid, sid)
+        self.store.get(RESOURCES["segment"], gid)  # 404 before body errors
+        self.store.remove_member(gid, Store.member_id(self._template_items(ctx)))
         return Response(204)
 
     def category_subscribers(self, ctx: _Ctx) -> Response:
@@ -578,25 +502,25 @@ class App:
         with self.store.lock:
             self.store.get(RESOURCES["category"], cid)
             rows = self.store.category_subscribers(cid)
-        return self._page(ctx, RESOURCES["subscriber"], rows, None)
+        return self._page(ctx, RESOURCES["subscriber"], rows)
 
     def insights(self, ctx: _Ctx) -> Response:
-        res = RESOURCES[ctx.route.resource]
+        res = RESOURCES[str(ctx.ep.model)]
         with self.store.lock:
             rows = (
                 self.store.content_insight_rows()
                 if res.name == "content_insights"
                 else self.store.subscriber_insight_rows()
             )
-        return self._page(ctx, res, rows, None)
+        return self._page(ctx, res, rows)
 
     def lookup_list(self, ctx: _Ctx) -> Response:
-        name = ctx.route.resource
+        name = ctx.ep.model
         rows = [{"id": i, "description": d} for i, d in LOOKUPS[name]]
-        return self._page(ctx, LOOKUP_RESOURCES[name], rows, None)
+        return self._page(ctx, LOOKUP_RESOURCES[name], rows)
 
     def lookup_get(self, ctx: _Ctx) -> Response:
-        name = ctx.route.resource
+        name = ctx.ep.model
         rid = self._id(ctx)
         for i, d in LOOKUPS[name]:
             if i == rid:
@@ -605,12 +529,6 @@ class App:
         raise Problem(404, f"there is no {name} with id {rid}")
 
     # ------------------------------------------------------------------ state
-    def stats_dict(self) -> dict:
-        """The counters of ``GET /_sandbox/stats``, with the live token counts."""
-        out = self.stats.as_dict()
-        out.update(self.tokens.counts())
-        return out
-
     def apply_config(self, **changes: Any) -> None:
         """Change settings live; ``subscribers``/``seed``/``reply_to_domain`` re-seed the data."""
         new = self.config.replace(**changes)  # validates, and turns client dicts into ClientSpec
@@ -629,11 +547,7 @@ class App:
     def reset(self) -> None:
         """Re-seed the data, forget all tokens, clear faults, stats and clock offset."""
         self.store = self._new_store()
-        self.tokens.revoke_all()
-        self.tokens.refresh.clear()
-        self.tokens.families.clear()
-        self.tokens.refresh_by_client.clear()
+        self.tokens.forget_all()
         self.faults.clear()
-        self.tokens.expire_early_s = 0.0
         self.clock_offset_s = 0.0
         self.stats.reset()

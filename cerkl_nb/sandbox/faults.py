@@ -1,8 +1,7 @@
-"""Faults for teaching and testing, switchable while the sandbox runs.
+"""Faults for teaching and testing, switchable while the sandbox runs (docs/sandbox.md §7).
 
 A fault never applies to the admin endpoints (``/_sandbox/...``) or to the OpenAPI
-description, so a test can always switch faults off again and the explorer can always
-load its catalogue.
+description, so a test can always switch faults off again.
 """
 
 from __future__ import annotations
@@ -70,15 +69,8 @@ def _retry_after(v: Any) -> str | None:
 
 
 def describe_wait(retry_after: str | None, now: float) -> str:
-    """How long ``Retry-After`` asks to wait, in words (``""`` when it says nothing usable).
-
-    Parameters
-    ----------
-    retry_after
-        The header value: seconds, or an HTTP date.
-    now
-        The server clock, for an HTTP date.
-    """
+    """How long ``Retry-After`` (seconds, or an HTTP date against the server clock ``now``)
+    asks to wait, in words; ``""`` when it says nothing usable."""
     if retry_after is None:
         return ""
     text = retry_after.strip()

@@ -1,24 +1,22 @@
-"""Values a client sends: dates in Cerkl's format or ISO 8601, and ``filters_json``.
+"""Values a client sends: dates (Cerkl's format or ISO 8601) and ``filters_json``.
 
-Both raise :class:`~cerkl_nb.sandbox.messages.Problem` (400) with a message that says
-what to send instead. The filter operators and their aliases come from
-:mod:`cerkl_nb.spec`.
+Both raise a 400 :class:`~cerkl_nb.sandbox.messages.Problem` that says what to send instead.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES
+from ..spec import FILTER_OPERATOR_ALIASES, FILTER_OPERATORS, MAX_FILTER_VALUES, Field, Resource
 from .messages import Problem
-from .resources import Field, Resource
 
-__all__ = ["OPERATORS", "format_date", "parse_date", "parse_filters"]
+__all__ = ["OPERATORS", "format_date", "is_int", "parse_date", "parse_filters"]
 
 # --------------------------------------------------------------------------- dates
 
@@ -34,13 +32,8 @@ def format_date(ts: float) -> str:
 
 
 def parse_date(value: Any, what: str) -> str:
-    """Accept ``YYYY-MM-DD HH:MM:SS`` or ISO 8601 and return the canonical UTC form.
-
-    Raises
-    ------
-    Problem
-        400 when the value is not a date in one of those forms.
-    """
+    """Accept ``YYYY-MM-DD HH:MM:SS`` or ISO 8601 and return the canonical UTC form (a 400
+    :class:`Problem` for anything else)."""
     if not isinstance(value, str):
         raise Problem(400, f"{what} must be a date string like '2020-07-16 00:00:00'")
     m = _DATE_RX.match(value.strip())
@@ -72,7 +65,8 @@ OPERATORS = FILTER_OPERATORS
 _OP_ALIASES = FILTER_OPERATOR_ALIASES
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """True for an ``int`` that is not a ``bool``."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -97,7 +91,7 @@ def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
     if f.kind == "date":
         return parse_date(value, what)
     if f.kind in ("int", "ref"):
-        if not _is_int(value):
+        if not is_int(value):
             raise Problem(400, f"{what} needs an integer value")
         return value
     if f.kind == "bool":
@@ -107,42 +101,26 @@ def _coerce_filter_value(f: Field, op: str, value: Any) -> Any:
     raise Problem(400, f"{what}: field cannot be filtered")  # pragma: no cover
 
 
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
 def _make_pred(name: str, op: str, want: Any) -> Callable[[dict], bool]:
-    def get(rec: dict) -> Any:
-        return rec.get(name)
-
     if op == "eq":
-        return lambda r: get(r) == want
+        return lambda r: r.get(name) == want
     if op == "ne":
-        return lambda r: get(r) != want
+        return lambda r: r.get(name) != want
     if op == "in":
-        wanted = list(want)
-        return lambda r: get(r) in wanted
+        return lambda r: r.get(name) in want
     if op == "contains":
-        return lambda r: isinstance(get(r), str) and want in get(r).lower()
-
-    cmp = {
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-    }[op]
-
-    def pred(r: dict) -> bool:
-        v = get(r)
-        return v is not None and type(v) is type(want) and cmp(v, want)
-
-    return pred
+        return lambda r: isinstance(r.get(name), str) and want in r[name].lower()
+    cmp = _ORDER[op]
+    # Only values of the same type compare (a date string with a date, an int with an int).
+    return lambda r: type(v := r.get(name)) is type(want) and cmp(v, want)
 
 
 def parse_filters(raw: str | None, resource: Resource) -> list[Callable[[dict], bool]]:
-    """Turn a ``filters_json`` string into predicates over stored records (AND-ed).
-
-    Raises
-    ------
-    Problem
-        400 for malformed JSON, unknown fields, unknown operators or wrong value types.
-    """
+    """Turn a ``filters_json`` string into predicates over stored records (AND-ed); a 400
+    :class:`Problem` for malformed JSON, unknown fields or operators, wrong value types."""
     if raw is None or raw == "":
         return []
     try:

@@ -1,24 +1,22 @@
 """The sandbox's OAuth 2.0 token service: clients, access tokens and refresh tokens.
 
-Behaviour follows RFC 6749 (client credentials §4.4, refresh §6, errors §5.2), with
-refresh-token rotation and reuse detection from RFC 9700 §4.14.2. Where Cerkl's docs
-are silent the choice is in ``docs/sandbox.md``.
+RFC 6749 (client credentials §4.4, refresh §6), with refresh-token rotation and reuse
+detection from RFC 9700 §4.14.2; the token endpoint's HTTP side is ``token_endpoint.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
+import itertools
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from urllib.parse import unquote_plus
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from .settings import DEMO_CLIENTS, MAX_CLIENTS, ClientSpec, SandboxConfig
 
-__all__ = ["OAuthError", "TokenService", "AccessToken", "RefreshToken"]
+__all__ = ["Grant", "OAuthError", "TokenService"]
 
 
 class OAuthError(Exception):
@@ -32,25 +30,43 @@ class OAuthError(Exception):
 
 
 @dataclass
-class AccessToken:
+class Grant:
+    """What an issued token stands for. A family is one chain of refreshes."""
+
     client_id: str
     expires_at: float
     family: int
-
-
-@dataclass
-class RefreshToken:
-    client_id: str
-    expires_at: float
-    family: int
-    retired: bool = False  # used once already (rotation): presenting it again is reuse
+    retired: bool = False  # a refresh token used once already (rotation): again is reuse
     revoked: bool = False
 
 
-@dataclass
-class _Family:
-    access: set[str] = field(default_factory=set)
-    refresh: set[str] = field(default_factory=set)
+class _Tokens(dict[str, Grant]):
+    """Tokens and their grants; per client, beyond ``cap`` the least recently used go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order: dict[str, OrderedDict[str, None]] = {}
+
+    def add(self, token: str, grant: Grant, cap: int) -> None:
+        self[token] = grant
+        live = self._order.setdefault(grant.client_id, OrderedDict())
+        live[token] = None
+        while len(live) > cap:
+            self.pop(live.popitem(last=False)[0], None)
+
+    def discard(self, token: str) -> None:
+        grant = self.pop(token, None)
+        if grant is not None:
+            self._order[grant.client_id].pop(token, None)
+
+    def used(self, token: str, client_id: str) -> None:
+        live = self._order.get(client_id)
+        if live is not None and token in live:
+            live.move_to_end(token)
+
+    def clear(self) -> None:
+        super().clear()
+        self._order.clear()
 
 
 def new_token() -> str:
@@ -59,59 +75,38 @@ def new_token() -> str:
 
 
 class TokenService:
-    """Issues and checks tokens.
+    """Issues and checks tokens, reading the live ``config`` on every call (so
+    ``configure()`` applies at once) and the server clock ``now``."""
 
-    Parameters
-    ----------
-    config
-        The live :class:`SandboxConfig` (read on every call, so ``configure()`` applies
-        at once).
-    now
-        The server clock (includes ``advance_clock`` offsets).
-    """
-
-    def __init__(self, config: SandboxConfig, now) -> None:
+    def __init__(self, config: SandboxConfig, now: Callable[[], float]) -> None:
         self.config = config
         self.now = now
         self.lock = threading.Lock()
         self.clients: dict[str, ClientSpec] = {}
         self.registered: dict[str, ClientSpec] = {}
-        self.access: dict[str, AccessToken] = {}
-        self.refresh: dict[str, RefreshToken] = {}
-        self.families: dict[int, _Family] = {}
-        # Per-client live access tokens in issue order, to cap memory (oldest first).
-        self.by_client: dict[str, OrderedDict[str, None]] = {}
-        self.refresh_by_client: dict[str, OrderedDict[str, None]] = {}
-        self._family_seq = 0
+        # Each client keeps at most max_tokens_per_client of each kind, so memory stays
+        # flat however many tokens a loop asks for; a token in use is kept.
+        self.access = _Tokens()
+        self.refresh = _Tokens()
+        self._families = itertools.count(1)
         self.expire_early_s = 0.0
-        self.reuse_detected = 0
-        # Every token issued, in order, when config.record_issued_tokens is on (a
-        # testing aid, readable in-process only: Sandbox.issued_tokens()).
+        # Every token issued, when config.record_issued_tokens is on (a testing aid,
+        # readable in-process only: Sandbox.issued_tokens()).
         self._issued: list[str] = []
         self.reload_clients()
 
     # ------------------------------------------------------------------ clients
     def reload_clients(self) -> None:
         """Rebuild the client table from the configuration plus run-time registrations."""
-        clients: dict[str, ClientSpec] = {}
-        if self.config.demo_clients:
-            for c in DEMO_CLIENTS:
-                clients[c.client_id] = c
-        for c in self.config.clients:
-            clients[c.client_id] = c
-        clients.update(self.registered)  # registered at run time: they win
-        self.clients = clients
+        configured = (*(DEMO_CLIENTS if self.config.demo_clients else ()), *self.config.clients)
+        # Clients registered at run time win.
+        self.clients = {**{c.client_id: c for c in configured}, **self.registered}
 
     def register(self, spec: ClientSpec) -> None:
-        """Add or replace a client.
+        """Add or replace a client (``ValueError`` beyond ``MAX_CLIENTS``).
 
-        Replacing a client does not revoke the tokens it already holds: Cerkl does not say
-        that a new secret ends old sessions, and tokens stay valid until they expire.
-
-        Raises
-        ------
-        ValueError
-            When :data:`~cerkl_nb.sandbox.settings.MAX_CLIENTS` are registered already.
+        Replacing a client does not revoke its tokens: Cerkl does not say that a new
+        secret ends old sessions.
         """
         with self.lock:
             if spec.client_id not in self.registered and len(self.registered) >= MAX_CLIENTS:
@@ -128,108 +123,40 @@ class TokenService:
         ok = hmac.compare_digest(client_secret.encode("utf-8"), expected.encode("utf-8"))
         return spec if (ok and spec is not None) else None
 
-    # ------------------------------------------------------------------ basic auth
-    def parse_basic(self, header: str, mode: str | None = None) -> list[tuple[str, str]]:
-        """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs.
-
-        ``mode`` is a :data:`~cerkl_nb.sandbox.settings.BASIC_AUTH_ENCODINGS` value
-        (default: the configured one). In ``either`` mode both the raw and the
-        form-decoded reading are returned (raw first), and the first that authenticates
-        wins.
-
-        Raises
-        ------
-        OAuthError
-            401 ``invalid_client`` when the header is not valid Basic credentials.
-        """
-        parts = header.strip().split(None, 1)
-        if len(parts) != 2 or parts[0].lower() != "basic":
-            raise OAuthError(
-                401,
-                "invalid_client",
-                "client authentication failed: use HTTP Basic (Authorization: Basic "
-                "base64(client_id:client_secret)) or client_id/client_secret form fields",
-            )
-        b64 = parts[1].strip()
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            text = raw.decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise OAuthError(
-                401,
-                "invalid_client",
-                "malformed Basic credentials: expected base64 of 'client_id:client_secret' "
-                "in UTF-8",
-            ) from None
-        if ":" not in text:
-            raise OAuthError(
-                401, "invalid_client", "malformed Basic credentials: no ':' between id and secret"
-            )
-        cid, secret = text.split(":", 1)
-        mode = mode or self.config.basic_auth_encoding
-        out = []
-        if mode in ("raw", "either"):
-            out.append((cid, secret))
-        if mode in ("rfc6749", "either"):
-            pair = (unquote_plus(cid), unquote_plus(secret))
-            if pair not in out:
-                out.append(pair)
-        return out
-
     # ------------------------------------------------------------------ issuing
     def _lifetime(self, client: ClientSpec) -> int:
         # Whole seconds: expires_in is an integer in RFC 6749 §5.1, and the token expires
         # exactly when expires_in says (a fraction is cut off, never added).
         return int(client.token_lifetime_s or self.config.token_lifetime_s)
 
-    def issue(self, client: ClientSpec, family: int | None = None) -> dict:
-        """Mint an access token (and a refresh token if configured) for ``client``."""
-        now = self.now()
+    def issue(self, client: ClientSpec, family: int | None = None, keep: str = "") -> dict:
+        """Mint an access token (and a refresh token if configured) for ``client``.
+
+        ``family``: the chain a refresh continues; ``keep``: a refresh token to hand back
+        instead of a new one (refreshing without rotation).
+        """
+        now, cap = self.now(), self.config.max_tokens_per_client
         lifetime = self._lifetime(client)
-        give_refresh = (
-            client.issue_refresh_token
-            if client.issue_refresh_token is not None
-            else self.config.issue_refresh_tokens
-        )
+        give_refresh = client.issue_refresh_token
+        if give_refresh is None:
+            give_refresh = self.config.issue_refresh_tokens
         with self.lock:
-            if family is None:
-                self._family_seq += 1
-                family = self._family_seq
-            fam = self.families.setdefault(family, _Family())
+            family = next(self._families) if family is None else family
             token = new_token()
-            if self.config.record_issued_tokens:
-                self._issued.append(token)
-            self.access[token] = AccessToken(client.client_id, now + lifetime, family)
-            fam.access.add(token)
-            live = self.by_client.setdefault(client.client_id, OrderedDict())
-            live[token] = None
-            while len(live) > self.config.max_tokens_per_client:
-                old, _ = live.popitem(last=False)
-                gone = self.access.pop(old, None)
-                if gone is not None:
-                    self._forget(gone.family, access=old)
-            body = {
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": lifetime,
-                "scope": None,
-            }
-            if give_refresh:
+            self.access.add(token, Grant(client.client_id, now + lifetime, family), cap)
+            issued = [token]
+            body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
+            body["scope"] = None
+            if give_refresh and keep:
+                body["refresh_token"] = keep
+            elif give_refresh:
                 rt = new_token()
-                if self.config.record_issued_tokens:
-                    self._issued.append(rt)
-                self.refresh[rt] = RefreshToken(
-                    client.client_id, now + self.config.refresh_token_lifetime_s, family
-                )
-                fam.refresh.add(rt)
+                expires = now + self.config.refresh_token_lifetime_s
+                self.refresh.add(rt, Grant(client.client_id, expires, family), cap)
                 body["refresh_token"] = rt
-                rlive = self.refresh_by_client.setdefault(client.client_id, OrderedDict())
-                rlive[rt] = None
-                while len(rlive) > self.config.max_tokens_per_client:
-                    old, _ = rlive.popitem(last=False)
-                    gone_r = self.refresh.pop(old, None)
-                    if gone_r is not None:
-                        self._forget(gone_r.family, refresh=old)
+                issued.append(rt)
+            if self.config.record_issued_tokens:
+                self._issued.extend(issued)
         return body
 
     def issued_tokens(self) -> list[str]:
@@ -237,25 +164,9 @@ class TokenService:
         with self.lock:
             return list(self._issued)
 
-    def _forget(self, family: int, access: str | None = None, refresh: str | None = None) -> None:
-        # Memory cap: a client's oldest tokens are forgotten beyond max_tokens_per_client,
-        # and a family with nothing left is dropped, so long benchmark runs stay flat.
-        fam = self.families.get(family)
-        if fam is None:
-            return
-        fam.access.discard(access)  # type: ignore[arg-type]
-        fam.refresh.discard(refresh)  # type: ignore[arg-type]
-        if not fam.access and not fam.refresh:
-            del self.families[family]
-
-    def refresh_grant(self, client: ClientSpec, refresh_token: str) -> tuple[dict, str]:
-        """Validate and use a refresh token; return (token response, old refresh token).
-
-        Raises
-        ------
-        OAuthError
-            400 ``invalid_grant`` for unknown, expired, revoked, foreign or reused tokens.
-        """
+    def refresh_grant(self, client: ClientSpec, refresh_token: str) -> dict:
+        """Use a refresh token and return the token response; ``invalid_grant`` for an
+        unknown, expired, revoked, foreign or reused one."""
         now = self.now()
         with self.lock:
             rec = self.refresh.get(refresh_token)
@@ -263,13 +174,9 @@ class TokenService:
                 # Same answer for "never existed" and "another client's": no oracle.
                 raise OAuthError(400, "invalid_grant", "the refresh token is invalid or unknown")
             if rec.retired:
-                self.reuse_detected += 1
                 if self.config.reuse_revokes_family:
-                    fam = self.families.get(rec.family)
-                    if fam:
-                        for rt in fam.refresh:
-                            if rt in self.refresh:
-                                self.refresh[rt].revoked = True
+                    for grant in self.refresh.values():
+                        grant.revoked = grant.revoked or grant.family == rec.family
                 raise OAuthError(
                     400,
                     "invalid_grant",
@@ -281,43 +188,23 @@ class TokenService:
             if rec.expires_at <= now:
                 raise OAuthError(400, "invalid_grant", "the refresh token has expired")
             if self.config.revoke_access_on_refresh:
-                fam = self.families.get(rec.family)
-                if fam:
-                    for at in fam.access:
-                        self.access.pop(at, None)
-                    fam.access.clear()
-            if self.config.rotate_refresh_tokens:
-                rec.retired = True
-        body = self.issue(client, family=rec.family)
-        if not self.config.rotate_refresh_tokens and "refresh_token" in body:
-            # Without rotation the same refresh token stays valid and is returned again.
-            with self.lock:
-                self.refresh.pop(body["refresh_token"], None)
-                self.refresh_by_client.get(client.client_id, OrderedDict()).pop(
-                    body["refresh_token"], None
-                )
-                self.families.setdefault(rec.family, _Family()).refresh.discard(
-                    body["refresh_token"]
-                )
-            body["refresh_token"] = refresh_token
-        return body, refresh_token
+                for token in [t for t, g in self.access.items() if g.family == rec.family]:
+                    self.access.discard(token)
+            rotate = self.config.rotate_refresh_tokens
+            rec.retired = rotate
+        # Without rotation the same refresh token stays valid and is returned again.
+        return self.issue(client, family=rec.family, keep="" if rotate else refresh_token)
 
     # ------------------------------------------------------------------ checking
-    def check_bearer(self, token: str) -> tuple[AccessToken | None, str]:
-        """Return (record, "") for a usable token, else (None, reason)."""
+    def check_bearer(self, token: str) -> tuple[Grant | None, str]:
+        """Return (grant, "") for a usable access token, else (None, reason)."""
         rec = self.access.get(token)
         if rec is None:
             return None, "the access token is unknown or was revoked"
         if self.now() >= rec.expires_at - self.expire_early_s:
             return None, "the access token has expired"
-        live = self.by_client.get(rec.client_id)
-        if live is not None and len(live) > self.config.max_tokens_per_client // 2:
-            # Near the memory cap, keep the order least-recently-*used* first, so a token
-            # in active use is never the one forgotten (a token benchmark running next to
-            # an API benchmark must not invalidate the API benchmark's token).
-            with self.lock:
-                if token in live:
-                    live.move_to_end(token)
+        with self.lock:
+            self.access.used(token, rec.client_id)  # in use: the last to be forgotten
         return rec, ""
 
     def revoke_all(self) -> dict:
@@ -326,20 +213,25 @@ class TokenService:
             n_access = len(self.access)
             n_refresh = sum(1 for r in self.refresh.values() if not r.revoked)
             self.access.clear()
-            self.by_client.clear()
             for r in self.refresh.values():
                 r.revoked = True
-            for fam in self.families.values():
-                fam.access.clear()
         return {"revoked_access_tokens": n_access, "revoked_refresh_tokens": n_refresh}
 
+    def forget_all(self) -> None:
+        """Forget every token and the early-expiry fault (a reset)."""
+        with self.lock:
+            self.access.clear()
+            self.refresh.clear()
+            self.expire_early_s = 0.0
+
     def counts(self) -> dict:
+        """The live (usable) access and refresh tokens."""
         now = self.now()
-        return {
-            "live_access_tokens": sum(1 for r in self.access.values() if r.expires_at > now),
-            "live_refresh_tokens": sum(
+        with self.lock:
+            access = sum(1 for r in self.access.values() if r.expires_at > now)
+            refresh = sum(
                 1
                 for r in self.refresh.values()
-                if not r.revoked and not r.retired and r.expires_at > now
-            ),
-        }
+                if not (r.revoked or r.retired) and r.expires_at > now
+            )
+        return {"live_access_tokens": access, "live_refresh_tokens": refresh}

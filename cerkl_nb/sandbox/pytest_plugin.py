@@ -4,10 +4,10 @@ Use them from your own ``conftest.py``::
 
     from cerkl_nb.sandbox.pytest_plugin import fresh_sandbox, sandbox  # noqa: F401
 
-``sandbox`` is one in-process server shared by the whole session (fast; state persists
-between tests, so tests should create their own records rather than count seeded ones).
-``fresh_sandbox`` is a new server with its own port and pristine state for one test,
-stopped afterwards; use it when a test changes faults, the clock or configuration.
+``sandbox`` is one in-process server for the whole session (state persists between tests,
+so tests should create their own records rather than count seeded ones); ``fresh_sandbox``
+is a server with pristine state for one test, for tests that change faults, the clock or
+the configuration.
 """
 
 from __future__ import annotations
@@ -18,24 +18,14 @@ import pytest
 
 from . import Sandbox, SandboxConfig, start
 
-__all__ = ["sandbox", "fresh_sandbox"]
+__all__ = ["fresh_sandbox", "sandbox"]
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    """One in-process sandbox for the whole test session."""
-    sb = start(config=SandboxConfig())
-    try:
+def _sandbox() -> Iterator[Sandbox]:
+    """A sandbox of its own (port, data, tokens, faults, clock), stopped afterwards."""
+    with start(config=SandboxConfig()) as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
-@pytest.fixture()
-def fresh_sandbox() -> Iterator[Sandbox]:
-    """A sandbox of its own (port, data, tokens, faults, clock) for one test."""
-    sb = start(config=SandboxConfig())
-    try:
-        yield sb
-    finally:
-        sb.stop()
+sandbox = pytest.fixture(scope="session", name="sandbox")(_sandbox)
+fresh_sandbox = pytest.fixture(name="fresh_sandbox")(_sandbox)

@@ -1,20 +1,12 @@
-"""A sandbox started for one user: where it says it is ready, and how it ends with its parent.
+"""A sandbox started for one user: its ready-file, and ending with its parent.
 
 On a shared host (a JupyterHub, Binder) a sandbox runs as a child of the user's notebook
-server. Two things make that safe:
-
-* **The ready-file.** Once the sandbox listens (on a free port, when asked for port 0) it
-  writes its root URL, its admin key and its process id as JSON into a file in the user's
-  own state directory (``~/.cerkl-nb`` unless ``$CERKL_NB_STATE_DIR`` says otherwise). The
-  file is written under a temporary name and renamed into place, so a reader never sees
-  half of it, and it is created with mode 0600 in a 0700 directory, so only its owner can
-  read the key. A reader takes it only when it is a regular file owned by the reader's own
-  user and readable by nobody else: another user's file is never taken, even when
-  a path is shared by mistake.
-* **Exit with the parent.** The sandbox asks the kernel (Linux ``prctl(PR_SET_PDEATHSIG)``)
-  for SIGTERM when its parent ends, and also watches its parent process id from a thread
-  (every platform, and the case where the parent ended before the ``prctl`` call). Either
-  way it stops, removes its ready-file and releases its port: no orphan keeps serving.
+server. Once it listens, it publishes its root URL, admin key and process id in a
+ready-file in the user's own state directory (``~/.cerkl-nb``, or ``$CERKL_NB_STATE_DIR``),
+written atomically with mode 0600 in a 0700 directory; a reader takes only a regular file
+of its own user that nobody else can read. It stops (removing its file, releasing its
+port) when its parent ends: Linux's ``PR_SET_PDEATHSIG`` plus a thread that watches the
+parent's process id, for other systems and a parent that ended before the ``prctl`` call.
 """
 
 from __future__ import annotations
@@ -33,16 +25,14 @@ from typing import Any
 from ..spec import ENV_STATE_DIR
 
 __all__ = [
-    "ENV_STATE_DIR",
-    "default_state_dir",
     "default_ready_file",
+    "default_state_dir",
     "exit_with_parent",
     "read_ready_file",
     "remove_ready_file",
     "write_ready_file",
 ]
 
-#: Overrides the per-user state directory (default ``~/.cerkl-nb``).
 _PR_SET_PDEATHSIG = 1
 
 
@@ -53,31 +43,17 @@ def default_state_dir() -> Path:
 
 
 def default_ready_file() -> Path:
-    """Where this user's hub-started sandbox publishes itself.
-
-    One file per notebook server: JupyterHub's named servers of one user each get their
-    own (``$JUPYTERHUB_SERVER_NAME``).
-    """
+    """Where this user's hub-started sandbox publishes itself: one file per notebook
+    server (JupyterHub's named servers each get their own, ``$JUPYTERHUB_SERVER_NAME``)."""
     name = os.environ.get("JUPYTERHUB_SERVER_NAME") or ""
     safe = "".join(c for c in name if c.isalnum() or c in "-_.")[:64]
     return default_state_dir() / (f"sandbox-{safe}.json" if safe else "sandbox.json")
 
 
 def write_ready_file(path: Path, *, url: str, key: str, pid: int | None = None) -> None:
-    """Publish a running sandbox atomically, readable by its owner only.
-
-    Parameters
-    ----------
-    path
-        The ready-file. Its directory is created (mode 0700) when missing.
-    url
-        The sandbox's root URL (``http://127.0.0.1:PORT``).
-    key
-        Its admin key.
-    pid
-        The sandbox's process id (default: this process), so that only the process that
-        wrote the file removes it.
-    """
+    """Publish a running sandbox's root ``url`` and ``key`` atomically in ``path`` (its
+    directory made, mode 0700, when missing), readable by its owner only; ``pid`` (default:
+    this process) lets only the process that wrote it remove it."""
     path = Path(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pid = os.getpid() if pid is None else pid
@@ -155,20 +131,11 @@ def exit_with_parent(
     parent: int | None = None,
     poll_s: float = 0.5,
 ) -> threading.Thread:
-    """End this process when its parent ends.
+    """End this process when its parent (``parent``, default: the current one) ends.
 
-    Parameters
-    ----------
-    on_parent_exit
-        Called (from a watcher thread) once the parent is gone; the default sends this
-        process SIGTERM, so the same clean shutdown runs as for a ``kill``.
-    poll_s
-        How often the watcher compares the parent process id.
-
-    Returns
-    -------
-    threading.Thread
-        The daemon watcher thread (already started).
+    ``on_parent_exit`` is called from the watcher thread (polling every ``poll_s``) once
+    the parent is gone; the default sends this process SIGTERM, so the same clean shutdown
+    runs as for a ``kill``. Returns the started daemon watcher thread.
     """
     parent = os.getppid() if parent is None else parent
     act = on_parent_exit or (lambda: os.kill(os.getpid(), signal.SIGTERM))

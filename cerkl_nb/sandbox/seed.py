@@ -1,8 +1,7 @@
-"""The deterministic demo organisation ("Acme Widgets").
+"""The deterministic demo organisation ("Acme Widgets", docs/sandbox.md §5.5).
 
-Same seed, same data, on every machine: the tutorials can say "subscriber 100001 is
-...". Dates are drawn from a fixed window (2019-2024), never from the current time, so
-the seed does not drift either.
+Same seed, same data, on every machine, so the tutorials can say "subscriber 100001 is
+...". Dates are drawn from a fixed window (2019-2024), never from the current time.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ import random
 import time
 from collections.abc import Callable
 
+from ..spec import RESOURCES
 from .filters import format_date
-from .resources import RESOURCES
 from .store import Store
 
-__all__ = ["seed_store", "seeded_store"]
+__all__ = ["seeded_store"]
 
 _FIRST = (
     "Ada Alan Grace Katherine Linus Margaret Dennis Barbara Ken Frances Edsger Radia "
@@ -32,45 +31,18 @@ _DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Finance", "People", "Opera
 _LOCATIONS = ("Cincinnati", "Columbus", "Chicago", "Remote", "London", "Austin")
 _TITLES = ("Analyst", "Engineer", "Manager", "Director", "Associate", "Specialist", "Lead")
 _CATEGORIES = (
-    "Company News",
-    "Engineering",
-    "Health & Wellness",
-    "Benefits",
-    "Community",
-    "Learning",
-    "Safety",
-    "Events",
-    "Sustainability",
-    "Leadership",
-)
+    "Company News|Engineering|Health & Wellness|Benefits|Community|Learning|Safety|Events|"
+    "Sustainability|Leadership"
+).split("|")
 _SEGMENTS = (
-    "All Staff",
-    "Engineering Team",
-    "Sales Team",
-    "Cincinnati Office",
-    "Remote Workers",
-    "New Hires 2024",
-    "Managers",
-    "Volunteers",
-    "Wellness Champions",
-    "London Office",
-    "Executive Team",
-    "Interns",
-)
+    "All Staff|Engineering Team|Sales Team|Cincinnati Office|Remote Workers|New Hires 2024|"
+    "Managers|Volunteers|Wellness Champions|London Office|Executive Team|Interns"
+).split("|")
 _TITLE_WORDS = (
-    "Quarterly results are in",
-    "Meet the new team",
-    "Open enrolment starts",
-    "Office move update",
-    "Hackathon winners",
-    "Safety week recap",
-    "Volunteer day",
-    "Town hall",
-    "New learning portal",
-    "Green commute challenge",
-    "Leadership offsite notes",
-    "Customer spotlight",
-)
+    "Quarterly results are in|Meet the new team|Open enrolment starts|Office move update|"
+    "Hackathon winners|Safety week recap|Volunteer day|Town hall|New learning portal|"
+    "Green commute challenge|Leadership offsite notes|Customer spotlight"
+).split("|")
 
 _T0 = 1546300800  # 2019-01-01 00:00:00 UTC
 _T1 = 1719705600  # 2024-06-30 00:00:00 UTC
@@ -90,43 +62,18 @@ def seeded_store(
 ) -> Store:
     """A new :class:`~cerkl_nb.sandbox.store.Store` holding the demo organisation.
 
-    Parameters
-    ----------
-    subscribers
-        Number of active subscribers to seed.
-    seed
-        Seed of the generator; the same seed gives the same organisation.
-    now
-        The server clock, for the dates of records created later.
-    reply_to_domain
-        Blasts must reply from this domain.
-    max_records
-        Records one collection may hold; creating more answers 409.
+    ``subscribers`` active ones (plus about 5 % former subscribers), drawn from ``seed``;
+    ``now`` (the server clock), ``reply_to_domain`` and ``max_records`` go to the store.
     """
     store = Store(now=now, reply_to_domain=reply_to_domain, max_records=max_records)
-    seed_store(store, subscribers, seed)
-    return store
-
-
-def seed_store(store: Store, n_subscribers: int, seed: int) -> None:
-    """Fill an empty store with the demo organisation.
-
-    Parameters
-    ----------
-    store
-        A freshly built :class:`~cerkl_nb.sandbox.store.Store`.
-    n_subscribers
-        Active subscribers to create (plus about 5 % former subscribers).
-    seed
-        The random seed.
-    """
     rng = random.Random(seed)
     # The order of the steps is part of the seed: each draws from the same generator.
     cat_ids = _seed_categories(store, rng)
-    sub_ids = _seed_subscribers(store, rng, n_subscribers, cat_ids)
+    sub_ids = _seed_subscribers(store, rng, subscribers, cat_ids)
     seg_ids = _seed_segments(store, rng, sub_ids)
     _seed_content(store, rng, cat_ids, seg_ids)
     _seed_blasts(store, rng, cat_ids, seg_ids)
+    return store
 
 
 def _seed_categories(store: Store, rng: random.Random) -> list[int]:
@@ -187,7 +134,7 @@ def _seed_subscribers(
             continue
         live += 1
         d["subscriber"][sid] = rec
-        store.index_record("subscriber", RESOURCES["subscriber"], rec)
+        store.index_record(RESOURCES["subscriber"], rec)
         k = rng.randint(1, 3)
         store.interests[sid] = {c: rng.randint(20, 100) for c in rng.sample(cat_ids, k)}
     return list(d["subscriber"])
@@ -271,7 +218,7 @@ def _seed_content(store: Store, rng: random.Random, cat_ids: list[int], seg_ids:
             rec["need_quantity"] = rng.randint(1, 50)
             rec["need_by_date_utc"] = _date(rng)
         store.data["content"][cid] = rec
-        store.index_record("content", res, rec)
+        store.index_record(res, rec)
 
 
 def _seed_blasts(store: Store, rng: random.Random, cat_ids: list[int], seg_ids: list[int]) -> None:

@@ -1,9 +1,8 @@
-"""Configuration of the sandbox: the server settings and the OAuth clients it knows.
+"""The sandbox's settings and the OAuth clients it knows (docs/sandbox.md §2 and §3).
 
-Everything here is plain data so it can travel over the admin HTTP API as JSON
-(``POST /_sandbox/config``, ``POST /_sandbox/clients``) as well as be passed to
-:func:`cerkl_nb.sandbox.start` in-process. The only exception is ``clock``, an object,
-which can only be injected in-process.
+Plain data, so it travels over the admin API as JSON (``POST /_sandbox/config``,
+``POST /_sandbox/clients``) as well as to :func:`cerkl_nb.sandbox.start`; only ``clock``
+(an object) and ``record_issued_tokens`` are in-process only.
 """
 
 from __future__ import annotations
@@ -27,16 +26,12 @@ __all__ = [
     "key_proof",
 ]
 
-#: How the token endpoint decodes an HTTP Basic header (see docs/sandbox.md).
-#: ``raw``: base64 → UTF-8 → split at the first colon (what ``curl -u`` sends).
-#: ``rfc6749``: as raw, then each half is form-url-decoded (RFC 6749 §2.3.1).
-#: ``either``: try raw first; if the client is not authenticated that way, try rfc6749.
+#: How the token endpoint decodes an HTTP Basic header: ``raw`` (what ``curl -u`` sends),
+#: ``rfc6749`` (then form-url-decoded, RFC 6749 §2.3.1), or ``either`` (raw first).
 BASIC_AUTH_ENCODINGS = ("raw", "rfc6749", "either")
 
-#: Bounds that keep a sandbox (often running inside the user's kernel) small whatever it
-#: is asked: token lifetimes (finite, so ``expires_in`` stays a JSON integer), seeded
-#: subscribers (200,000 would take hundreds of MiB), request bodies, socket timeouts,
-#: simultaneous connections (one thread each) and clients.
+#: Bounds that keep a sandbox, often running inside the user's kernel, small whatever it
+#: is asked (a lifetime is finite, so ``expires_in`` stays a JSON integer).
 MAX_LIFETIME_S = 10 * 365 * 86400
 MAX_SUBSCRIBERS = 20_000
 MAX_BODY_BYTES = 1 << 20
@@ -46,22 +41,19 @@ MAX_CLIENTS = 1000
 MAX_RECORDS = 200_000
 
 
-def _lifetime_error(name: str, v: Any) -> str | None:
-    """Why ``v`` is not a usable lifetime in seconds, or ``None`` when it is."""
+def _check_lifetime(name: str, v: Any) -> None:
+    """``ValueError`` unless ``v`` is a usable lifetime in seconds."""
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return f"{name} must be a finite number of seconds, got {v!r}"
+        raise ValueError(f"{name} must be a finite number of seconds, got {v!r}")
     if not 1 <= v <= MAX_LIFETIME_S:
-        return f"{name} must be between 1 and {MAX_LIFETIME_S} seconds, got {v!r}"
-    return None
+        raise ValueError(f"{name} must be between 1 and {MAX_LIFETIME_S} seconds, got {v!r}")
 
 
 def key_proof(key: str, challenge: str) -> str:
     """What a sandbox answers to ``challenge`` to prove it holds ``key``, without showing it.
 
-    The handle sends a fresh random challenge to the health endpoint and compares the
-    answer with its own computation before it sends the key anywhere: a server that does
-    not know the key (another user's sandbox, any other program on that port) cannot
-    answer, and learns nothing it could replay.
+    :func:`~cerkl_nb.sandbox.attach` checks it before it sends the key anywhere: a server
+    that does not know the key cannot answer, and learns nothing it could replay.
     """
     msg = b"cerkl-nb sandbox key proof:" + challenge.encode("utf-8")
     return hmac.new(key.encode("utf-8"), msg, hashlib.sha256).hexdigest()
@@ -74,19 +66,9 @@ DEMO_CLIENT_SECRET = "sandbox-demo-secret-1234"
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """One OAuth client the sandbox accepts.
-
-    Parameters
-    ----------
-    client_id, client_secret
-        The credentials. Any non-empty strings; the secret is compared in constant time.
-    name
-        A human label shown in ``GET /_sandbox/clients``.
-    token_lifetime_s
-        Overrides :attr:`SandboxConfig.token_lifetime_s` for this client.
-    issue_refresh_token
-        Overrides :attr:`SandboxConfig.issue_refresh_tokens` for this client.
-    """
+    """One OAuth client the sandbox accepts: its credentials, a label for
+    ``GET /_sandbox/clients``, and overrides of the token lifetime and of whether it gets
+    refresh tokens (``None``: the :class:`SandboxConfig` setting)."""
 
     client_id: str
     client_secret: str
@@ -110,20 +92,13 @@ class ClientSpec:
             if len(getattr(self, field_name)) > limit:
                 raise ValueError(f"{field_name} must be at most {limit} characters")
         if self.token_lifetime_s is not None:
-            why = _lifetime_error("token_lifetime_s", self.token_lifetime_s)
-            if why:
-                raise ValueError(why)
+            _check_lifetime("token_lifetime_s", self.token_lifetime_s)
         if self.issue_refresh_token is not None and not isinstance(self.issue_refresh_token, bool):
             raise ValueError("issue_refresh_token must be true or false")
 
     def public(self) -> dict[str, Any]:
         """Return the client's settings without its secret."""
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "token_lifetime_s": self.token_lifetime_s,
-            "issue_refresh_token": self.issue_refresh_token,
-        }
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "client_secret"}
 
 
 #: Well-known fake clients every sandbox accepts (unless ``demo_clients=False``).
@@ -152,57 +127,12 @@ DEMO_CLIENTS: tuple[ClientSpec, ...] = (
 
 @dataclass
 class SandboxConfig:
-    """Server-wide settings. All are changeable while running via ``configure()``.
+    """Server-wide settings, all changeable while running (``Sandbox.configure()``).
 
-    Attributes
-    ----------
-    token_lifetime_s
-        Access-token lifetime reported as ``expires_in`` (Cerkl documents 12 hours).
-    refresh_token_lifetime_s
-        Refresh-token lifetime (sliding: each rotated token gets a full lifetime).
-    rotate_refresh_tokens
-        Issue a new refresh token on every refresh and retire the old one.
-    reuse_revokes_family
-        When a retired refresh token is presented again, also revoke the live one
-        (RFC 9700 §4.14.2 reuse detection).
-    revoke_access_on_refresh
-        Refreshing also revokes the access tokens issued earlier in the same family.
-    issue_refresh_tokens
-        Include a refresh token in token responses (per-client override exists).
-    basic_auth_encoding
-        ``"raw"``, ``"rfc6749"`` or ``"either"`` (default): see :data:`BASIC_AUTH_ENCODINGS`.
-    lowercase_token_alias
-        Also serve ``/v3/oauth/token`` (lower-case t). Turn off to test strict clients.
-    subscribers
-        Number of active subscribers in the seeded organisation. Changing it re-seeds.
-    seed
-        Seed of the deterministic data generator. Changing it re-seeds.
-    max_body_bytes
-        Larger request bodies get 413.
-    reply_to_domain
-        The organisation's verified reply-to domain; blasts must use it.
-    socket_timeout_s
-        Idle keep-alive connections and stalled uploads are closed after this long.
-    max_connections
-        Simultaneous connections (one thread each); one more is answered 503 at once.
-    max_records
-        Records one collection may hold (seeded and created); creating more answers 409.
-    max_tokens_per_client
-        Beyond this many live access (and refresh) tokens per client, the least
-        recently used are forgotten, so a 100,000-request token benchmark keeps memory
-        flat. A token in active use is kept.
-    demo_clients
-        Accept the well-known :data:`DEMO_CLIENTS`.
-    clients
-        Extra clients to accept (in addition to the demo clients).
-    clock
-        An object with ``time()`` (e.g. :class:`cerkl_nb.clock.FakeClock`); ``None``
-        means the system clock. Only settable in-process.
-    record_issued_tokens
-        A testing aid: remember every access and refresh token the server issues, so
-        that a test can search its output for them with
-        :meth:`cerkl_nb.sandbox.Sandbox.issued_tokens`. Only settable in-process, and
-        the tokens are only readable in-process: never over HTTP.
+    Each is described in docs/sandbox.md §3; invalid values raise ``ValueError``. The
+    ``max_*`` settings bound memory and threads, ``clock`` is any object with ``time()``
+    (e.g. :class:`cerkl_nb.clock.FakeClock`), and ``record_issued_tokens`` is a testing
+    aid for :meth:`cerkl_nb.sandbox.Sandbox.issued_tokens`.
     """
 
     token_lifetime_s: float = 43200
@@ -232,9 +162,7 @@ class SandboxConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid setting."""
         for name in ("token_lifetime_s", "refresh_token_lifetime_s"):
-            why = _lifetime_error(name, getattr(self, name))
-            if why:
-                raise ValueError(why)
+            _check_lifetime(name, getattr(self, name))
         v = self.socket_timeout_s
         number = isinstance(v, int | float) and not isinstance(v, bool)
         if not number or not 0 < v <= MAX_SOCKET_TIMEOUT_S:
@@ -254,17 +182,9 @@ class SandboxConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {v!r}")
-        for name in (
-            "rotate_refresh_tokens",
-            "reuse_revokes_family",
-            "revoke_access_on_refresh",
-            "issue_refresh_tokens",
-            "lowercase_token_alias",
-            "demo_clients",
-            "record_issued_tokens",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false")
+        for f in dataclasses.fields(self):
+            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be true or false")
         if self.basic_auth_encoding not in BASIC_AUTH_ENCODINGS:
             raise ValueError(
                 f"basic_auth_encoding must be one of {', '.join(BASIC_AUTH_ENCODINGS)}"

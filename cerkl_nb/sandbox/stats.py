@@ -1,9 +1,5 @@
-"""Counters and the request log that ``GET /_sandbox/stats`` and ``/_sandbox/log`` show,
-and the masking of the access log.
-
-Tests assert on them (one token request for ten threads, no 5xx, no token in a URL), so
-they are exact and guarded by one lock.
-"""
+"""The counters and request log of ``GET /_sandbox/stats`` and ``/_sandbox/log`` (exact,
+under one lock: tests assert on them), and the masking of the access log."""
 
 from __future__ import annotations
 
@@ -16,6 +12,11 @@ from typing import Any
 from .messages import header_safe
 
 __all__ = ["Stats", "auth_note", "mask_query"]
+
+_COUNTERS = (
+    "requests_total api_requests admin_requests token_requests client_credentials "
+    "refresh_token refresh_token_reuse faults_injected internal_errors protocol_errors"
+).split()
 
 
 class Stats:
@@ -58,25 +59,14 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         """The counters as ``GET /_sandbox/stats`` shows them."""
         with self.lock:
-            c = dict(self.c)
-            return {
-                "requests_total": c.get("requests_total", 0),
-                "api_requests": c.get("api_requests", 0),
-                "admin_requests": c.get("admin_requests", 0),
-                "token_requests": c.get("token_requests", 0),
-                "client_credentials": c.get("client_credentials", 0),
-                "refresh_token": c.get("refresh_token", 0),
-                "tokens_issued": sum(self.grants_issued.values()),
-                "grants_issued": dict(self.grants_issued),
-                "refresh_token_reuse": c.get("refresh_token_reuse", 0),
-                "token_errors": dict(self.token_errors),
-                "statuses": dict(self.statuses),
-                "faults_injected": c.get("faults_injected", 0),
-                "internal_errors": c.get("internal_errors", 0),
-                "protocol_errors": c.get("protocol_errors", 0),
-                "since": self.since,
-                "recent_requests": list(self.ring)[-50:],
-            }
+            out: dict[str, Any] = {k: self.c[k] for k in _COUNTERS}
+            out["tokens_issued"] = sum(self.grants_issued.values())
+            out["grants_issued"] = dict(self.grants_issued)
+            out["token_errors"] = dict(self.token_errors)
+            out["statuses"] = dict(self.statuses)
+            out["since"] = self.since
+            out["recent_requests"] = list(self.ring)[-50:]
+            return out
 
 
 _SECRET_QUERY = re.compile(

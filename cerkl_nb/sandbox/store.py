@@ -1,9 +1,8 @@
 """The sandbox's in-memory organisation: validation, CRUD, membership and insights.
 
-The store knows nothing about HTTP. It raises :class:`Problem` (an HTTP status and a
-message) for anything a client did wrong, and the app turns that into the JSON error
-body. All access goes through one lock: the server is threaded and Python dicts must
-not change size while another thread iterates them.
+It knows nothing about HTTP: what a client did wrong is a :class:`Problem`. All access
+goes through one lock, since the server is threaded and a dict must not change size while
+another thread iterates it.
 """
 
 from __future__ import annotations
@@ -12,27 +11,28 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from ..spec import MAX_FILTER_VALUES, MAX_TEXT_LENGTH
-from .filters import format_date, parse_date
+from ..spec import (
+    CONTENT_TYPES,
+    LOOKUPS,
+    MAX_FILTER_VALUES,
+    MAX_TEXT_LENGTH,
+    RESOURCES,
+    Field,
+    Resource,
+)
+from .filters import format_date, is_int, parse_date
 from .messages import Problem
-from .render import RenderCache
-from .resources import CONTENT_TYPES, LOOKUPS, RESOURCES, Field, Resource
 
-__all__ = ["Problem", "Store", "format_date", "parse_date"]
+__all__ = ["Store"]
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 _EMAIL_RX = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{1,63}$")
-MAX_TEXT = MAX_TEXT_LENGTH
 
 
 def _ref_id(v: Any, what: str) -> int:
@@ -41,24 +41,15 @@ def _ref_id(v: Any, what: str) -> int:
         if "id" not in v:
             raise Problem(400, f"{what} must be an object with an integer 'id'")
         v = v["id"]
-    if not _is_int(v) or v < 1 or v > 2**53:
+    if not is_int(v) or v < 1 or v > 2**53:
         raise Problem(400, f"{what} must be {{'id': <positive integer>}} or a positive integer")
     return v
 
 
 class Store:
-    """The organisation's data (empty; :func:`cerkl_nb.sandbox.seed.seeded_store` fills it).
-
-    Parameters
-    ----------
-    now
-        A function returning the server's current time (Unix seconds), for
-        ``date_*_utc`` fields of new records.
-    reply_to_domain
-        Blasts must reply from this domain.
-    max_records
-        Records one collection may hold; creating more answers 409.
-    """
+    """The organisation's data, empty (:func:`cerkl_nb.sandbox.seed.seeded_store` fills it):
+    ``now`` is the server clock, blasts reply from ``reply_to_domain``, and a collection
+    holds at most ``max_records`` (creating more answers 409)."""
 
     def __init__(
         self,
@@ -86,12 +77,6 @@ class Store:
         }
         # unique-value indexes: (collection, field) -> {value: id}
         self.unique: dict[tuple[str, str], dict[str, int]] = {}
-        #: The JSON of listed records; every write below clears it (see _changed).
-        self.rendered = RenderCache()
-
-    def _changed(self) -> None:
-        """Called by every method that changes a record (under the lock): cached JSON goes."""
-        self.rendered.clear()
 
     def next_id(self, collection: str) -> int:
         return next(self._ids[collection])
@@ -100,21 +85,22 @@ class Store:
         return format_date(self.now())
 
     # ------------------------------------------------------------------ unique index
-    def _index(self, collection: str, field: str) -> dict[str, int]:
-        return self.unique.setdefault((collection, field), {})
+    def _index(self, resource: Resource, field: Field) -> dict[str, int]:
+        return self.unique.setdefault((resource.self_path, field.name), {})
 
-    def _unique_key(self, field: Field, value: Any) -> str:
+    @staticmethod
+    def _unique_key(field: Field, value: Any) -> str:
         return value.lower() if field.kind == "email" else value
 
-    def index_record(self, collection: str, resource: Resource, rec: dict) -> None:
+    def index_record(self, resource: Resource, rec: dict, add: bool = True) -> None:
+        """Enter ``rec``'s unique values in the index (``add=False``: take them out)."""
         for f in resource.fields:
             if f.unique and rec.get(f.name) is not None:
-                self._index(collection, f.name)[self._unique_key(f, rec[f.name])] = rec["id"]
-
-    def unindex_record(self, collection: str, resource: Resource, rec: dict) -> None:
-        for f in resource.fields:
-            if f.unique and rec.get(f.name) is not None:
-                self._index(collection, f.name).pop(self._unique_key(f, rec[f.name]), None)
+                index, key = self._index(resource, f), self._unique_key(f, rec[f.name])
+                if add:
+                    index[key] = rec["id"]
+                else:
+                    index.pop(key, None)
 
     # ------------------------------------------------------------------ validation
     def validate_item(
@@ -135,7 +121,7 @@ class Store:
         if not isinstance(item, dict):
             raise Problem(400, f"{where} must be a JSON object")
         if update_of is not None and "id" in item and item["id"] is not None:
-            if not _is_int(item["id"]) or item["id"] != url_id:
+            if not is_int(item["id"]) or item["id"] != url_id:
                 raise Problem(400, f"{where}.id ({item['id']!r}) differs from the id in the URL")
         out: dict[str, Any] = {}
         for key, value in item.items():
@@ -161,8 +147,8 @@ class Store:
         if k in ("str", "email"):
             if not isinstance(value, str):
                 raise Problem(400, f"{what} must be a string")
-            if len(value) > MAX_TEXT:
-                raise Problem(400, f"{what} is longer than {MAX_TEXT} characters")
+            if len(value) > MAX_TEXT_LENGTH:
+                raise Problem(400, f"{what} is longer than {MAX_TEXT_LENGTH} characters")
             if "\x00" in value:
                 raise Problem(400, f"{what} must not contain NUL characters")
             if k == "email":
@@ -173,7 +159,7 @@ class Store:
                 raise Problem(400, f"{what} must not be empty")
             return value
         if k == "int":
-            if not _is_int(value) or not (0 <= value <= 2**31):
+            if not is_int(value) or not (0 <= value <= 2**31):
                 raise Problem(400, f"{what} must be a non-negative integer")
             return value
         if k == "bool":
@@ -211,7 +197,7 @@ class Store:
                 tid = _ref_id(v.get("type"), f"{w}.type")
                 self._check_ref("merge_field_type", tid, f"{w}.type")
                 val = v.get("value")
-                if not isinstance(val, str) or len(val) > MAX_TEXT:
+                if not isinstance(val, str) or len(val) > MAX_TEXT_LENGTH:
                     raise Problem(400, f"{w}.value must be a string")
                 out.append({"id": mid, "type": tid, "value": val})
             return out
@@ -226,12 +212,12 @@ class Store:
             raise Problem(400, f"{what}: there is no {target} with id {rid}")
 
     def _check_unique(
-        self, collection: str, resource: Resource, values: dict, own_id: int | None, seen: dict
+        self, resource: Resource, values: dict, own_id: int | None, seen: dict
     ) -> None:
         for f in resource.fields:
             if f.unique and values.get(f.name) is not None:
                 key = self._unique_key(f, values[f.name])
-                other = self._index(collection, f.name).get(key)
+                other = self._index(resource, f).get(key)
                 if (other is not None and other != own_id) or key in seen.setdefault(f.name, set()):
                     raise Problem(
                         409, f"a {resource.name} with {f.name} {values[f.name]!r} already exists"
@@ -318,25 +304,25 @@ class Store:
             validated = [self.validate_item(resource, it, index=i) for i, it in enumerate(items)]
             seen: dict = {}
             for v in validated:
-                self._check_unique(collection, resource, v, None, seen)
+                self._check_unique(resource, v, None, seen)
                 self._rules(resource, v, None)
             created = []
             now = self.now_str()
-            self._changed()
             for v in validated:
                 rec = self._new_record(resource, v, now)
                 self._after_write(resource, rec)
                 self.data[collection][rec["id"]] = rec
-                self.index_record(collection, resource, rec)
+                self.index_record(resource, rec)
                 created.append(rec)
             return created
 
     def _new_record(self, resource: Resource, values: dict, now: str) -> dict:
         collection = resource.self_path
-        rec: dict[str, Any] = {f.name: None for f in resource.fields if f.name != "self"}
-        for f in resource.fields:
-            if f.kind in ("refs", "merge_fields"):
-                rec[f.name] = []
+        rec: dict[str, Any] = {
+            f.name: [] if f.kind in ("refs", "merge_fields") else None
+            for f in resource.fields
+            if f.name != "self"
+        }
         rec.update(values)
         rec["id"] = self.next_id(collection)
         if "date_created_utc" in rec:
@@ -355,18 +341,16 @@ class Store:
 
     def update(self, resource: Resource, rid: int, item: Any) -> dict:
         """Apply a PUT: the fields sent replace those fields; others are kept."""
-        collection = resource.self_path
         with self.lock:
             rec = self.get(resource, rid)
             v = self.validate_item(resource, item, index=0, update_of=rec, url_id=rid)
-            self._check_unique(collection, resource, v, rid, {})
+            self._check_unique(resource, v, rid, {})
             self._rules(resource, v, rec)
-            self._changed()
-            self.unindex_record(collection, resource, rec)
+            self.index_record(resource, rec, add=False)
             rec.update(v)
             rec["date_modified_utc"] = self.now_str()
             self._after_write(resource, rec)
-            self.index_record(collection, resource, rec)
+            self.index_record(resource, rec)
             return rec
 
     def get(self, resource: Resource, rid: int) -> dict:
@@ -383,8 +367,7 @@ class Store:
             rec = self.get(resource, rid)
             if resource.name == "blast" and rec.get("status") == 4:
                 raise Problem(409, "a sent blast cannot be deleted")
-            self._changed()
-            self.unindex_record(collection, resource, rec)
+            self.index_record(resource, rec, add=False)
             del self.data[collection][rid]
             if resource.name == "subscriber":
                 self._unsubscribe(rec, source="api")
@@ -408,7 +391,6 @@ class Store:
                         lst.remove(rid)
 
     def _unsubscribe(self, rec: dict, *, source: str, when: str | None = None) -> None:
-        self._changed()
         sid = rec["id"]
         for members in self.members.values():
             members.discard(sid)
@@ -432,48 +414,44 @@ class Store:
                 seg["subscriber_count"] = len(members)
 
     # ------------------------------------------------------------------ membership
-    def add_member(self, seg_id: int, items: list) -> dict:
+    @staticmethod
+    def member_id(items: list) -> int:
+        """The subscriber id of a membership body: exactly one ``{"id": n}``."""
+        if len(items) != 1 or not isinstance(items[0], dict) or "id" not in items[0]:
+            raise Problem(400, "template.data must hold exactly one {'id': <subscriber id>}")
+        return _ref_id(items[0]["id"], "template.data[0].id")
+
+    def add_member(self, seg_id: int, sid: int) -> dict:
         with self.lock:
-            seg = self.get(RESOURCES["segment"], seg_id)
-            if len(items) != 1:
-                raise Problem(
-                    400, "add exactly one subscriber per request: template.data must hold one item"
-                )
-            item = items[0]
-            if not isinstance(item, dict) or "id" not in item:
-                raise Problem(400, "template.data[0] must be {'id': <subscriber id>}")
-            sid = _ref_id(item["id"], "template.data[0].id")
             sub = self.data["subscriber"].get(sid)
             if sub is None:
                 raise Problem(400, f"template.data[0].id: there is no subscriber with id {sid}")
-            if sid in self.members[seg_id]:
+            if sid in self._members_of(seg_id):
                 raise Problem(409, f"subscriber {sid} is already a member of segment {seg_id}")
-            self._changed()
-            self.members[seg_id].add(sid)
-            seg["subscriber_count"] = len(self.members[seg_id])
-            seg["date_modified_utc"] = self.now_str()
+            self._set_member(seg_id, sid, True)
             return sub
 
     def remove_member(self, seg_id: int, sid: int) -> None:
         with self.lock:
-            seg = self.get(RESOURCES["segment"], seg_id)
-            if sid not in self.members[seg_id]:
+            if sid not in self._members_of(seg_id):
                 raise Problem(404, f"subscriber {sid} is not a member of segment {seg_id}")
-            self._changed()
-            self.members[seg_id].discard(sid)
-            seg["subscriber_count"] = len(self.members[seg_id])
-            seg["date_modified_utc"] = self.now_str()
+            self._set_member(seg_id, sid, False)
+
+    def _members_of(self, seg_id: int) -> set[int]:
+        self.get(RESOURCES["segment"], seg_id)  # 404 for an unknown segment
+        return self.members[seg_id]
+
+    def _set_member(self, seg_id: int, sid: int, member: bool) -> None:
+        members = self.members[seg_id]
+        if member:
+            members.add(sid)
+        else:
+            members.discard(sid)
+        seg = self.data["segment"][seg_id]
+        seg["subscriber_count"] = len(members)
+        seg["date_modified_utc"] = self.now_str()
 
     # ------------------------------------------------------------------ reads
-    def select(
-        self, records: Iterable[dict], preds: list, start: int, stop: int, total_hint: int | None
-    ) -> tuple[list[dict], int]:
-        """Filter and slice records (already in id order); return (page, total)."""
-        if not preds and total_hint is not None:
-            return list(itertools.islice(records, start, stop)), total_hint
-        matched = [r for r in records if all(p(r) for p in preds)]
-        return matched[start:stop], len(matched)
-
     def interest_rows(self, sid: int) -> list[dict]:
         scores = self.interests.get(sid, {})
         rows = []

@@ -1,13 +1,15 @@
 """The token endpoint, ``POST /v3/oauth/Token``: HTTP in, RFC 6749 answers out.
 
-:class:`~cerkl_nb.sandbox.oauth.TokenService` holds the clients and tokens; this module
-reads the request (form body, HTTP Basic or form-field client authentication, grant
-type) and turns the outcome into RFC 6749 §5.1 success and §5.2 error bodies.
+It reads the form body, the client's authentication (HTTP Basic or form fields) and the
+grant type, in the order of docs/sandbox.md §4, and answers with RFC 6749 §5.1 and §5.2
+bodies; :class:`~cerkl_nb.sandbox.oauth.TokenService` holds the clients and tokens.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+import base64
+import binascii
+from urllib.parse import parse_qsl, unquote_plus
 
 from .faults import Faults
 from .messages import Request, Response, json_response
@@ -15,45 +17,58 @@ from .oauth import OAuthError, TokenService
 from .settings import ClientSpec, SandboxConfig
 from .stats import Stats
 
-__all__ = ["TokenEndpoint", "oauth_error", "oauth_fault"]
+__all__ = ["TokenEndpoint", "basic_credentials", "oauth_error"]
 
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 # Parameters that must never travel in a URL (they would land in access logs).
 _SECRET_PARAMS = {"client_id", "client_secret", "grant_type", "refresh_token", "access_token"}
 
 
-def oauth_error(err: OAuthError) -> Response:
+def _invalid_request(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_request", description)
+
+
+def _invalid_client(description: str) -> OAuthError:
+    return OAuthError(401, "invalid_client", description)
+
+
+def oauth_error(err: OAuthError, headers: dict[str, str] | None = None) -> Response:
     """An RFC 6749 §5.2 error body, with ``WWW-Authenticate: Basic`` on 401."""
-    h = list(_NO_STORE)
+    h = [*_NO_STORE, *(headers or {}).items()]
     if err.status == 401:
         h.append(("WWW-Authenticate", 'Basic realm="cerkl-sandbox", charset="UTF-8"'))
     return json_response(err.status, {"error": err.error, "error_description": err.description}, h)
 
 
-def oauth_fault(status: int, message: str, headers: dict[str, str]) -> Response:
-    """An injected fault on the token endpoint, in the RFC 6749 error shape."""
-    code = "temporarily_unavailable" if status in (429, 503) else "server_error"
-    return json_response(
-        status,
-        {"error": code, "error_description": message},
-        [("Cache-Control", "no-store"), *headers.items()],
-    )
+def basic_credentials(header: str, mode: str) -> list[tuple[str, str]]:
+    """Decode ``Authorization: Basic ...`` into candidate (id, secret) pairs (401
+    ``invalid_client`` when it is not Basic credentials). ``mode`` is a
+    ``basic_auth_encoding``: ``either`` gives the raw reading, then the form-decoded one."""
+    parts = header.strip().split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        raise _invalid_client(
+            "client authentication failed: use HTTP Basic (Authorization: Basic "
+            "base64(client_id:client_secret)) or client_id/client_secret form fields",
+        )
+    try:
+        text = base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _invalid_client(
+            "malformed Basic credentials: expected base64 of 'client_id:client_secret' in UTF-8",
+        ) from None
+    if ":" not in text:
+        raise _invalid_client("malformed Basic credentials: no ':' between id and secret")
+    cid, secret = text.split(":", 1)
+    out = [(cid, secret)] if mode in ("raw", "either") else []
+    decoded = (unquote_plus(cid), unquote_plus(secret))
+    if mode in ("rfc6749", "either") and decoded not in out:
+        out.append(decoded)
+    return out
 
 
 class TokenEndpoint:
-    """Serves the token endpoint.
-
-    Parameters
-    ----------
-    config
-        The live settings (Basic decoding mode).
-    tokens
-        The token service.
-    stats
-        Where token requests, grants and errors are counted.
-    faults
-        Consulted for the "drop the refresh response" fault.
-    """
+    """Serves the token endpoint with ``tokens``, counting in ``stats`` and consulting
+    ``faults`` for the dropped refresh response."""
 
     def __init__(
         self, config: SandboxConfig, tokens: TokenService, stats: Stats, faults: Faults
@@ -93,15 +108,13 @@ class TokenEndpoint:
         auth = req.header("Authorization")
         body_id, body_secret = params.get("client_id"), params.get("client_secret")
         if auth is not None and body_secret is not None:
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "the client authenticated in more than one way (Basic header and "
                 "client_secret in the body); use exactly one",
             )
         grant = params.get("grant_type")
         if not grant:
-            raise OAuthError(400, "invalid_request", "grant_type is missing")
+            raise _invalid_request("grant_type is missing")
         if grant not in ("client_credentials", "refresh_token"):
             raise OAuthError(
                 400,
@@ -118,9 +131,9 @@ class TokenEndpoint:
             return self.tokens.issue(client), grant
         rt = params.get("refresh_token")
         if not rt:
-            raise OAuthError(400, "invalid_request", "refresh_token is missing")
+            raise _invalid_request("refresh_token is missing")
         try:
-            body, _ = self.tokens.refresh_grant(client, rt)
+            body = self.tokens.refresh_grant(client, rt)
         except OAuthError as e:
             if "already used" in e.description:
                 self.stats.bump("refresh_token_reuse")
@@ -131,9 +144,7 @@ class TokenEndpoint:
     def _form(req: Request, query: str) -> dict[str, str]:
         ctype = req.content_type()
         if ctype != "application/x-www-form-urlencoded":
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "send the token request as application/x-www-form-urlencoded form data "
                 f"(got {ctype or 'no Content-Type'})",
             )
@@ -143,9 +154,7 @@ class TokenEndpoint:
             except ValueError:
                 qnames = set()
             if qnames & _SECRET_PARAMS:
-                raise OAuthError(
-                    400,
-                    "invalid_request",
+                raise _invalid_request(
                     "credentials and grant parameters belong in the POST body, never in the URL",
                 )
         try:
@@ -157,15 +166,13 @@ class TokenEndpoint:
                 max_num_fields=50,
             )
         except (UnicodeDecodeError, ValueError):
-            raise OAuthError(
-                400,
-                "invalid_request",
+            raise _invalid_request(
                 "the body is not valid UTF-8 form data (or has too many fields)",
             ) from None
         params: dict[str, str] = {}
         for k, v in pairs:
             if k in params:
-                raise OAuthError(400, "invalid_request", f"parameter {k!r} is repeated")
+                raise _invalid_request(f"parameter {k!r} is repeated")
             params[k] = v
         return params
 
@@ -174,19 +181,15 @@ class TokenEndpoint:
         self, auth: str | None, body_id: str | None, body_secret: str | None
     ) -> ClientSpec:
         if auth is not None:
-            candidates = self.tokens.parse_basic(auth)
+            candidates = basic_credentials(auth, self.config.basic_auth_encoding)
             if body_id is not None and body_id not in {c[0] for c in candidates}:
-                raise OAuthError(
-                    400, "invalid_request", "client_id in the body differs from the Basic header"
-                )
+                raise _invalid_request("client_id in the body differs from the Basic header")
         elif body_id is not None:
             if body_secret is None:
-                raise OAuthError(401, "invalid_client", "client_secret is missing")
+                raise _invalid_client("client_secret is missing")
             candidates = [(body_id, body_secret)]
         else:
-            raise OAuthError(
-                401,
-                "invalid_client",
+            raise _invalid_client(
                 "no client authentication: send HTTP Basic (curl -u id:secret) or "
                 "client_id and client_secret form fields",
             )
@@ -194,9 +197,7 @@ class TokenEndpoint:
             client = self.tokens.authenticate(cid, secret)
             if client is not None:
                 return client
-        raise OAuthError(
-            401,
-            "invalid_client",
+        raise _invalid_client(
             "client authentication failed: unknown client or wrong secret"
             + self._encoding_hint(auth),
         )
@@ -207,7 +208,7 @@ class TokenEndpoint:
             return ""
         mode = self.config.basic_auth_encoding
         other = "rfc6749" if mode == "raw" else "raw"
-        alt = self.tokens.parse_basic(auth, mode=other)
+        alt = basic_credentials(auth, other)
         if not any(self.tokens.authenticate(c, s) for c, s in alt):
             return ""
         return (

@@ -20,7 +20,7 @@ from cerkl_nb import sandbox as sandbox_pkg
 from cerkl_nb.clock import FakeClock
 from cerkl_nb.errors import RequestTimeout, ServerError
 from cerkl_nb.sandbox import SandboxConfig
-from cerkl_nb.sandbox.transport import InProcessServer, SandboxAdapter, mount, routed
+from cerkl_nb.sandbox.transport import InProcessServer, routed
 
 
 class _NoSockets(AssertionError):
@@ -132,26 +132,6 @@ def test_only_the_sandbox_origin_is_routed(local, no_sockets):
     ):
         with pytest.raises(_NoSockets):
             requests.get(other + "/subscriber", timeout=5)
-
-
-def test_mount_puts_the_adapter_on_one_session_only(no_sockets):
-    from cerkl_nb.sandbox.app import App
-
-    server = InProcessServer(App(SandboxConfig()))
-    server.stop()  # no process-wide route: only the mounted session may reach it
-    sb = sandbox_pkg.Sandbox(server.root_url, key=server.key)
-    sb._server = type("Holder", (), {"app": server.app})()  # an app, no route
-    session = requests.Session()
-    adapter = mount(session, sb)
-    assert isinstance(adapter, SandboxAdapter)
-    assert session.get(sb.url + "/subscriber", timeout=5).status_code == 401
-    with pytest.raises(_NoSockets):
-        requests.Session().get(sb.url + "/subscriber", timeout=5)
-
-
-def test_mount_refuses_a_sandbox_in_another_process():
-    with pytest.raises(ValueError, match="does not run in this process"):
-        mount(requests.Session(), sandbox_pkg.Sandbox("http://127.0.0.1:9", key="k" * 32))
 
 
 def test_injected_faults_behave_as_over_http(local, no_sockets):

@@ -36,6 +36,17 @@ def test_walk_all_pages_with_next_links(fresh_api):
     assert pages == 5 and len(seen) == 300 == len(set(seen))
 
 
+def test_list_links_follow_the_address_the_client_used(fresh_api):
+    port = fresh_api.sb.port
+    for host in ("127.0.0.1", "localhost", "127.0.0.1"):
+        hdr = {"Host": f"{host}:{port}"}
+        body = fresh_api.get("/subscriber", params={"page_size": 3}, headers=hdr).json()
+        root = f"http://{host}:{port}/v3/"
+        assert body["href"].startswith(root + "subscriber?")
+        assert body["links"]["next"].startswith(root + "subscriber?")
+        assert all(item["self"].startswith(root) for item in body["data"])
+
+
 def test_past_the_end_is_empty(fresh_api):
     body = page(fresh_api, page=99, page_size=10)
     assert body["data"] == [] and body["total"] == 300

@@ -9,7 +9,7 @@ import time
 import pytest
 from sandbox_helpers import assert_api_error
 
-from cerkl_nb.sandbox.resources import EXAMPLES, LOOKUPS
+from cerkl_nb.spec import EXAMPLES, LOOKUPS
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _n = itertools.count(1)
