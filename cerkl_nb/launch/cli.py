@@ -1,8 +1,9 @@
 """The ``cerkl-nb`` command: one argument parser, one subparser per subcommand.
 
 ``sandbox`` serves the local Cerkl API v3 sandbox in the foreground, ``lab`` adds JupyterLab
-on the tutorials (:mod:`.lab`; arguments it does not know go on to ``jupyter lab``), and
-``with-sandbox -- COMMAND`` starts a user's sandbox for a hub's spawner (:mod:`.workshop`).
+on the tutorials (:mod:`.lab`; arguments it does not know go on to ``jupyter lab``),
+``tutorials`` only copies them (:mod:`.tutorials`), and ``with-sandbox -- COMMAND`` starts a
+user's sandbox for a hub's spawner (:mod:`.workshop`).
 Each publishes the sandbox as ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY``; ``sandbox``
 takes its key from ``$CERKL_SANDBOX_KEY`` when set, never from the command line (which other
 users of the machine can read in the process list).
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_PARENT_PID, ENV_SANDBOX_URL
 from .lab import DEFAULT_SANDBOX_PORT, LabOptions
+from .tutorials import DEFAULT_FOLDER
 
 __all__ = ["main", "build_parser", "parse_options"]
 
@@ -200,11 +202,19 @@ def _add_lab(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_SANDBOX_PORT,
         help=f"the sandbox's port (default {DEFAULT_SANDBOX_PORT}; 0 picks a free one)",
     )
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--notebooks",
         type=Path,
         metavar="DIR",
         help="the tutorials folder (default: ./notebooks, or the source checkout's)",
+    )
+    where.add_argument(
+        "--into",
+        type=Path,
+        metavar="DIR",
+        help=f"copy the tutorials into DIR, or reuse the copy there (outside a clone the "
+        f"default is ./{DEFAULT_FOLDER}); a notebook you edited is never overwritten",
     )
     p.set_defaults(func=_run_lab)
 
@@ -229,7 +239,48 @@ def _run_lab(args: argparse.Namespace) -> int:
 
 
 def _lab_options(args: argparse.Namespace) -> LabOptions:
-    return LabOptions(args.port, args.no_browser, args.sandbox_port, args.notebooks, args.extra)
+    return LabOptions(
+        port=args.port,
+        no_browser=args.no_browser,
+        sandbox_port=args.sandbox_port,
+        notebooks=args.notebooks,
+        extra=args.extra,
+        into=args.into,
+    )
+
+
+def _add_tutorials(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tutorials",
+        help="copy the tutorial notebooks into a folder (JupyterHub images, courses)",
+        description="Copy the tutorials (notebooks, the docs they link to, .env.example) into "
+        "DIR without starting anything. A file already there is never overwritten: --update "
+        "replaces only files you did not edit and writes the new version of an edited one "
+        "beside it.",
+    )
+    p.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        metavar="DIR",
+        help=f"where (default: this folder when it is a copy, else ./{DEFAULT_FOLDER})",
+    )
+    p.add_argument(
+        "--update", action="store_true", help="bring this version's files, keeping your edits"
+    )
+    p.set_defaults(func=_run_tutorials)
+
+
+def _run_tutorials(args: argparse.Namespace) -> int:
+    from .tutorials import copy_tutorials, default_folder
+
+    try:
+        report = copy_tutorials(args.folder or default_folder(), update=args.update)
+    except OSError as err:
+        print(f"cerkl-nb tutorials: {err}", file=sys.stderr)
+        return 2
+    print("cerkl-nb tutorials: " + report.summary().replace("\n", "\n  "))
+    return 0
 
 
 def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
@@ -260,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     _add_lab(sub)
+    _add_tutorials(sub)
     _add_with_sandbox(sub)
     return parser
 

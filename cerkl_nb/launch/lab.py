@@ -3,7 +3,8 @@
 :func:`run_lab` starts a sandbox in a thread of this process (or reuses the one
 ``$CERKL_SANDBOX_URL`` names, when ``$CERKL_SANDBOX_KEY`` proves it is ours) and exports both
 variables to JupyterLab, so every kernel's ``cerkl_nb.connect()`` finds and may steer it.
-JupyterLab opens at notebook 0; when it exits, the sandbox stops.
+JupyterLab opens at notebook 0, with no "get notified about Jupyter news?" prompt in front
+of it (:data:`LAB_CONFIG`); when it exits, the sandbox stops.
 """
 
 from __future__ import annotations
@@ -18,19 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_URL, SANDBOX_DEFAULT_PORT
+from .tutorials import FIRST_NOTEBOOK, copy_tutorials, default_folder, tutorials_source
 
 __all__ = [
+    "CHECKOUT_NOTEBOOKS",
     "DEFAULT_SANDBOX_PORT",
-    "FIRST_NOTEBOOK",
+    "LAB_CONFIG",
     "LabOptions",
     "find_notebooks",
     "lab_command",
+    "lab_env",
     "lab_root",
+    "open_tutorials",
     "run_lab",
 ]
 
-#: The tutorial JupyterLab opens first.
-FIRST_NOTEBOOK = "00-start-here.ipynb"
+#: The tutorials of the source checkout this package runs from, when it runs from a clone.
+CHECKOUT_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+#: A Jupyter config folder for the tutorial server only (on ``JUPYTER_CONFIG_PATH``): its
+#: page config switches JupyterLab's news prompt off; the user's own settings stay as they are.
+LAB_CONFIG = Path(__file__).with_name("jupyter")
 #: The sandbox's port when it is free (the same one ``binder/start`` uses).
 DEFAULT_SANDBOX_PORT = SANDBOX_DEFAULT_PORT
 
@@ -48,6 +56,9 @@ class LabOptions:
     notebooks: Path | None = None
     #: Further arguments for ``jupyter lab``.
     extra: list[str] = field(default_factory=list)
+    #: Where to copy the tutorials the package ships, or find that copy (see
+    #: :func:`open_tutorials`).
+    into: Path | None = None
 
 
 def _has_tutorials(folder: Path) -> bool:
@@ -69,15 +80,31 @@ def find_notebooks(explicit: Path | None = None, *, cwd: Path | None = None) -> 
             raise FileNotFoundError(f"{folder} does not contain {FIRST_NOTEBOOK}")
         return folder
     here = (cwd or Path.cwd()).resolve()
-    checkout = Path(__file__).resolve().parents[2] / "notebooks"
-    for folder in (here / "notebooks", here, checkout):
+    for folder in (here / "notebooks", here, CHECKOUT_NOTEBOOKS):
         if _has_tutorials(folder):
             return folder
     raise FileNotFoundError(
         f"could not find the tutorial notebooks ({FIRST_NOTEBOOK}) in {here / 'notebooks'}, "
-        f"{here} or {checkout}. Run cerkl-nb lab from the project folder (a clone of the "
-        "repository), or pass --notebooks DIR."
+        f"{here} or {CHECKOUT_NOTEBOOKS}. Pass --notebooks DIR, or --into DIR for a copy."
     )
+
+
+def open_tutorials(options: LabOptions, *, cwd: Path | None = None) -> tuple[Path, str]:
+    """The notebooks folder ``cerkl-nb lab`` opens, and a line on what it copied there.
+
+    In a clone (or a folder with the tutorials) it is :func:`find_notebooks`'s answer, as it
+    always was. Otherwise, or with ``--into DIR``, it is a copy of the tutorials the package
+    ships in a folder of the user's own (default ``./cerkl-nb-tutorials``), made the first
+    time and reused as it is later (:func:`~cerkl_nb.launch.tutorials.copy_tutorials`).
+    """
+    if options.into is None:
+        try:
+            return find_notebooks(options.notebooks, cwd=cwd), ""
+        except FileNotFoundError:
+            if options.notebooks is not None or tutorials_source() is None:
+                raise
+    report = copy_tutorials(options.into or default_folder(cwd))
+    return report.notebooks, report.summary()
 
 
 def lab_root(notebooks: Path) -> Path:
@@ -111,6 +138,12 @@ def lab_command(
     return cmd + list(options.extra)
 
 
+def lab_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with :data:`LAB_CONFIG` first on ``JUPYTER_CONFIG_PATH``."""
+    paths = [str(LAB_CONFIG), *filter(None, [env.get("JUPYTER_CONFIG_PATH")])]
+    return {**env, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+
+
 def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
     """Return (sandbox, owned): the published one when its key proves it is ours, else a
     new one (on a free port when ``port`` is taken)."""
@@ -133,19 +166,21 @@ def _start_sandbox(port: int, env: Mapping[str, str]) -> tuple[Any, bool]:
 
 def run_lab(options: LabOptions) -> int:
     """Start the sandbox and JupyterLab on the tutorials; return JupyterLab's exit code."""
-    try:
-        notebooks = find_notebooks(options.notebooks)
-    except FileNotFoundError as err:
-        print(f"cerkl-nb lab: {err}", file=sys.stderr)
-        return 2
     if importlib.util.find_spec("jupyterlab") is None:
         print(
             "cerkl-nb lab: JupyterLab is not installed: pip install 'cerkl-nb[lab]'",
             file=sys.stderr,
         )
         return 2
+    try:
+        notebooks, copied = open_tutorials(options)
+    except OSError as err:
+        print(f"cerkl-nb lab: {err}", file=sys.stderr)
+        return 2
+    if copied:
+        print(f"cerkl-nb lab: {copied}".replace("\n", "\n  "), file=sys.stderr)
 
-    env = dict(os.environ)
+    env = lab_env(os.environ)
     sb, owned = _start_sandbox(options.sandbox_port, env)
     env[ENV_SANDBOX_URL], env[ENV_SANDBOX_KEY] = sb.root_url, sb.key
     state = "started" if owned else "already running"
