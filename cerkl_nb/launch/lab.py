@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +191,9 @@ def run_lab(options: LabOptions) -> int:
         file=sys.stderr,
     )
     proc: subprocess.Popen[bytes] | None = None
+    if threading.current_thread() is threading.main_thread():
+        # A SIGTERM (a supervisor, `kill`) ends JupyterLab and the sandbox too, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         proc = subprocess.Popen(lab_command(options, notebooks), cwd=notebooks, env=env)
         try:
