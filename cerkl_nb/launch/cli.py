@@ -1,14 +1,12 @@
-"""The ``cerkl-nb`` command: one argument parser for both subcommands.
+"""The ``cerkl-nb`` command: one argument parser, one subparser per subcommand.
 
-* ``cerkl-nb sandbox``: run the local Cerkl API v3 sandbox in the foreground.
-* ``cerkl-nb lab``: the sandbox plus JupyterLab on the tutorials (the launcher is
-  :mod:`cerkl_nb.launch.lab`). Arguments ``lab`` does not know go on to ``jupyter lab``::
-
-      cerkl-nb lab [--port P] [--no-browser] [--sandbox-port S] [--notebooks DIR] [-- ARGS]
-
-Both publish the sandbox as ``CERKL_SANDBOX_URL`` and its admin key as ``CERKL_SANDBOX_KEY``
-(``cerkl-nb sandbox`` uses ``$CERKL_SANDBOX_KEY`` as its key when it is set, so a script
-such as ``binder/start`` can choose the key without showing it on a command line).
+``sandbox`` serves the local Cerkl API v3 sandbox in the foreground, ``lab`` adds JupyterLab
+on the tutorials (:mod:`.lab`; arguments it does not know go on to ``jupyter lab``),
+``tutorials`` only copies them (:mod:`.tutorials`), and ``with-sandbox -- COMMAND`` starts a
+user's sandbox for a hub's spawner (:mod:`.workshop`).
+Each publishes the sandbox as ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY``; ``sandbox``
+takes its key from ``$CERKL_SANDBOX_KEY`` when set, never from the command line (which other
+users of the machine can read in the process list).
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from typing import Any
 
 from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_PARENT_PID, ENV_SANDBOX_URL
 from .lab import DEFAULT_SANDBOX_PORT, LabOptions
+from .tutorials import DEFAULT_FOLDER
 
 __all__ = ["main", "build_parser", "parse_options"]
 
@@ -47,11 +46,8 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sandbox",
         help="run the local Cerkl API v3 sandbox (fake credentials, fake data)",
-        description=(
-            "Serve a local imitation of the Cerkl Broadcast API v3 until Ctrl-C. It prints "
-            "the base URL, the token URL, the sandbox-only demo credentials and a curl "
-            "command to try."
-        ),
+        description="Serve a local imitation of the Cerkl Broadcast API v3 until Ctrl-C; print "
+        "its URLs, the sandbox-only demo credentials and a curl command to try.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument(
@@ -63,24 +59,18 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--token-lifetime",
         type=float,
-        default=None,
         metavar="S",
         help="access-token lifetime in seconds (default 43200, Cerkl's 12 hours)",
     )
-    p.add_argument(
-        "--subscribers", type=int, default=None, metavar="N", help="seeded subscribers (300)"
-    )
-    p.add_argument("--seed", type=int, default=None, help="seed of the demo data (42)")
-    p.add_argument(
-        "--quiet", action="store_true", help="do not print the access log (one line a request)"
-    )
+    p.add_argument("--subscribers", type=int, metavar="N", help="seeded subscribers (300)")
+    p.add_argument("--seed", type=int, help="seed of the demo data (42)")
+    p.add_argument("--quiet", action="store_true", help="do not print the access log")
     p.add_argument(
         "--ready-file",
         type=Path,
-        default=None,
         metavar="PATH",
-        help="once listening, write the URL, key and pid there as JSON (mode 0600, atomically);"
-        " removed on exit",
+        help="once listening, write the URL, key and pid there as JSON (mode 0600, "
+        "atomically); removed on exit",
     )
     p.add_argument(
         "--exit-with-parent",
@@ -104,38 +94,31 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     from ..sandbox.app import App
     from ..sandbox.server import SandboxServer
 
-    overrides = {}
-    if args.token_lifetime is not None:
-        overrides["token_lifetime_s"] = args.token_lifetime
-    if args.subscribers is not None:
-        overrides["subscribers"] = args.subscribers
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    given = {"token_lifetime_s": args.token_lifetime, "subscribers": args.subscribers}
+    given["seed"] = args.seed
     try:
-        config = SandboxConfig(**overrides)
-        # A key chosen by the caller comes through the environment, never the command line
-        # (which other users of the machine can read in the process list).
-        server = SandboxServer(
-            App(config, key=os.environ.get(ENV_SANDBOX_KEY) or None), args.host, args.port
-        )
-        server.app.set_proxy_prefixes(
-            [p.replace("{port}", str(server.port)) for p in args.proxy_prefix]
-        )
-    except OSError as e:
+        config = SandboxConfig(**{k: v for k, v in given.items() if v is not None})
+        app = App(config, key=os.environ.get(ENV_SANDBOX_KEY) or None)
+        server = SandboxServer(app, args.host, args.port)
+        app.set_proxy_prefixes([p.replace("{port}", str(server.port)) for p in args.proxy_prefix])
+    except (OSError, ValueError) as e:
         print(f"cerkl-nb sandbox: {e}{_busy_port_hint(e, args.port)}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        print(f"cerkl-nb sandbox: {e}", file=sys.stderr)
         return 2
     if not args.quiet:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        lg = logging.getLogger("cerkl_nb.sandbox")
-        lg.addHandler(handler)
-        lg.setLevel(logging.INFO)
-        lg.propagate = False
+        log = logging.getLogger("cerkl_nb.sandbox")
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     base = server.root_url + "/v3"
-    ready_ms = 1000 * (time.perf_counter() - t0)
+    publish = f"Use it from Python:  export {ENV_SANDBOX_URL}={server.root_url}"
+    if os.environ.get(ENV_SANDBOX_KEY):
+        publish += f"  ({ENV_SANDBOX_KEY} as already set)"
+    else:
+        publish += (
+            f" {ENV_SANDBOX_KEY}={server.key}\n  (the key steers this sandbox: keep it private)"
+        )
     print(
         f"""cerkl-nb sandbox: a local imitation of the Cerkl Broadcast API v3
   API base      {base}
@@ -149,8 +132,8 @@ Try Cerkl's documented command:
   curl -v {base}/oauth/Token -H "Accept: application/json" -H "Accept-Language: en_US" \\
     -u "{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}" -d "grant_type=client_credentials"
 
-{_publish_hint(server)}{_hub_sandbox_note() if os.environ.get(HUB_USER_ENV) else ""}
-Ready in {ready_ms:.0f} ms. Press Ctrl-C to stop.""",
+{publish}{_hub_sandbox_note()}
+Ready in {1000 * (time.perf_counter() - t0):.0f} ms. Press Ctrl-C to stop.""",
         flush=True,
     )
     return _serve(server, args)
@@ -183,38 +166,24 @@ def _serve(server: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _busy_port_hint(err: OSError, port: int) -> str:
+def _busy_port_hint(err: Exception, port: int) -> str:
     """What to do instead, when ``err`` says the port is taken (inside a hub, too)."""
-    if err.errno not in (errno.EADDRINUSE, errno.EACCES) or port == 0:
+    if getattr(err, "errno", None) not in (errno.EADDRINUSE, errno.EACCES) or port == 0:
         return ""
     hint = f"\n  Port {port} is taken. Run `cerkl-nb sandbox --port 0` to use any free port."
     if os.environ.get(HUB_USER_ENV):
-        hint += (
-            "\n  On this JupyterHub other learners share the machine's ports." + _hub_sandbox_note()
-        )
-    return hint
+        hint += "\n  On this JupyterHub other learners share the machine's ports."
+    return hint + _hub_sandbox_note()
 
 
 def _hub_sandbox_note() -> str:
+    """Inside a hub, where the learner's own sandbox already runs (their server started it)."""
     url = os.environ.get(ENV_SANDBOX_URL)
-    if url:
-        return (
-            f"\n  Your server already runs your own sandbox at {url} ({ENV_SANDBOX_URL}); "
-            "notebooks use it through cerkl_nb.connect()."
-        )
-    return ""
-
-
-def _publish_hint(server: object) -> str:
-    url = getattr(server, "root_url", "")
-    if os.environ.get(ENV_SANDBOX_KEY):
-        return (
-            f"Use it from Python:  export {ENV_SANDBOX_URL}={url}  "
-            f"({ENV_SANDBOX_KEY} as already set)"
-        )
+    if not (url and os.environ.get(HUB_USER_ENV)):
+        return ""
     return (
-        f"Use it from Python (the key lets notebooks steer this sandbox; keep it private):\n"
-        f"  export {ENV_SANDBOX_URL}={url} {ENV_SANDBOX_KEY}={getattr(server, 'key', '')}"
+        f"\n  Your server already runs your own sandbox at {url} ({ENV_SANDBOX_URL}); "
+        "notebooks use it through cerkl_nb.connect()."
     )
 
 
@@ -225,22 +194,27 @@ def _add_lab(sub: argparse._SubParsersAction) -> None:
         description="Start the local Cerkl sandbox and JupyterLab on the tutorial notebooks. "
         "Arguments not listed here (and all after --) are passed on to jupyter lab.",
     )
-    p.add_argument("--port", type=_port, default=None, help="JupyterLab's port")
-    p.add_argument(
-        "--no-browser", action="store_true", help="do not open a browser tab (print the URL)"
-    )
+    p.add_argument("--port", type=_port, help="JupyterLab's port")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.add_argument(
         "--sandbox-port",
         type=_port,
         default=DEFAULT_SANDBOX_PORT,
         help=f"the sandbox's port (default {DEFAULT_SANDBOX_PORT}; 0 picks a free one)",
     )
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--notebooks",
         type=Path,
-        default=None,
         metavar="DIR",
         help="the tutorials folder (default: ./notebooks, or the source checkout's)",
+    )
+    where.add_argument(
+        "--into",
+        type=Path,
+        metavar="DIR",
+        help=f"copy the tutorials into DIR, or reuse the copy there (outside a clone the "
+        f"default is ./{DEFAULT_FOLDER}); a notebook you edited is never overwritten",
     )
     p.set_defaults(func=_run_lab)
 
@@ -256,12 +230,11 @@ def _run_lab(args: argparse.Namespace) -> int:
         print(
             f"cerkl-nb lab: you are on a JupyterHub (as {user}): your JupyterLab is already "
             f"running at {where.rstrip('/')}/lab; open the tutorials there (File > Open)."
-            + _hub_sandbox_note()
-            + "\n  A second JupyterLab started here could not be reached from your browser.",
+            f"{_hub_sandbox_note()}\n"
+            "  A second JupyterLab started here could not be reached from your browser.",
             file=sys.stderr,
         )
         return 2
-
     return run_lab(_lab_options(args))
 
 
@@ -271,8 +244,43 @@ def _lab_options(args: argparse.Namespace) -> LabOptions:
         no_browser=args.no_browser,
         sandbox_port=args.sandbox_port,
         notebooks=args.notebooks,
-        extra=list(args.extra),
+        extra=args.extra,
+        into=args.into,
     )
+
+
+def _add_tutorials(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tutorials",
+        help="copy the tutorial notebooks into a folder (JupyterHub images, courses)",
+        description="Copy the tutorials (notebooks, the docs they link to, .env.example) into "
+        "DIR without starting anything. A file already there is never overwritten: --update "
+        "replaces only files you did not edit and writes the new version of an edited one "
+        "beside it.",
+    )
+    p.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        metavar="DIR",
+        help=f"where (default: this folder when it is a copy, else ./{DEFAULT_FOLDER})",
+    )
+    p.add_argument(
+        "--update", action="store_true", help="bring this version's files, keeping your edits"
+    )
+    p.set_defaults(func=_run_tutorials)
+
+
+def _run_tutorials(args: argparse.Namespace) -> int:
+    from .tutorials import copy_tutorials, default_folder
+
+    try:
+        report = copy_tutorials(args.folder or default_folder(), update=args.update)
+    except OSError as err:
+        print(f"cerkl-nb tutorials: {err}", file=sys.stderr)
+        return 2
+    print("cerkl-nb tutorials: " + report.summary().replace("\n", "\n  "))
+    return 0
 
 
 def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
@@ -285,9 +293,7 @@ def _add_with_sandbox(sub: argparse._SubParsersAction) -> None:
         "then run COMMAND in this process. For JupyterHub: "
         'c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"].',
     )
-    p.add_argument(
-        "--port", type=_port, default=0, help="the sandbox's port (default 0: any free one)"
-    )
+    p.add_argument("--port", type=_port, default=0, help="the sandbox's port (default: any)")
     p.set_defaults(func=_run_with_sandbox)
 
 
@@ -305,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_sandbox(sub)
     _add_lab(sub)
+    _add_tutorials(sub)
     _add_with_sandbox(sub)
     return parser
 
@@ -312,16 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     """Parse ``argv``; for ``lab`` and ``with-sandbox``, unknown arguments and all after
     ``--`` become ``extra`` (jupyter lab's arguments; the command to run)."""
-    args = list(argv)
-    passthrough: list[str] = []
+    args, passthrough = list(argv), []
     if "--" in args:
         cut = args.index("--")
         args, passthrough = args[:cut], args[cut + 1 :]
     parser = build_parser()
     ns, unknown = parser.parse_known_args(args)
-    if ns.command not in ("lab", "with-sandbox") and (unknown or passthrough):
-        parser.error(f"unrecognized arguments: {' '.join([*unknown, *passthrough])}")
     ns.extra = [*unknown, *passthrough]
+    if ns.command not in ("lab", "with-sandbox") and ns.extra:
+        parser.error(f"unrecognized arguments: {' '.join(ns.extra)}")
     return parser, ns
 
 

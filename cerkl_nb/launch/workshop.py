@@ -1,19 +1,12 @@
 """``cerkl-nb with-sandbox -- COMMAND``: one sandbox per user, started with their server.
 
-On a JupyterHub the spawner runs this instead of ``jupyterhub-singleuser`` directly
-(``c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"]``). It
-
-1. starts ``cerkl-nb sandbox`` on a free loopback port (``--port 0``) with a fresh random
-   key, as a child process whose output goes to ``~/.cerkl-nb/sandbox.log`` (the user's
-   own directory, mode 0600);
-2. waits until the sandbox has written its ready-file (``~/.cerkl-nb/sandbox.json``, mode
-   0600) with its real URL;
-3. puts ``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY`` into the environment and replaces
-   itself with COMMAND (``exec``), so the notebook server, its kernels and its terminals
-   inherit them, and the notebook server is the sandbox's parent: the sandbox ends with it.
-
-When the sandbox cannot start, COMMAND runs all the same, without the variables: each
-notebook then starts a sandbox in its own kernel.
+A JupyterHub's spawner runs it in place of ``jupyterhub-singleuser``
+(``c.Spawner.cmd = ["cerkl-nb", "with-sandbox", "--", "jupyterhub-singleuser"]``). It starts
+``cerkl-nb sandbox`` on a free loopback port with a fresh random key (its log in
+``~/.cerkl-nb/sandbox.log``, mode 0600), waits for its ready-file with the real URL, exports
+``CERKL_SANDBOX_URL`` and ``CERKL_SANDBOX_KEY``, then ``exec``\\ s COMMAND: the notebook
+server, its kernels and terminals inherit them, and the sandbox ends with that server. When
+the sandbox cannot start, COMMAND runs all the same and each notebook starts its own.
 """
 
 from __future__ import annotations
@@ -29,6 +22,7 @@ from pathlib import Path
 
 from ..sandbox.ready import default_ready_file, read_ready_file
 from ..spec import ENV_SANDBOX_KEY, ENV_SANDBOX_PARENT_PID, ENV_SANDBOX_URL
+from .serverproxy import proxy_paths, sandbox_command
 
 __all__ = ["UserSandbox", "exec_with_sandbox", "proxy_prefixes", "start_user_sandbox"]
 
@@ -48,25 +42,11 @@ class UserSandbox:
 
 
 def proxy_prefixes(service_prefix: str | None = None) -> list[str]:
-    """The paths jupyter-server-proxy serves the sandbox under in this notebook server.
-
-    ``service_prefix`` defaults to ``$JUPYTERHUB_SERVICE_PREFIX`` (``/user/<name>/``); no
-    prefix outside a hub.
-    """
-    from .serverproxy import NAME
-
-    prefix = (
-        os.environ.get("JUPYTERHUB_SERVICE_PREFIX") if service_prefix is None else service_prefix
-    )
-    if not prefix:
-        return []
-    prefix = "/" + prefix.strip("/") + "/"
-    return [prefix + NAME, prefix + "proxy/{port}"]
-
-
-def _open_log(path: Path) -> int:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    """The paths jupyter-server-proxy serves the sandbox under in this notebook server:
+    below ``service_prefix`` (default ``$JUPYTERHUB_SERVICE_PREFIX``); none outside a hub."""
+    if service_prefix is None:
+        service_prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    return proxy_paths("/" + service_prefix.strip("/") + "/") if service_prefix else []
 
 
 def start_user_sandbox(
@@ -78,14 +58,8 @@ def start_user_sandbox(
 ) -> UserSandbox:
     """Start ``cerkl-nb sandbox`` as a child that ends with this process; wait until ready.
 
-    Parameters
-    ----------
-    port
-        The sandbox's port; 0 (the default) picks a free one.
-    ready_file, log_file
-        Default: ``sandbox.json`` and ``sandbox.log`` in ``~/.cerkl-nb``.
-    timeout_s
-        How long to wait for the ready-file (a cold start on a busy host takes seconds).
+    ``ready_file`` and ``log_file`` default to ``sandbox.json`` and ``sandbox.log`` in
+    ``~/.cerkl-nb``; ``timeout_s`` bounds the wait (a cold start on a busy host takes seconds).
 
     Raises
     ------
@@ -95,17 +69,18 @@ def start_user_sandbox(
     ready = Path(ready_file) if ready_file is not None else default_ready_file()
     log = Path(log_file) if log_file is not None else ready.with_suffix(".log")
     key = secrets.token_urlsafe(32)
+    # The key goes through the environment: a command line is visible to every user.
     env = dict(os.environ, **{ENV_SANDBOX_KEY: key, ENV_SANDBOX_PARENT_PID: str(os.getpid())})
     env.pop(ENV_SANDBOX_URL, None)
-    cmd = [sys.executable, "-m", "cerkl_nb.launch.cli", "sandbox", "--port", str(port)]
-    cmd += ["--ready-file", str(ready), "--exit-with-parent"]
-    for p in proxy_prefixes():
-        cmd += ["--proxy-prefix", p]
-    fd = _open_log(log)
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        # The key goes through the environment: a command line is visible to every user.
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, env=env
+            sandbox_command(str(port), ready, proxy_prefixes()),
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     finally:
         os.close(fd)
@@ -138,8 +113,7 @@ def exec_with_sandbox(command: Sequence[str], *, port: int = 0) -> int:
             file=sys.stderr,
         )
     else:
-        os.environ[ENV_SANDBOX_URL] = sb.url
-        os.environ[ENV_SANDBOX_KEY] = sb.key
+        os.environ[ENV_SANDBOX_URL], os.environ[ENV_SANDBOX_KEY] = sb.url, sb.key
         print(
             f"cerkl-nb with-sandbox: Cerkl sandbox running at {sb.url} (log: {sb.log_file})",
             file=sys.stderr,

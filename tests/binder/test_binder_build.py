@@ -138,6 +138,11 @@ def test_binder_build_runs_every_notebook(tmp_path: Path) -> None:
         log=log,
     )
     _run(["bash", "binder/postBuild"], cwd=home, env=env, timeout=600, log=log)
+    # The image serves the tutorials only: JupyterLab's news prompt is off in it.
+    page_config = json.loads(
+        (venv / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text()
+    )
+    assert page_config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"]
 
     # The kernel the notebooks will run in is the venv's, not the system's.
     specs = subprocess.run(

@@ -1,4 +1,4 @@
-"""The ``cerkl-nb`` command: one argument parser for ``sandbox`` and ``lab``."""
+"""The ``cerkl-nb`` command: one argument parser for every subcommand."""
 
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ def test_lab_passes_unknown_arguments_to_jupyter_lab_and_sandbox_refuses_them() 
         main(["sandbox", "--ServerApp.token="])
 
 
-def test_help_lists_both_subcommands(capsys) -> None:
+def test_help_lists_every_subcommand(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    assert "sandbox" in out and "lab" in out
+    assert all(name in out for name in ("sandbox", "lab", "tutorials", "with-sandbox"))
 
 
 def _banner(env: dict[str, str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,12 +19,12 @@ import pytest
 from cerkl_nb.launch.cli import parse_options
 from cerkl_nb.launch.lab import (
     DEFAULT_SANDBOX_PORT,
-    FIRST_NOTEBOOK,
     LabOptions,
     find_notebooks,
     lab_command,
     lab_root,
 )
+from cerkl_nb.launch.tutorials import FIRST_NOTEBOOK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,6 +171,12 @@ def test_cerkl_nb_lab_serves_notebook_zero_with_a_sandbox_and_stops_it(tmp_path:
         assert location.rstrip("?").endswith(f"/lab/tree/notebooks/{FIRST_NOTEBOOK}")
         for path in [f"notebooks/{FIRST_NOTEBOOK}", *MENTIONED_FILES]:
             assert _get(f"http://127.0.0.1:{port}/api/contents/{path}")[0] == 200, path
+        # Notebook 0 comes first: JupyterLab's news prompt is switched off for this server.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=30) as r:
+            page = r.read().decode()
+        config = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)
+        disabled = json.loads(config.group(1))["disabledExtensions"]
+        assert "@jupyterlab/apputils-extension:announcements" in disabled
         found = re.search(r"Cerkl sandbox at (http://127\.0\.0\.1:\d+)/v3", log.read_text())
         assert found, log.read_text()
         sandbox_root = found.group(1)
