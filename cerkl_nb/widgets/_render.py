@@ -19,30 +19,7 @@ from typing import Any
 from ..redact import MASK, redact
 from ._common import esc
 
-__all__ = [
-    "json_html",
-    "table_html",
-    "headers_html",
-    "human_size",
-    "reason",
-    "NO_RESPONSE_HTML",
-    "response_status_html",
-    "error_status_html",
-    "error_body_html",
-]
-
 NO_RESPONSE_HTML = "<div class='cerkl-response-status cerkl-note'>No response yet.</div>"
-
-
-def human_size(n: int | None) -> str:
-    """``1234`` → ``"1.2 kB"``."""
-    if n is None:
-        return "? B"
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
 
 
 def reason(status: int | None) -> str:
@@ -228,27 +205,20 @@ def headers_html(headers: Mapping[str, Any] | None) -> str:
     )
 
 
-def response_status_html(method: str, path: str, resp: Any) -> str:
-    """The summary line of a response: status, time, size, request, request id."""
-    kind = "ok" if resp.status < 300 else "warn"
-    rid = f" · request id {esc(resp.request_id)}" if resp.request_id else ""
-    return (
-        f"<div class='cerkl-response-status'>"
-        f"<b class='cerkl-{kind}'>{resp.status} {esc(reason(resp.status))}</b>"
-        f" · {resp.elapsed_s * 1000:.0f} ms · {human_size(resp.size)}"
-        f" · {esc(method)} {esc(path)}{rid}</div>"
-    )
+def status_html(
+    method: str, path: str, status: int | None, request_id: str | None, timing: str = ""
+) -> str:
+    """The summary line of a response (with its ``timing``) or, without one, of a failure.
 
-
-def error_status_html(method: str, path: str, err: BaseException) -> str:
-    """The summary line of a failed request (an HTTP error or no response at all)."""
-    status = getattr(err, "status", None)
+    Status (or "No response"), time and size, the request, its request id.
+    """
+    kind = "error" if not timing else "ok" if status is not None and status < 300 else "warn"
     head = f"{status} {reason(status)}" if status else "No response"
-    request_id = getattr(err, "request_id", None)
     rid = f" · request id {esc(request_id)}" if request_id else ""
+    timing = f" · {timing}" if timing else ""
     return (
-        f"<div class='cerkl-response-status'><b class='cerkl-error'>{esc(head)}</b>"
-        f" · {esc(method)} {esc(path)}{rid}</div>"
+        f"<div class='cerkl-response-status'><b class='cerkl-{kind}'>{esc(head)}</b>"
+        f"{timing} · {esc(method)} {esc(path)}{rid}</div>"
     )
 
 

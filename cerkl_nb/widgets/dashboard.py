@@ -19,11 +19,9 @@ from .credentials import CredentialsForm
 from .explorer import ApiExplorer
 from .token_panel import TokenPanel
 
-__all__ = ["Dashboard", "dashboard"]
 
-
-def _heading(text: str, level: int = 3) -> widgets.HTML:
-    return widgets.HTML(f"<h{level} style='margin:10px 0 4px'>{text}</h{level}>")
+def _heading(text: str) -> widgets.HTML:
+    return widgets.HTML(f"<h3 style='margin:10px 0 4px'>{text}</h3>")
 
 
 class Dashboard(widgets.VBox):
@@ -109,10 +107,8 @@ class Dashboard(widgets.VBox):
 
     def close(self) -> None:
         """Close the dashboard and every widget in it."""
-        for name in ("form", "panel", "explorer"):
-            w = getattr(self, name, None)  # absent when __init__ failed part-way
-            if w is not None:
-                w.close()
+        for part in (self.form, self.panel, self.explorer):
+            part.close()
         super().close()
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ def test_clock_text_is_24_hour_with_zone_and_date_when_not_today():
 def test_one_clipboard_helper_shared_by_the_bridge_and_the_token_panel():
     definition = "async function writeClipboard("
     files = {p.name: p.read_text() for p in STATIC.glob("*.js")}
-    assert [name for name, text in files.items() if definition in text] == ["clipboard.js"]
+    assert [name for name, text in files.items() if definition in text] == ["shared.js"]
     for esm in (FrontEndBridge._esm, TokenPanel._esm):
         assert esm.count(definition) == 1 and "writeClipboard(msg" in esm
 

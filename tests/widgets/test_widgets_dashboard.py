@@ -28,7 +28,7 @@ def test_one_call_and_two_clicks_to_a_200_on_get_subscriber(sandbox_env):
     assert isinstance(dash, Dashboard)
     assert dash.form.environment.value == "sandbox"
     assert dash.form.client_id.value == sandbox_env.client_id
-    assert dash.explorer.endpoint.value == "GET /subscriber"
+    assert dash.explorer.builder.endpoint.value == "GET /subscriber"
     dash.form.get_token_button.click()  # click 1
     assert dash.panel.state == "fresh" and dash.panel.masked_token
     dash.explorer.send_button.click()  # click 2

@@ -1,39 +1,32 @@
 // FrontEndBridge (anywidget ESM): does for Python what only the page can do.
 //
-//  {kind: "copy", text, what, nonce}          -> navigator.clipboard (textarea fallback)
-//  {kind: "insert_cell", code, anchor_ids, nonce}
-//       -> a new code cell below the cell whose output shows one of `anchor_ids`,
-//          through JupyterLab's notebook model (the widget manager's document context);
-//          where that is not reachable (another front end) the code goes to the clipboard.
+//  {kind: "copy", text, what, nonce}               -> the clipboard
+//  {kind: "insert_cell", code, anchor_ids, nonce}  -> a new code cell below the cell whose
+//      output shows one of `anchor_ids`, through JupyterLab's notebook model; where there
+//      is none (Voilà, VS Code, Colab) the code goes to the clipboard instead.
 // Each request is answered with {kind: "copied" | "inserted", ok, how, error, nonce}.
 //
-// It also does, for the composite widget it sits in (the credentials form, the explorer),
-// what ipywidgets' stock controls cannot:
-//  - a button with the class "cerkl-busy" stays focusable but is marked aria-disabled and
-//    aria-busy, and clicks on it are dropped (a disabled button would drop the keyboard
-//    focus to <body>);
-//  - a tab list inside ".cerkl-response-tabs" gets its accessible name.
-// writeClipboard() comes from clipboard.js, which Python prepends to this module.
+// For the composite widget it sits in (the credentials form, the explorer) it also does
+// what ipywidgets' stock controls cannot: a button with the class "cerkl-busy" stays
+// focusable but is marked aria-disabled and aria-busy, and clicks on it are dropped (a
+// disabled button would drop the keyboard focus to <body>); and a tab list inside
+// ".cerkl-response-tabs" gets its accessible name.
 
 const handled = new Set();
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
-
-function cellOutputs(cell) {
-  try {
-    if (typeof cell.getOutputs === "function") return cell.getOutputs() || [];
-    const json = typeof cell.toJSON === "function" ? cell.toJSON() : null;
-    return (json && json.outputs) || [];
-  } catch (err) {
-    return [];
-  }
-}
+const COMPOSITE = ".cerkl-credentials-form, .cerkl-api-explorer";
 
 function anchorIndex(shared, anchorIds) {
   const cells = shared.cells || [];
   for (let i = cells.length - 1; i >= 0; i--) {
-    const cell = cells[i];
-    if (cell.cell_type !== "code") continue;
-    for (const out of cellOutputs(cell)) {
+    if (cells[i].cell_type !== "code") continue;
+    let outputs = [];
+    try {
+      outputs = cells[i].getOutputs ? cells[i].getOutputs() : cells[i].toJSON().outputs;
+    } catch (err) {
+      outputs = [];
+    }
+    for (const out of outputs || []) {
       const data = out && out.data && out.data[WIDGET_MIME];
       if (data && anchorIds.includes(data.model_id)) return i;
     }
@@ -42,42 +35,36 @@ function anchorIndex(shared, anchorIds) {
 }
 
 function domIndex(el) {
-  const cellNode = el.closest(".jp-Cell");
+  const cell = el.closest(".jp-Cell");
   const nb = el.closest(".jp-Notebook");
-  if (!cellNode || !nb) return -1;
-  const attr = cellNode.getAttribute("data-windowed-list-index");
-  if (attr !== null && attr !== "") return Number(attr);
-  return Array.from(nb.querySelectorAll(".jp-Cell")).indexOf(cellNode);
+  if (!cell || !nb) return -1;
+  const attr = cell.getAttribute("data-windowed-list-index");
+  if (attr) return Number(attr);
+  return Array.from(nb.querySelectorAll(".jp-Cell")).indexOf(cell);
 }
 
 // JupyterLab's widget manager holds the notebook's document context; other front ends
-// (Voilà, VS Code, Colab) have none, and there a widget cannot add a cell. This reach
-// into the manager is not a documented API, so it is checked up front and reported.
+// have none. This reach into the manager is not a documented API, so it is checked up
+// front and reported.
 function notebookModel(model) {
-  const manager = model.widget_manager;
-  const context = manager && manager.context;
+  const context = model.widget_manager && model.widget_manager.context;
   const shared = context && context.model && context.model.sharedModel;
   return shared && typeof shared.insertCell === "function" ? shared : null;
 }
 
 function insertCell(model, el, code, anchorIds) {
   const shared = notebookModel(model);
-  if (!shared) {
-    return null;
-  }
-  let index = anchorIndex(shared, anchorIds || []);
-  if (index < 0 && el) index = domIndex(el);
+  if (!shared) return null;
+  let index = anchorIndex(shared, anchorIds);
+  if (index < 0) index = domIndex(el);
   const at = index >= 0 ? index + 1 : shared.cells.length;
   shared.insertCell(at, { cell_type: "code", source: code, metadata: {} });
   return at;
 }
 
-const COMPOSITE = ".cerkl-credentials-form, .cerkl-api-explorer";
-
 function markBusy(root) {
   for (const b of root.querySelectorAll("button")) {
-    const busy = b.classList.contains("cerkl-busy");
-    if (busy) {
+    if (b.classList.contains("cerkl-busy")) {
       b.setAttribute("aria-disabled", "true");
       b.setAttribute("aria-busy", "true");
     } else if (b.hasAttribute("aria-busy")) {
@@ -95,8 +82,7 @@ function decorate(el, tablistLabel) {
   let root = null;
   let observer = null;
   const dropBusyClicks = (event) => {
-    const b = event.target && event.target.closest && event.target.closest("button.cerkl-busy");
-    if (b) {
+    if (event.target.closest && event.target.closest("button.cerkl-busy")) {
       event.stopPropagation();
       event.preventDefault();
     }
@@ -107,14 +93,12 @@ function decorate(el, tablistLabel) {
     if (tablistLabel) root.dataset.cerklTablistLabel = tablistLabel;
     markBusy(root);
     observer = new MutationObserver(() => markBusy(root));
-    observer.observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
+    observer.observe(root, { subtree: true, childList: true, attributeFilter: ["class"] });
     root.addEventListener("click", dropBusyClicks, true);
     return true;
   };
   let tries = 0;
-  const timer = setInterval(() => {
-    if (attach() || ++tries > 50) clearInterval(timer);
-  }, 100);
+  const timer = setInterval(() => (attach() || ++tries > 50) && clearInterval(timer), 100);
   return () => {
     clearInterval(timer);
     if (observer) observer.disconnect();
@@ -135,6 +119,31 @@ function showSnapshot(el) {
   root.prepend(note);
 }
 
+async function fulfil(model, el, msg, say) {
+  const { nonce } = msg;
+  if (msg.kind === "copy") {
+    const { ok, error } = await writeClipboard(msg.text || "");
+    say(ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
+    model.send({ kind: "copied", ok, how: "clipboard", nonce, what: msg.what || "", error });
+    return;
+  }
+  let at = null;
+  let error = "This front end does not let widgets add cells.";
+  try {
+    at = insertCell(model, el, msg.code || "", msg.anchor_ids || []);
+  } catch (err) {
+    error = String((err && err.message) || err);
+  }
+  if (at !== null) {
+    say("Code cell inserted below");
+    model.send({ kind: "inserted", ok: true, how: "notebook", index: at, nonce });
+    return;
+  }
+  const { ok } = await writeClipboard(msg.code || "");
+  say(ok ? "Code copied to the clipboard" : "Insert failed");
+  model.send({ kind: "inserted", ok: false, how: ok ? "clipboard" : "none", nonce, error });
+}
+
 function render({ model, el }) {
   el.classList.add("cerkl-bridge");
   const undecorate = decorate(el, model.get("tablist_label"));
@@ -148,42 +157,11 @@ function render({ model, el }) {
     live.textContent = "";
     setTimeout(() => (live.textContent = text), 50);
   };
-
-  async function onMsg(msg) {
-    if (!msg || !msg.kind) return;
-    if (msg.nonce) {
-      if (handled.has(msg.nonce)) return;
-      handled.add(msg.nonce);
-    }
-    if (msg.kind === "copy") {
-      const { ok } = await writeClipboard(msg.text || "");
-      say(ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
-      model.send({ kind: "copied", ok, how: "clipboard", nonce: msg.nonce, what: msg.what || "",
-                   error: ok ? null : "The browser refused clipboard access." });
-    } else if (msg.kind === "insert_cell") {
-      let at = null;
-      let error = null;
-      try {
-        at = insertCell(model, el, msg.code || "", msg.anchor_ids || []);
-      } catch (err) {
-        error = String(err && err.message ? err.message : err);
-      }
-      if (at !== null) {
-        say("Code cell inserted below");
-        model.send({ kind: "inserted", ok: true, how: "notebook", index: at, nonce: msg.nonce });
-      } else {
-        const { ok } = await writeClipboard(msg.code || "");
-        say(ok ? "Code copied to the clipboard" : "Insert failed");
-        model.send({
-          kind: "inserted",
-          ok: false,
-          how: ok ? "clipboard" : "none",
-          nonce: msg.nonce,
-          error: error || "This front end does not let widgets add cells.",
-        });
-      }
-    }
-  }
+  const onMsg = (msg) => {
+    if (!msg || !["copy", "insert_cell"].includes(msg.kind) || handled.has(msg.nonce)) return;
+    handled.add(msg.nonce); // the same model may be shown in several views: act once
+    fulfil(model, el, msg, say);
+  };
   model.on("msg:custom", onMsg);
   const capabilities = { kind: "capabilities", insert_cell: notebookModel(model) !== null };
   const stopWatch = whenSnapshot(model, capabilities, "live", () => showSnapshot(el));
