@@ -1,10 +1,10 @@
 """The explorer's request builder: folder → endpoint → method, path, parameters, body.
 
 :class:`RequestBuilder` is a part the :class:`~cerkl_nb.widgets.ApiExplorer` holds. It owns
-its controls and keeps them consistent with the endpoint catalogue (a typed path selects
-the endpoint it fits; a chosen endpoint fills the path, parameters and body), and turns
-them into a :class:`~cerkl_nb.postman.catalog.RequestSpec`. It tells its holder about
-errors (``on_error``) and about another endpoint being chosen (``on_switch``).
+its controls, keeps them consistent with the endpoint catalogue (a typed path selects the
+endpoint it fits; a chosen endpoint fills the path, parameters and body) and turns them
+into a :class:`~cerkl_nb.postman.catalog.RequestSpec`. It tells its holder about errors
+(``on_error``) and about another endpoint being chosen (``on_switch``).
 """
 
 from __future__ import annotations
@@ -29,57 +29,58 @@ _PAGING_NAMES = ("page", "page_size", "filters_json")
 
 
 def _parse_scalar(raw: str) -> Any:
-    if re.fullmatch(r"-?\d+(\.\d+)?|true|false|null", raw):
-        return json.loads(raw)
-    return raw
+    return json.loads(raw) if re.fullmatch(r"-?\d+(\.\d+)?|true|false|null", raw) else raw
 
 
-def _small(
-    kind: type[widgets.DOMWidget], label: str, widths: tuple[str, str], **kwargs: Any
-) -> Any:
-    """A control of a filter row: ``widths`` are the control's and its label's."""
-    layout = widgets.Layout(width=widths[0], max_width="100%")
-    style = {"description_width": widths[1]}
-    return kind(description=label, layout=layout, style=style, **kwargs)
+def _loads(text: str, what: str) -> Any:
+    """``text`` parsed as JSON, or a ValueError that says where ``what`` is wrong."""
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        at = f"line {err.lineno}, column {err.colno}"
+        raise ValueError(f"{what} is not valid JSON: {err.msg} ({at})") from None
 
 
 class FilterRow(widgets.HBox):
     """One ``field operator value`` condition of the filters_json builder."""
 
     def __init__(self, fields: tuple[str, ...], on_change: Callable[[], None]) -> None:
-        self.field = _small(
+        def small(kind: Any, label: str, width: str, label_width: str, **kwargs: Any) -> Any:
+            layout = widgets.Layout(width=width, max_width="100%")
+            style = {"description_width": label_width}
+            return kind(description=label, layout=layout, style=style, **kwargs)
+
+        self.field = small(
             widgets.Combobox,
             "Field",
-            ("230px", "40px"),
+            "230px",
+            "40px",
             options=list(fields),
             placeholder="field",
             tooltip="A property of the resource, such as date_modified_utc",
             ensure_option=False,
         )
-        self.op = _small(
-            widgets.Dropdown, "Operator", ("150px", "60px"), options=[*FILTER_OPERATORS], value="eq"
-        )
-        self.value = _small(
+        ops = list(FILTER_OPERATORS)
+        self.op = small(widgets.Dropdown, "Operator", "150px", "60px", options=ops, value="eq")
+        self.value = small(
             widgets.Text,
             "Value",
-            ("260px", "40px"),
+            "260px",
+            "40px",
             placeholder="value (for in: a, b, c)",
             tooltip="Numbers and true/false are sent as JSON; dates as YYYY-MM-DD HH:MM:SS",
         )
         self.remove = button("Remove", "Remove this condition")
         for w in (self.field, self.op, self.value):
             w.observe(lambda _change: on_change(), names="value")
-        super().__init__(
-            [self.field, self.op, self.value, self.remove],
-            layout=widgets.Layout(flex_flow="row wrap"),
-        )
+        row = [self.field, self.op, self.value, self.remove]
+        super().__init__(row, layout=widgets.Layout(flex_flow="row wrap"))
 
     def condition(self) -> tuple[str, str, Any] | None:
         """``(field, operator, value)``, or ``None`` while the field is empty."""
-        name = self.field.value.strip()
+        name, raw = self.field.value.strip(), self.value.value.strip()
         if not name:
             return None
-        raw = self.value.value.strip()
         if self.op.value == "in":
             return name, "in", [_parse_scalar(v.strip()) for v in raw.split(",") if v.strip()]
         return name, self.op.value, _parse_scalar(raw)
@@ -103,42 +104,32 @@ class RequestBuilder(widgets.VBox):
         self._on_switch = on_switch
         self._catalog = Catalog(())
         self._loading = False  # True while the builder itself sets its controls
+        #: The catalogue endpoint the builder shows (``None`` for a path it does not know).
         self.chosen: Endpoint | None = None
         self.path_inputs: dict[str, widgets.Text] = {}
         self.query_inputs: dict[str, widgets.Text] = {}
         self.filter_rows: list[FilterRow] = []
         self.catalog_note = widgets.HTML()
-        self.folder = labelled(
-            widgets.Dropdown, "Folder", "300px", tooltip="Endpoints grouped by resource"
+        self.folder = labelled(widgets.Dropdown, "Folder", "300px", "Endpoints grouped by resource")
+        self.endpoint = labelled(widgets.Dropdown, "Endpoint", "560px", "The request to build")
+        self.method = labelled(
+            widgets.Dropdown, "Method", "220px", "The HTTP method", options=METHODS, value="GET"
         )
-        self.endpoint = labelled(
-            widgets.Dropdown, "Endpoint", "560px", tooltip="The request to build"
-        )
-        self.method = labelled(widgets.Dropdown, "Method", "220px", options=METHODS, value="GET")
         self.path = labelled(
-            widgets.Text,
-            "Path",
-            "560px",
-            tooltip="Relative to the base URL; {name} marks a path parameter",
+            widgets.Text, "Path", "560px", "Relative to the base URL; {name} marks a path parameter"
         )
         self.path_params = widgets.VBox()
         self.page = labelled(
-            widgets.BoundedIntText,
-            "page",
-            "220px",
-            value=1,
-            min=1,
-            max=1_000_000,
-            tooltip="Page number (from 1)",
+            widgets.BoundedIntText, "page", "220px", "Page number (from 1)", min=1, max=10**6
         )
         self.page_size = labelled(
             widgets.BoundedIntText,
             "page_size",
             "220px",
+            "Items per page (default 100)",
             value=100,
             min=1,
-            max=100_000,
-            tooltip="Items per page (default 100)",
+            max=10**5,
         )
         self.extra_query = widgets.VBox()
         self.filters_box = widgets.VBox()
@@ -149,8 +140,8 @@ class RequestBuilder(widgets.VBox):
             widgets.Text,
             "filters_json",
             "560px",
+            "Sent as the filters_json query parameter; built from the conditions or typed",
             placeholder='{"date_modified_utc": {"gt": "2020-07-16 00:00:00"}}',
-            tooltip="Sent as the filters_json query parameter; built from the conditions or typed",
         )
         self.query_section = widgets.VBox(
             [
@@ -165,8 +156,8 @@ class RequestBuilder(widgets.VBox):
             widgets.Textarea,
             "Body (JSON)",
             "560px",
+            "The request body, in Cerkl's template envelope",
             height="170px",
-            tooltip="The request body, in Cerkl's template envelope",
         )
         for mono in (self.filters_json, self.body):
             mono.add_class("cerkl-mono")
@@ -181,16 +172,10 @@ class RequestBuilder(widgets.VBox):
             control.observe(shielded(handler, on_error), names="value")
         self.add_filter_button.on_click(shielded(lambda _b: self.add_filter(), on_error))
         self.reset_body_button.on_click(shielded(lambda _b: self.reset_body(), on_error))
-        super().__init__(
-            [
-                self.catalog_note,
-                widgets.HBox([self.folder, self.endpoint]),
-                widgets.HBox([self.method, self.path]),
-                self.path_params,
-                self.query_section,
-                self.body_section,
-            ]
-        )
+        pickers = widgets.HBox([self.folder, self.endpoint])
+        request_line = widgets.HBox([self.method, self.path])
+        sections = [self.path_params, self.query_section, self.body_section]
+        super().__init__([self.catalog_note, pickers, request_line, *sections])
 
     @property
     def catalog(self) -> Catalog:
@@ -200,9 +185,9 @@ class RequestBuilder(widgets.VBox):
     def set_catalog(self, catalog: Catalog) -> None:
         """Offer ``catalog``'s endpoints, and select its default one (``GET /subscriber``)."""
         self._catalog = catalog
-        source = "the built-in list of Cerkl's documented endpoints"
-        if catalog.source != "built-in":
-            source = "the sandbox's API description"
+        source = "the sandbox's API description"
+        if catalog.source == "built-in":
+            source = "the built-in list of Cerkl's documented endpoints"
         self.catalog_note.value = (
             f"<div class='cerkl-note'>{len(catalog)} endpoints from {esc(source)}, "
             "grouped by resource.</div>"
@@ -215,24 +200,16 @@ class RequestBuilder(widgets.VBox):
 
     def select(self, method: str, path: str) -> Endpoint | None:
         """Load an endpoint into the builder (see :meth:`ApiExplorer.select`)."""
-        method = method.upper()
-        path = "/" + path.strip().lstrip("/")
+        method, path = method.upper(), "/" + path.strip().lstrip("/")
         ep = self._catalog.find(method, path)
-        if ep is None:
-            self.chosen = None
-            with self._quietly():
-                self.endpoint.value = None  # not a catalogue endpoint
-                self.method.value = method if method in METHODS else "GET"
-                self.path.value = path
-            self._rebuild_path_params()
-            self._show_sections()
-            self._on_switch()
-            return None
-        self._apply_endpoint(ep)
-        pattern = re.sub(r"\\\{([^{}/]+)\\\}", r"(?P<\1>[^/]+)", re.escape(ep.path))
-        m = re.fullmatch(pattern, path) if path != ep.path else None
-        for name, value in (m.groupdict() if m else {}).items():
-            if name in self.path_inputs:
+        with self._quietly():
+            self.method.value = method if method in METHODS else "GET"
+            self.path.value = ep.path if ep else path
+        self._choose(ep, reset=ep is not None)
+        if ep is not None and path != ep.path:  # a concrete path fills the path parameters
+            pattern = re.sub(r"\\\{([^{}/]+)\\\}", r"(?P<\1>[^/]+)", re.escape(ep.path))
+            m = re.fullmatch(pattern, path)
+            for name, value in (m.groupdict() if m else {}).items():
                 self.path_inputs[name].value = value
         return ep
 
@@ -245,49 +222,35 @@ class RequestBuilder(widgets.VBox):
         path = fill_path("/" + template.lstrip("/"), values)
         params: dict[str, Any] = {}
         if self.query_section.layout.display != "none":
-            ep = self.chosen
-            names = {p.name for p in ep.query_params} if ep else set()
-            guessing = ep is None and self.method.value == "GET"
+            names = {p.name for p in self.chosen.query_params} if self.chosen else set()
+            guessing = self.chosen is None and self.method.value == "GET"
             for name, control in (("page", self.page), ("page_size", self.page_size)):
                 if name in names or guessing:
                     params[name] = int(control.value)
             params.update({n: w.value.strip() for n, w in self.query_inputs.items() if w.value})
             text = self.filters_json.value.strip()
             if text:
-                try:
-                    parsed = json.loads(text)
-                except ValueError as err:
-                    raise ValueError(
-                        f"filters_json is not valid JSON ({err.msg} at column {err.colno})"
-                    ) from None
+                parsed = _loads(text, "filters_json")
                 if not isinstance(parsed, dict):
                     raise ValueError('filters_json must be a JSON object: {"field": {"op": value}}')
                 params["filters_json"] = json.dumps(
                     parsed, separators=(",", ":"), ensure_ascii=False
                 )
-        body: Any = None
+        body = None
         if self.method.value in _BODY_METHODS and self.body.value.strip():
-            try:
-                body = json.loads(self.body.value)
-            except ValueError as err:
-                raise ValueError(
-                    f"the body is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})"
-                ) from None
+            body = _loads(self.body.value, "the body")
         return RequestSpec(self.method.value, path, params, body)
 
     def load_entry(self, entry: Any) -> None:
         """Fill the builder from a :class:`~cerkl_nb.postman.history.HistoryEntry`."""
         self.select(entry.method, entry.path)
         params = dict(entry.params or {})
-        if "page" in params:
-            self.page.value = int(params["page"])
-        if "page_size" in params:
-            self.page_size.value = int(params["page_size"])
-        if params.get("filters_json"):
-            self.filters_json.value = str(params["filters_json"])
-        for name, w in self.query_inputs.items():
+        for name, control in (("page", self.page), ("page_size", self.page_size)):
             if name in params:
-                w.value = str(params[name])
+                control.value = int(params[name])
+        self.filters_json.value = str(params.get("filters_json") or self.filters_json.value)
+        for name, w in self.query_inputs.items():
+            w.value = str(params.get(name, w.value))
         if entry.request_body is not None:
             self.body.value = json.dumps(entry.request_body, indent=2, ensure_ascii=False)
 
@@ -300,7 +263,7 @@ class RequestBuilder(widgets.VBox):
         return row
 
     def remove_filter(self, row: FilterRow) -> None:
-        """Remove a condition row ("Remove"), and rebuild filters_json without it."""
+        """Remove a condition row ("Remove") and rebuild filters_json without it."""
         self._drop_rows([row])
         self._rebuild_filters_json()
 
@@ -321,97 +284,82 @@ class RequestBuilder(widgets.VBox):
         finally:
             self._loading = was
 
-    def _show_in_pickers(self, ep: Endpoint | None) -> None:
+    def _choose(self, ep: Endpoint | None, *, reset: bool) -> None:
+        """Show ``ep`` (or none) as the endpoint; ``reset`` puts its defaults back."""
+        self.chosen = ep
         with self._quietly():
             if ep is not None:
                 self.folder.value = ep.resource
-                self.endpoint.options = [
-                    (e.label, e.key) for e in self._catalog.by_resource(ep.resource)
-                ]
-                self.endpoint.value = ep.key
-            else:
-                self.endpoint.value = None
-
-    def _apply_endpoint(self, ep: Endpoint) -> None:
-        self.chosen = ep
-        self._show_in_pickers(ep)
-        with self._quietly():
-            self.method.value = ep.method if ep.method in METHODS else "GET"
-            self.path.value = ep.path
-            self.filters_json.value = ""
-            self.page.value = 1
-            self.page_size.value = 100
-        self._drop_rows(self.filter_rows)
+                siblings = self._catalog.by_resource(ep.resource)
+                self.endpoint.options = [(e.label, e.key) for e in siblings]
+            self.endpoint.value = ep.key if ep else None
+            if reset:
+                self.filters_json.value = ""
+                self.page.value, self.page_size.value = 1, 100
+        if reset:
+            self._drop_rows(self.filter_rows)
+            self.reset_body()
         self._rebuild_path_params()
-        self._rebuild_query_inputs()
-        self.reset_body()
+        self.query_inputs = {
+            p.name: labelled(
+                widgets.Text,
+                p.name,
+                "560px",
+                p.description or f"Query parameter {p.name}",
+                placeholder=p.description or ("required" if p.required else "optional"),
+            )
+            for p in (ep.query_params if ep else ())
+            if p.name not in _PAGING_NAMES
+        }
+        self.extra_query.children = list(self.query_inputs.values())
         self._show_sections()
         self._on_switch()
 
     def _drop_rows(self, rows: list[FilterRow]) -> None:
-        for row in list(rows):
-            if row in self.filter_rows:
-                self.filter_rows.remove(row)
-                row.close()
+        for row in [r for r in rows if r in self.filter_rows]:
+            self.filter_rows.remove(row)
+            row.close()
         self.filters_box.children = list(self.filter_rows)
 
     def _rebuild_path_params(self) -> None:
+        names = re.findall(r"\{([^{}/]+)\}", self.path.value)
+        if names == list(self.path_inputs):
+            return
         old = {k: w.value for k, w in self.path_inputs.items()}
         self.path_inputs = {
             name: labelled(
                 widgets.Text,
                 name,
                 "300px",
+                f"Path parameter {{{name}}}",
                 value=old.get(name, ""),
                 placeholder="required",
-                tooltip=f"Path parameter {{{name}}}",
             )
-            for name in re.findall(r"\{([^{}/]+)\}", self.path.value)
+            for name in names
         }
         self.path_params.children = list(self.path_inputs.values())
 
-    def _rebuild_query_inputs(self) -> None:
-        ep = self.chosen
-        self.query_inputs = {
-            p.name: labelled(
-                widgets.Text,
-                p.name,
-                "560px",
-                placeholder=p.description or ("required" if p.required else "optional"),
-                tooltip=p.description or f"Query parameter {p.name}",
-            )
-            for p in (ep.query_params if ep else ())
-            if p.name not in _PAGING_NAMES
-        }
-        self.extra_query.children = list(self.query_inputs.values())
-
     def _show_sections(self) -> None:
         ep, method = self.chosen, self.method.value
-        if ep is not None:
-            names = {p.name for p in ep.query_params}
-            query = bool(names) and method == "GET"
-            paging = bool({"page", "page_size"} & names)
-            filters = "filters_json" in names
-        else:
-            query = paging = filters = method == "GET"
-        shown = {
-            self.query_section: query,
-            self.page: paging,
-            self.page_size: paging,
-            self.filters_box: filters,
-            self.add_filter_button: filters,
-            self.filters_json: filters,
-            self.body_section: method in _BODY_METHODS,
-        }
-        for control, show in shown.items():
+        names = {p.name for p in ep.query_params} if ep else set()
+        query = bool(names) and method == "GET" if ep else method == "GET"
+        paging = bool({"page", "page_size"} & names) if ep else method == "GET"
+        filters = "filters_json" in names if ep else method == "GET"
+        for control, show in (
+            (self.query_section, query),
+            (self.page, paging),
+            (self.page_size, paging),
+            (self.filters_box, filters),
+            (self.add_filter_button, filters),
+            (self.filters_json, filters),
+            (self.body_section, method in _BODY_METHODS),
+        ):
             control.layout.display = None if show else "none"
 
     def _rebuild_filters_json(self) -> None:
         conditions: dict[str, dict[str, Any]] = {}
-        for row in self.filter_rows:
-            cond = row.condition()
-            if cond is not None:
-                conditions.setdefault(cond[0], {})[cond[1]] = cond[2]
+        for cond in filter(None, (row.condition() for row in self.filter_rows)):
+            conditions.setdefault(cond[0], {})[cond[1]] = cond[2]
         try:
             self.filters_json.value = filters_json(conditions) if conditions else ""
         except (CerklError, ValueError) as err:
@@ -425,28 +373,19 @@ class RequestBuilder(widgets.VBox):
         sent) change, so a single-item path no longer sends ``page``/``page_size``.
         """
         typed = self.path.value.strip()
-        if not typed:
-            return
-        found = self._catalog.find(self.method.value, "/" + typed.lstrip("/"))
-        if found is self.chosen:
-            return
-        self.chosen = found
-        self._show_in_pickers(found)
-        self._rebuild_query_inputs()
-        self._show_sections()
-        self._on_switch()
+        found = self._catalog.find(self.method.value, "/" + typed.lstrip("/")) if typed else None
+        if typed and found is not self.chosen:
+            self._choose(found, reset=False)
 
     def _on_folder(self, change: dict[str, Any]) -> None:
-        if self._loading or not change["new"]:
-            return
-        eps = self._catalog.by_resource(change["new"])
-        if eps:
+        eps = self._catalog.by_resource(change["new"]) if change["new"] else []
+        if not self._loading and eps:
             self.select(eps[0].method, eps[0].path)
 
     def _on_endpoint(self, change: dict[str, Any]) -> None:
         ep = next((e for e in self._catalog if e.key == change["new"]), None)
         if not self._loading and ep is not None:
-            self._apply_endpoint(ep)
+            self.select(ep.method, ep.path)
 
     def _on_path(self, _change: dict[str, Any]) -> None:
         if not self._loading:

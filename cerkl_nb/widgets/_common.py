@@ -1,14 +1,4 @@
-"""What the widgets share: stock controls, the error guard, the main-thread relay, the time.
-
-Threading
----------
-Core objects call their listeners in whatever thread caused the event (a request made
-from a thread pool, for instance), but ipykernel 7 sends comm messages from the main
-thread only: updates from elsewhere are lost or raise. :class:`MainThreadRelay` applies
-work at once on the main thread, and otherwise hands it to the kernel's event loop with
-``call_soon_threadsafe``. Without a running loop (plain Python, tests) the work waits for
-the next main-thread interaction (:meth:`MainThreadRelay.drain`).
-"""
+"""What the widgets share: stock controls, the error guard, the main-thread relay, the time."""
 
 from __future__ import annotations
 
@@ -44,10 +34,12 @@ def _on_main_thread() -> bool:
 class MainThreadRelay:
     """Run callables on the main thread: now if possible, else via the kernel's loop.
 
-    Parameters
-    ----------
-    on_error
-        Called with an exception raised by relayed work (the widget shows it).
+    Core objects call their listeners in whatever thread caused the event (a request made
+    from a thread pool), but ipykernel 7 sends comm messages from the main thread only:
+    updates from elsewhere are lost or raise. So work from another thread goes to the
+    kernel's event loop (``call_soon_threadsafe``); without a running loop (plain Python,
+    tests) it waits for the next main-thread interaction (:meth:`drain`). ``on_error``
+    gets what relayed work raised (the widget shows it).
     """
 
     def __init__(self, on_error: Callable[[BaseException], None]) -> None:
@@ -171,19 +163,15 @@ def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.
     )
 
 
-def labelled(kind: type[widgets.DOMWidget], description: str, width: str, **kwargs: Any) -> Any:
+def labelled(kind: type[widgets.DOMWidget], label: str, width: str, tip: str, **kwargs: Any) -> Any:
     """A ``kind`` control (``Text``, ``Dropdown`` ...) with its label in a 110px column.
 
     ``width`` is the widest it gets: in a narrower output it shrinks with the output (no
-    horizontal scrolling at 400 px). ``height`` sets the control's height.
+    horizontal scrolling at 400 px); ``tip`` is its tooltip.
     """
-    height = kwargs.pop("height", None)
-    control = kind(
-        description=description,
-        style={"description_width": "110px"},
-        layout=widgets.Layout(width="100%", max_width=width, height=height),
-        **kwargs,
-    )
+    layout = widgets.Layout(width="100%", max_width=width, height=kwargs.pop("height", None))
+    style = {"description_width": "110px"}
+    control = kind(description=label, tooltip=tip, style=style, layout=layout, **kwargs)
     control.add_class("cerkl-field")
     return control
 

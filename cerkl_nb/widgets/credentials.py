@@ -151,30 +151,30 @@ class CredentialsForm(widgets.VBox):
             widgets.Dropdown,
             "Environment",
             "420px",
+            "Where requests go: the local sandbox, Cerkl production, or a URL of yours",
             options=ENVIRONMENTS,
             value="sandbox",
-            tooltip="Where requests go: the local sandbox, Cerkl production, or a URL of yours",
         )
         self.base_url = labelled(
             widgets.Text,
             "Base URL",
             "420px",
+            "The API base URL (editable for a custom environment)",
             placeholder="https://api.example.com/v3",
-            tooltip="The API base URL (editable for a custom environment)",
         )
         self.client_id = labelled(
             widgets.Text,
             "Client ID",
             "420px",
+            "The OAuth 2.0 client ID",
             placeholder="Client ID from Settings → Integrations & Plugins → Cerkl API v3",
-            tooltip="The OAuth 2.0 client ID",
         )
         self.client_secret = labelled(
             SecretField,
             "Client secret",
             "420px",
+            "The OAuth 2.0 client secret; it is read once and then cleared from this field",
             placeholder=_SECRET_EMPTY,
-            tooltip="The OAuth 2.0 client secret; it is read once and then cleared from this field",
             continuous_update=False,  # sync once (on blur/Enter), then it is cleared at once
         )
         self.get_token_button = button(

@@ -135,12 +135,7 @@ class ApiExplorer(widgets.VBox):
         )
         self.response_tabs.add_class("cerkl-response-tabs")
         self.history = labelled(
-            widgets.Select,
-            "History",
-            "560px",
-            options=[],
-            rows=6,
-            tooltip="Select a request to load it",
+            widgets.Select, "History", "560px", "Select a request to load it", rows=6
         )
         self.bridge = FrontEndBridge(tablist_label="Response view")
         for control, action in (
@@ -245,19 +240,9 @@ class ApiExplorer(widgets.VBox):
     def select(self, method: str, path: str) -> Endpoint | None:
         """Load an endpoint into the builder (what choosing Folder and Endpoint does).
 
-        Parameters
-        ----------
-        method
-            HTTP method.
-        path
-            A path template (``/subscriber/{id}``) or a concrete path (``/subscriber/7``);
-            a concrete path fills the path parameters.
-
-        Returns
-        -------
-        Endpoint | None
-            The catalogue entry, or ``None`` for a path the catalogue does not know (the
-            builder is filled anyway).
+        ``path`` is a template (``/subscriber/{id}``) or a concrete path
+        (``/subscriber/7``, which fills the path parameters). Returns the catalogue entry,
+        or ``None`` for a path the catalogue does not know (the builder is filled anyway).
         """
         return self.builder.select(method, path)
 
@@ -348,8 +333,7 @@ class ApiExplorer(widgets.VBox):
 
     def clear_response(self) -> None:
         """Empty the response view ("Clear response") and forget the last response."""
-        self.response_status.value = NO_RESPONSE_HTML
-        self.response_body.value = self.response_table.value = self.response_headers.value = ""
+        self._show_panes(NO_RESPONSE_HTML, "", "", "")
         self.last_response = None
 
     def close(self) -> None:
@@ -388,18 +372,13 @@ class ApiExplorer(widgets.VBox):
             for control in (self.send_button, self.rerun_button):
                 set_busy(control, False)
         self.last_error, self.last_response = None, resp
-        self.response_status.value = status_html(
-            spec.method,
-            spec.path,
-            resp.status,
-            resp.request_id,
-            f"{resp.elapsed_s * 1000:.0f} ms · {_human_size(resp.size)}",
+        timing = f"{resp.elapsed_s * 1000:.0f} ms · {_human_size(resp.size)}"
+        self._show_panes(
+            status_html(spec.method, spec.path, resp.status, resp.request_id, timing),
+            json_html(resp.body) if resp.body is not None else "<p><i>(empty body)</i></p>",
+            table_html(resp.items or []),
+            headers_html(resp.headers),
         )
-        self.response_body.value = (
-            json_html(resp.body) if resp.body is not None else "<p><i>(empty body)</i></p>"
-        )
-        self.response_table.value = table_html(resp.items or [])
-        self.response_headers.value = headers_html(resp.headers)
         n = len(resp.items or [])
         extra = f" {n} item{'s' if n != 1 else ''} (see the Table tab)." if n else ""
         what = f"{resp.status} {reason(resp.status)} from {spec.method} {spec.path}"
@@ -408,19 +387,25 @@ class ApiExplorer(widgets.VBox):
 
     def _show_error_response(self, spec: RequestSpec, err: BaseException) -> None:
         text = describe_error(err)
-        status = getattr(err, "status", None)
-        rid = getattr(err, "request_id", None)
-        self.response_status.value = status_html(spec.method, spec.path, status, rid)
+        status, rid = getattr(err, "status", None), getattr(err, "request_id", None)
         excerpt = (err.body_excerpt or "") if isinstance(err, ApiError) else None
-        self.response_body.value = error_body_html(excerpt, text)
-        self.response_table.value = table_html([])
-        self.response_headers.value = headers_html(None)
+        self._show_panes(
+            status_html(spec.method, spec.path, status, rid),
+            error_body_html(excerpt, text),
+            table_html([]),
+            headers_html(None),
+        )
         self.response_tabs.selected_index = 0  # the error is in the Body tab
         # The core's message usually names the request already ("GET https://… failed
         # with 404 …"): don't say it twice.
         if not text.startswith(f"{spec.method} "):
             text = f"{spec.method} {spec.path} failed: {text}"
         self.status.show("error", text)
+
+    def _show_panes(self, status: str, body: str, table: str, headers: str) -> None:
+        self.response_status.value = status
+        self.response_body.value, self.response_table.value = body, table
+        self.response_headers.value = headers
 
     def _copy(self, make: Callable[[RequestSpec, str], str], what: str) -> str | None:
         try:
