@@ -1,12 +1,9 @@
 """HTML renderings for the explorer's response view: status line, JSON, tables, headers.
 
-Everything is escaped and passed through :func:`~cerkl_nb.redact.redact` first, so a
-response can never inject markup or show a credential-looking value. That holds for
-every leaf of a JSON body, numbers and booleans included (a numeric secret is a secret),
-and for a value whose *field name* marks it as a credential (``"access_token": ...``).
-Collapsing uses native ``<details>``/``<summary>`` elements: keyboard operable, no
-JavaScript; the pane that shows them (:class:`~cerkl_nb.widgets._bridge.HtmlPane`) makes
-a whole body one tab stop. Colours come from classes styled in ``static/widgets.css``.
+Everything is redacted, then escaped, so a response can never inject markup or show a
+credential-looking value: every leaf of a JSON body, numbers included (a numeric secret is
+a secret), and a value whose *field name* marks it as a credential (``"access_token"``).
+Collapsing uses native ``<details>`` elements (keyboard operable, no JavaScript).
 """
 
 from __future__ import annotations
@@ -49,14 +46,12 @@ def _leaf_text(key: str | None, value: Any) -> str:
 
 
 def _scalar(key: str | None, value: Any) -> str:
-    if isinstance(value, str):
-        cls = "s"
-    elif isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or value is None:
         cls = "b"
     elif isinstance(value, (int, float)):
         cls = "n"
     else:
-        cls, value = "s", str(value)
+        cls, value = "s", value if isinstance(value, str) else str(value)
     return f'<span class="{cls}">{esc(_leaf_text(key, value))}</span>'
 
 
@@ -81,80 +76,54 @@ def _plural(n: int, word: str) -> str:
 def json_html(value: Any, *, open_depth: int = 2, max_nodes: int = 3000) -> str:
     """Pretty, collapsible JSON: objects and arrays are ``<details>`` blocks.
 
-    Parameters
-    ----------
-    value
-        Parsed JSON.
-    open_depth
-        Levels expanded at first.
-    max_nodes
-        Stop after this many values (a note says how many were left out).
+    ``open_depth`` levels are expanded at first; after ``max_nodes`` values the rest is
+    left out (a note says how many).
     """
-    budget = [max_nodes]
-    skipped = [0]
+    budget, skipped = max_nodes, 0
 
     def node(v: Any, key: str | None, depth: int, last: bool) -> str:
-        if budget[0] <= 0:
-            skipped[0] += 1
+        nonlocal budget, skipped
+        if budget <= 0:
+            skipped += 1
             return ""
-        budget[0] -= 1
-        label = (
-            f'<span class="k">{esc(json.dumps(key, ensure_ascii=False))}</span>: '
-            if key is not None
-            else ""
-        )
-        comma = "" if last else ","
-        opened = " open" if depth < open_depth else ""
+        budget -= 1
+        label = f'<span class="k">{esc(json.dumps(key, ensure_ascii=False))}</span>: '
+        label = label if key is not None else ""
         if isinstance(v, Mapping):
-            if not v:
-                return f"<div>{label}{{}}{comma}</div>"
-            items = list(v.items())
-            inner = "".join(
-                node(val, str(k), depth + 1, i == len(items) - 1)
-                for i, (k, val) in enumerate(items)
-            )
-            return (
-                f"<details{opened}><summary>{label}{{ "
-                f'<span class="m">{_plural(len(items), "key")}</span>{_preview(v)} }}'
-                f"</summary><div>{inner}</div></details>"
-            )
-        if isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
-            if not v:
-                return f"<div>{label}[]{comma}</div>"
-            inner = "".join(node(val, None, depth + 1, i == len(v) - 1) for i, val in enumerate(v))
-            return (
-                f"<details{opened}><summary>{label}[ "
-                f'<span class="m">{_plural(len(v), "item")}</span> ]'
-                f"</summary><div>{inner}</div></details>"
-            )
-        return f"<div>{label}{_scalar(key, v)}{comma}</div>"
+            items: list[tuple[str | None, Any]] = [(str(k), x) for k, x in v.items()]
+            brackets, count, hint = "{}", _plural(len(items), "key"), _preview(v)
+        elif isinstance(v, Sequence) and not isinstance(v, (str, bytes)):
+            items = [(None, x) for x in v]
+            brackets, count, hint = "[]", _plural(len(items), "item"), ""
+        else:
+            return f"<div>{label}{_scalar(key, v)}{'' if last else ','}</div>"
+        if not items:
+            return f"<div>{label}{brackets}{'' if last else ','}</div>"
+        inner = "".join(
+            node(x, k, depth + 1, i == len(items) - 1) for i, (k, x) in enumerate(items)
+        )
+        return (
+            f"<details{' open' if depth < open_depth else ''}><summary>{label}{brackets[0]} "
+            f'<span class="m">{count}</span>{hint} {brackets[1]}</summary>'
+            f"<div>{inner}</div></details>"
+        )
 
     body = node(value, None, 0, True)
-    note = (
-        f'<div class="m">… {skipped[0]} more values not shown (see response.body in code)</div>'
-        if skipped[0]
-        else ""
-    )
+    note = f"… {skipped} more values not shown (see response.body in code)" if skipped else ""
+    note = f'<div class="m">{note}</div>' if note else ""
     # A group, not role="tree": a tree needs treeitem children, which <details> are not.
     return f'<div class="cerkl-json" role="group" aria-label="Response body">{body}{note}</div>'
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, Mapping):
-        if "id" in value and len(value) <= 3:
-            desc = value.get("description") or value.get("name")
-            text = f"{value['id']}" + (f" ({desc})" if desc else "")
-        else:
-            text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, list):
+    if isinstance(value, Mapping) and "id" in value and len(value) <= 3:
+        desc = value.get("description") or value.get("name")
+        text = f"{value['id']}" + (f" ({desc})" if desc else "")
+    elif isinstance(value, (Mapping, list)):
         text = json.dumps(value, ensure_ascii=False)
-    elif value is None:
-        text = ""
     else:
-        text = str(value)
-    if len(text) > 80:
-        text = text[:77] + "…"
-    return esc(text)
+        text = "" if value is None else str(value)
+    return esc(text if len(text) <= 80 else text[:77] + "…")
 
 
 def _scroll_region(label: str, inner: str) -> str:
@@ -180,17 +149,13 @@ def table_html(items: Sequence[Any], *, max_rows: int = 200) -> str:
         "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
         for r in rows[:max_rows]
     )
-    more = (
-        f"<p class='cerkl-note'>Showing {max_rows} of {len(rows)} rows.</p>"
-        if len(rows) > max_rows
-        else ""
-    )
+    more = f"<p class='cerkl-note'>Showing {max_rows} of {len(rows)} rows.</p>"
     caption = f"<caption>{_plural(len(rows), 'item')}</caption>"
     table = (
         f"<table class='cerkl-table'>{caption}<thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
-    return _scroll_region("Response items table", table) + more
+    return _scroll_region("Response items table", table) + (more if len(rows) > max_rows else "")
 
 
 def headers_html(headers: Mapping[str, Any] | None) -> str:

@@ -1,20 +1,13 @@
 """CredentialsForm: client ID, client secret, environment, "Get New Access Token", ``.env``.
 
-Where the secret lives
-----------------------
-The secret never stays in a synced trait. The Password field syncs only when it loses
-focus or Enter is pressed; the moment its value reaches the kernel, the form keeps it in a
-private :class:`~cerkl_nb.redact.Secret` and sets the field back to ``""``, so saved widget
-state holds an empty password (a placeholder says a secret is held). The field does not
-echo what a page sends to the other pages showing it (ipywidgets' ``echo_update``), so the
-typed secret travels once, from the page that typed it to the kernel. Secrets loaded from
-``.env`` or taken from an existing client never touch a widget.
+The secret never stays in a synced trait: the Password field syncs once (on blur or
+Enter), the form keeps the value in a private :class:`~cerkl_nb.redact.Secret` and sets
+the field back to ``""``, so saved widget state holds an empty password. The field does not
+echo the value to other pages showing it. Secrets loaded from ``.env`` or taken from a
+client never touch a widget.
 
-Real credentials never go to the sandbox
-----------------------------------------
-Switching the environment to Sandbox drops credentials that were not the sandbox's own:
-whatever answers at ``CERKL_SANDBOX_URL`` never receives them, and the empty form uses the
-sandbox's demo client. Likewise, the demo client is dropped when leaving the sandbox.
+Real credentials never go to the sandbox: switching to it drops credentials that were not
+its own (the empty form then uses its demo client), and leaving it drops the demo client.
 """
 
 from __future__ import annotations
@@ -83,9 +76,8 @@ _BINDER_BANNER = (
 class SecretField(widgets.Password):
     """A Password field whose value is never echoed to other front ends.
 
-    ipywidgets (8.1+) sends each value a front end sets back to every attached front end
-    (``echo_update``): a second view, another tab or a collaborator's page would receive
-    the typed secret. ``echo_update=False`` turns that off for this trait only.
+    ipywidgets (8.1+) sends each value a page sets back to every other page showing the
+    widget (``echo_update``), a collaborator's included; not this one.
     """
 
     value = traitlets.Unicode(help="String value").tag(sync=True, echo_update=False)
@@ -108,12 +100,6 @@ class CredentialsForm(widgets.VBox):
     with_panel
         True when a :class:`TokenPanel` is shown with the form (the dashboard); status
         texts then point at it.
-
-    Notes
-    -----
-    Public methods mirror the buttons: :meth:`submit` ("Get New Access Token"),
-    :meth:`load_env`, :meth:`save_env`. Register callbacks with :meth:`on_token`,
-    :meth:`on_client` and :meth:`on_environment`.
     """
 
     #: Clicks of "Get New Access Token" this soon after the previous request finished are
@@ -318,22 +304,11 @@ class CredentialsForm(widgets.VBox):
     def submit(self, *, raise_errors: bool = False) -> Token | None:
         """Get a new access token with the form's credentials ("Get New Access Token").
 
-        Always requests a *new* client-credentials token. When the credentials or the
-        environment changed, it is requested with a new client, which is adopted
-        (notifying :meth:`on_client` callbacks) only when that request succeeds; on
-        failure the old client, its token and its history stay in use. Then notifies
-        :meth:`on_token` callbacks.
-
-        Parameters
-        ----------
-        raise_errors
-            Re-raise failures after showing them (scripts); by default they are only
-            shown in the status line.
-
-        Returns
-        -------
-        Token | None
-            The new token, or ``None`` when the request failed or one was in flight.
+        When the credentials or the environment changed, the token is requested with a new
+        client, adopted (:meth:`on_client`) only when that succeeds: on failure the old
+        client, its token and its history stay in use. Returns the token (:meth:`on_token`
+        callbacks are told), or ``None`` when the request failed (shown in the status line;
+        re-raised with ``raise_errors``) or one was in flight.
         """
         if self._busy:
             self._say("busy", "A token request is already in flight; wait for it.")
@@ -346,12 +321,8 @@ class CredentialsForm(widgets.VBox):
             self._say("busy", f"Requesting a token from {client.settings.token_url} …")
             token = client.token_manager.fetch()
         except Exception as err:
-            # A failed fetch with new credentials or a new environment changes nothing.
-            if new_client is not None:
-                try:
-                    new_client.close()
-                except Exception:  # closing an unused client must not hide the error
-                    log.debug("closing an unused client failed", exc_info=True)
+            if new_client is not None:  # a failed fetch with a new client changes nothing
+                new_client.close()
             self._show_error(err, "Could not get a token")
             if not isinstance(err, (CerklError, ValueError)):
                 log.error("token request failed unexpectedly", exc_info=True)
@@ -371,31 +342,22 @@ class CredentialsForm(widgets.VBox):
         self._token_callbacks(self._client)
         return token
 
-    def show_token(self, token: Token | None = None) -> None:
-        """Update the status line for ``token`` (default: the client's current token).
+    def show_token(self) -> None:
+        """Show the client's current token in the status line, if it shows a token now.
 
-        The dashboard calls it after a refresh elsewhere (token panel, auto-refresh), so
-        the "valid until" text is never stale. Only a token or "Ready" status is replaced,
-        never an error or a note the user reads.
+        The dashboard calls it after a refresh elsewhere (token panel, auto-refresh), so the
+        "valid until" text is never stale; an error or a note the user reads stays.
         """
-        if token is None and self._client is not None:
-            token = self._client.token_manager.token
+        token = self._client.token_manager.token if self._client is not None else None
         if token is not None and token is not self._shown_token and self._token_status_shown:
             self._show_token_status(token, renewed=self._shown_token is not None)
 
     def load_env(self, path: str | Path | None = None) -> Credentials | None:
         """Load credentials (and the base URL) from a ``.env`` file ("Load from .env").
 
-        Parameters
-        ----------
-        path
-            The file; by default the nearest ``.env`` from the working directory up. When
-            no file holds credentials, the process environment is tried.
-
-        Returns
-        -------
-        Credentials | None
-            What was loaded (the secret stays masked), or ``None`` on failure (see status).
+        ``path`` defaults to the nearest ``.env`` from the working directory up; when no
+        file holds credentials, the environment variables are tried. Returns what was
+        loaded (the secret stays hidden), or ``None`` on failure (see the status line).
         """
         try:
             found = Path(path) if path is not None else find_dotenv()
@@ -430,13 +392,8 @@ class CredentialsForm(widgets.VBox):
     def save_env(self, path: str | Path = ".env") -> Path | None:
         """Save the credentials to ``path`` with mode 0600 ("Save to .env").
 
-        Warns in the status line when the file is not git-ignored, and when a local
-        (sandbox) URL was left out of it (see :func:`cerkl_nb.config.save_dotenv`).
-
-        Returns
-        -------
-        pathlib.Path | None
-            The file written, or ``None`` on failure.
+        Returns the file written, or ``None`` on failure. The status line warns when the
+        file is not git-ignored, or a local (sandbox) URL was left out of it.
         """
         try:
             creds, settings = self.credentials(), self.settings()
@@ -446,8 +403,7 @@ class CredentialsForm(widgets.VBox):
         except Exception as err:
             self._show_error(err, "Could not save .env")
             return None
-        # The notes say what to do themselves (add .env to .gitignore; why a local URL was
-        # left out), so they are shown as they are.
+        # The notes say themselves what to do (add .env to .gitignore ...).
         notes = " ".join(str(w.message) for w in caught if issubclass(w.category, UserWarning))
         if notes:
             self._say("warn", f"Saved to {written} (mode 0600), but: {notes}")
@@ -503,16 +459,13 @@ class CredentialsForm(widgets.VBox):
 
     def _new_client_if_changed(self) -> Any:
         """A client for the form's credentials and environment, unless the current one is."""
-        creds, settings = self.credentials(), self.settings()
-        current = self._client
-        if (
-            current is not None
-            and current.token_manager.credentials == creds
-            and current.settings.base_url == settings.base_url
-        ):
-            return None
         from ..client import CerklClient
 
+        creds, settings = self.credentials(), self.settings()
+        now = self._client
+        same = now is not None and now.token_manager.credentials == creds
+        if same and now.settings.base_url == settings.base_url:
+            return None
         return CerklClient(credentials=creds, settings=settings)
 
     def _fill(self, creds: Credentials, base_url: str, source: str) -> None:

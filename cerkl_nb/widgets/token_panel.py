@@ -1,14 +1,11 @@
 """TokenPanel: the live view of a TokenManager's token (an anywidget).
 
 Python sets the absolute ``expires_at`` once per token; the page (``static/token_panel.js``)
-counts down against ``Date.now()``, so no kernel message is sent per tick and the countdown
-keeps going while the kernel is busy in another cell. The panel listens to the
-:class:`~cerkl_nb.auth.TokenManager`, so a refresh done by code or by auto-refresh shows
-at once (events from other threads are relayed to the main thread).
-
-No part of the access or refresh token is ever in a synced trait: the Token row shows a
-mask. "Copy token" sends the token once, in a custom message (never saved with the
-notebook), which the page writes to the clipboard.
+counts down against ``Date.now()``: no kernel message per tick, and it keeps going while
+the kernel is busy. The panel listens to the :class:`~cerkl_nb.auth.TokenManager`, so a
+refresh done by code or by auto-refresh shows at once. No part of a token is ever in a
+synced trait; "Copy token" sends it once, in a one-off message the page writes to the
+clipboard.
 """
 
 from __future__ import annotations
@@ -37,17 +34,10 @@ _HOW_WORDS = {
 class TokenPanel(anywidget.AnyWidget):
     """Token type, masked token, issue/expiry times, live countdown, lifetime bar, buttons.
 
-    Parameters
-    ----------
-    client
-        A :class:`~cerkl_nb.client.CerklClient` or a :class:`~cerkl_nb.auth.TokenManager`
-        (or ``None``; attach one later with :meth:`set_client`).
-
-    Notes
-    -----
-    Buttons and methods: Refresh → :meth:`refresh`, Get New Access Token →
-    :meth:`get_new_token`, Auto-refresh → :meth:`set_auto_refresh`, Copy token →
-    :meth:`copy_token`.
+    ``client`` is a :class:`~cerkl_nb.client.CerklClient` or a
+    :class:`~cerkl_nb.auth.TokenManager` (or ``None``: see :meth:`set_client`). Buttons:
+    Refresh → :meth:`refresh`, Get New Access Token → :meth:`get_new_token`, Auto-refresh
+    → :meth:`set_auto_refresh`, Copy token → :meth:`copy_token`.
     """
 
     _esm = page_module("token_panel.js")
@@ -143,10 +133,7 @@ class TokenPanel(anywidget.AnyWidget):
     def refresh(self, *, raise_errors: bool = False) -> Token | None:
         """Refresh the token (refresh-token grant, else a new client-credentials token).
 
-        Returns
-        -------
-        Token | None
-            The new token, or ``None`` when it failed (the error is shown in the panel).
+        Returns the new token, or ``None`` when that failed (the panel shows the error).
         """
         return self._run("refresh", raise_errors)
 
@@ -159,11 +146,7 @@ class TokenPanel(anywidget.AnyWidget):
         self.auto_refresh = bool(on)  # the observer applies it to the manager
 
     def copy_token(self) -> None:
-        """Put the access token on the browser's clipboard.
-
-        The token travels once, in a custom message the page writes to the clipboard; it
-        is never a trait, so it is not saved with the notebook.
-        """
+        """Put the access token on the browser's clipboard (in a one-off message)."""
         tok = self._tm.token if self._tm is not None else None
         if tok is None:
             self.error = "No token to copy yet: click Get New Access Token first."
