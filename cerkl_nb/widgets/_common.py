@@ -144,11 +144,6 @@ def set_busy(control: widgets.Button, busy: bool) -> None:
     (control.add_class if busy else control.remove_class)("cerkl-busy")
 
 
-def is_busy(control: widgets.Button) -> bool:
-    """True while ``control`` is marked busy (see :func:`set_busy`)."""
-    return "cerkl-busy" in control._dom_classes
-
-
 def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
     """A button as wide as its label; ``primary`` for the widget's main action.
 

@@ -191,21 +191,10 @@ class CredentialsForm(widgets.VBox):
         on_click(self.get_token_button, self._get_token_once, self._report)
         on_click(self.load_button, self.load_env, self._report)
         on_click(self.save_button, self.save_env, self._report)
-        kwargs.setdefault(
-            "children",
-            [
-                self.binder_banner,
-                self.production_banner,
-                self.environment,
-                self.base_url,
-                self.client_id,
-                self.client_secret,
-                widgets.HBox([self.get_token_button, self.load_button, self.save_button]),
-                self.status,
-                self.bridge,
-            ],
-        )
-        super().__init__(**kwargs)
+        buttons = widgets.HBox([self.get_token_button, self.load_button, self.save_button])
+        banners = [self.binder_banner, self.production_banner]
+        fields = [self.environment, self.base_url, self.client_id, self.client_secret]
+        super().__init__([*banners, *fields, buttons, self.status, self.bridge], **kwargs)
         self.add_class("cerkl-widget")
         self.add_class("cerkl-credentials-form")
         if client is not None:

@@ -150,20 +150,10 @@ class ApiExplorer(widgets.VBox):
         self.history.observe(shielded(self._on_history_select, self._report), names="value")
         self.bridge.on_report(self._on_bridge_report)
         actions = [self.send_button, self.curl_button, self.python_button, self.insert_button]
-        kwargs.setdefault(
-            "children",
-            [
-                self.builder,
-                widgets.HBox([*actions, self.clear_button]),
-                self.status,
-                self.snippet,
-                self.response_status,
-                self.response_tabs,
-                widgets.HBox([self.history, self.rerun_button]),
-                self.bridge,
-            ],
-        )
-        super().__init__(**kwargs)
+        response = [self.status, self.snippet, self.response_status, self.response_tabs]
+        history = widgets.HBox([self.history, self.rerun_button])
+        rows = [self.builder, widgets.HBox([*actions, self.clear_button]), *response, history]
+        super().__init__([*rows, self.bridge], **kwargs)
         self.add_class("cerkl-widget")
         self.add_class("cerkl-api-explorer")
         if catalog is not None or client is None:

@@ -15,9 +15,14 @@ from node_tools import node
 import cerkl_nb
 from cerkl_nb.widgets import TokenPanel, dashboard
 from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, LiveStatus
-from cerkl_nb.widgets._common import clock_text, is_busy, set_busy
+from cerkl_nb.widgets._common import clock_text, set_busy
 
 STATIC = Path(cerkl_nb.__file__).parent / "widgets" / "static"
+
+
+def is_busy(button) -> bool:
+    """Marked busy (focusable, aria-busy on the page), the way the widgets mark a button."""
+    return "cerkl-busy" in button._dom_classes
 
 
 def test_clock_text_is_24_hour_with_zone_and_date_when_not_today():

@@ -15,7 +15,12 @@ from ipywidgets.embed import embed_data
 
 import cerkl_nb
 from cerkl_nb.widgets import CredentialsForm, dashboard
-from cerkl_nb.widgets._common import clock_text, is_busy
+from cerkl_nb.widgets._common import clock_text
+
+
+def is_busy(button) -> bool:
+    """Marked busy (focusable, aria-busy on the page), the way the widgets mark a button."""
+    return "cerkl-busy" in button._dom_classes
 
 
 def _state_text(*ws: widgets.Widget) -> str:

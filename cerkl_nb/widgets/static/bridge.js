@@ -147,16 +147,7 @@ async function fulfil(model, el, msg, say) {
 function render({ model, el }) {
   el.classList.add("cerkl-bridge");
   const undecorate = decorate(el, model.get("tablist_label"));
-  const live = document.createElement("div");
-  live.setAttribute("aria-live", "polite");
-  live.setAttribute("aria-atomic", "true");
-  live.style.cssText =
-    "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap";
-  el.appendChild(live);
-  const say = (text) => {
-    live.textContent = "";
-    setTimeout(() => (live.textContent = text), 50);
-  };
+  const { say } = liveRegion(el);
   const onMsg = (msg) => {
     if (!msg || !["copy", "insert_cell"].includes(msg.kind) || handled.has(msg.nonce)) return;
     handled.add(msg.nonce); // the same model may be shown in several views: act once

@@ -2,6 +2,22 @@
 // so one module cannot import another: Python prepends this file to each of them
 // (cerkl_nb/widgets/_bridge.py: page_module).
 
+// A visually hidden live region appended to `parent`; say(text) announces `text` (cleared
+// first, so the same sentence is announced again).
+function liveRegion(parent) {
+  const node = document.createElement("div");
+  node.setAttribute("aria-live", "polite");
+  node.setAttribute("aria-atomic", "true");
+  node.style.cssText =
+    "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap";
+  parent.appendChild(node);
+  const say = (text) => {
+    node.textContent = "";
+    setTimeout(() => (node.textContent = text), 50);
+  };
+  return { node, say };
+}
+
 async function writeClipboard(text) {
   // Returns {ok, error}. navigator.clipboard needs a secure context and focus; the
   // textarea fallback covers plain-http hosts and a page that lost focus.

@@ -81,7 +81,6 @@ const TEMPLATE = `
     <button type="button" data-act="auto" role="switch" aria-checked="true" title="When on, a request made with an expired or expiring token renews it first; nothing happens between requests">Auto-refresh on next request: on</button>
     <button type="button" data-act="copy" title="Copy the full access token to the clipboard (it is never shown)">Copy token</button>
   </div>
-  <div class="ctp-sr-only" aria-live="polite" aria-atomic="true" data-f="live"></div>
 </section>`;
 
 function stateText(state, auto, snapshot) {
@@ -177,13 +176,6 @@ function countdown(ui, model, say, view) {
   return tick;
 }
 
-function announcer(node) {
-  return (text) => {
-    node.textContent = ""; // cleared first, so the same sentence is announced again
-    setTimeout(() => (node.textContent = text), 50);
-  };
-}
-
 function copier(ui, model, say) {
   let timer = null;
   const onMsg = async (msg) => {
@@ -223,8 +215,9 @@ function render({ model, el }) {
   const ui = { section: el.querySelector(".ctp"), act: {} };
   el.querySelectorAll("[data-f]").forEach((n) => (ui[n.dataset.f] = n));
   el.querySelectorAll("[data-act]").forEach((n) => (ui.act[n.dataset.act] = n));
+  const { node: live, say } = liveRegion(ui.section);
+  live.dataset.f = "live";
   const view = { snapshot: false }; // true when no kernel answers (see shared.js)
-  const say = announcer(ui.live);
   const tick = countdown(ui, model, say, view);
   const token = () => (showToken(ui, model), tick(true));
   const controls = () => {
