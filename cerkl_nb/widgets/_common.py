@@ -87,7 +87,6 @@ class MainThreadRelay:
         try:
             fn()
         except Exception as err:  # a UI update must never break the core's request
-            log.exception("widget update failed")
             self._on_error(err)
 
 
@@ -97,31 +96,30 @@ def esc(text: object) -> str:
 
 
 def describe_error(err: BaseException) -> str:
-    """Plain words for an error: the core's message (already redacted) or a generic one."""
+    """Plain words for an error a widget shows: the core's message (already redacted).
+
+    An unexpected error (not a :class:`CerklError`, nor a :class:`ValueError` from bad
+    input) gets a generic sentence, and is logged at ERROR with its traceback: a bug that
+    ipywidgets would otherwise swallow (the test suite fails on such records).
+    """
     if isinstance(err, (CerklError, ValueError)):
         return redact(str(err))
+    log.error("unexpected error in a widget: %s", redact(err), exc_info=err)
     return redact(f"Unexpected error ({type(err).__name__}): {err}. See the log for details.")
 
 
 def shielded(action: Callable[..., Any], report: Callable[[BaseException], None]) -> Any:
-    """``action`` wrapped so that no exception escapes into ipywidgets.
+    """``action`` wrapped so that no exception escapes into ipywidgets: ``report`` shows it.
 
-    ipywidgets only logs what a callback raises, where a newcomer never looks. Expected
-    errors (:class:`CerklError`, a :class:`ValueError` from bad input) go to ``report``;
-    anything else goes there too *and* is logged at ERROR with its traceback (the test
-    suite fails on such records).
+    ipywidgets only logs what a callback raises, where a newcomer never looks.
     """
-    name = getattr(action, "__qualname__", repr(action))
 
     def run(*args: Any) -> Any:
         try:
             return action(*args)
-        except (CerklError, ValueError) as err:
-            report(err)
         except Exception as err:
-            log.error("widget handler %s failed: %s", name, redact(err), exc_info=True)
             report(err)
-        return None
+            return None
 
     return run
 

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..config import Credentials, Settings, find_dotenv, load_config, save_dotenv
-from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
+from ..errors import ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret
 from ..spec import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..token import Token
@@ -34,7 +34,6 @@ from ._common import (
     describe_error,
     is_binder,
     labelled,
-    log,
     on_click,
     set_busy,
 )
@@ -256,13 +255,7 @@ class CredentialsForm(widgets.VBox):
         self.client_secret.placeholder = _SECRET_HELD if self._secret else _SECRET_EMPTY
 
     def credentials(self) -> Credentials:
-        """The credentials the form would use now.
-
-        Raises
-        ------
-        MissingCredentials, ConfigurationError
-            When the ID or secret is missing or malformed.
-        """
+        """The credentials the form would use now (MissingCredentials when incomplete)."""
         cid = self.client_id.value
         if not cid and not self._secret and self.environment.value == "sandbox":
             creds = self._sandbox_credentials or Credentials.for_sandbox(self._sandbox())
@@ -313,8 +306,6 @@ class CredentialsForm(widgets.VBox):
             if new_client is not None:  # a failed fetch with a new client changes nothing
                 new_client.close()
             self._show_error(err, "Could not get a token")
-            if not isinstance(err, (CerklError, ValueError)):
-                log.error("token request failed unexpectedly", exc_info=True)
             if raise_errors:
                 raise
             return None

@@ -28,7 +28,6 @@ from ._common import (
     describe_error,
     esc,
     labelled,
-    log,
     on_click,
     set_busy,
     shielded,
@@ -56,15 +55,10 @@ _UNSAVED = "Response not saved with the notebook: run the cell again, then Send.
 
 
 def current_client() -> Any:
-    """The client the most recently used explorer (or dashboard) works with.
+    """The client of the explorer (or dashboard) used last; a RuntimeError before there is one.
 
     Code inserted by "Insert as code cell" starts from it, so the new cell uses the same
     credentials and environment as the widgets.
-
-    Raises
-    ------
-    RuntimeError
-        When no explorer has a client yet.
     """
     client = _current() if _current is not None else None
     if client is None:
@@ -75,26 +69,13 @@ def current_client() -> Any:
 
 
 class ApiExplorer(widgets.VBox):
-    """Build, send and inspect API requests.
+    """Build, send and inspect API requests through ``client`` (or none yet: :meth:`set_client`).
 
-    Parameters
-    ----------
-    client
-        A :class:`~cerkl_nb.client.CerklClient` (or ``None``; attach one with
-        :meth:`set_client`).
-    catalog
-        The endpoint catalogue; by default :func:`~cerkl_nb.postman.catalog.load_catalog`
-        picks the one for the client's environment.
-
-    Notes
-    -----
-    The response body, table and headers (which can hold personal data, such as
-    subscriber e-mail addresses) are not saved with the notebook, even with "save widget
-    state" on: they reach the page in one-off messages
-    (:class:`~cerkl_nb.widgets._bridge.HtmlPane`), not synced traits. "Clear response"
-    (:meth:`clear_response`) empties the view. What is saved: the builder's fields, the
-    status lines and the History list's labels (method, path and up to 40 characters of
-    the query string).
+    ``catalog`` defaults to :func:`~cerkl_nb.postman.catalog.load_catalog`'s for the client.
+    The response body, table and headers (personal data, such as e-mail addresses) are
+    not saved with the notebook, even with "save widget state" on: they reach the page in
+    one-off messages, not synced traits. What is saved: the builder's fields, the status
+    lines and the History list's labels (method, path, up to 40 characters of the query).
     """
 
     def __init__(self, client: Any = None, *, catalog: Catalog | None = None, **kwargs: Any):
@@ -237,23 +218,14 @@ class ApiExplorer(widgets.VBox):
         return self.builder.select(method, path)
 
     def current_request(self) -> RequestSpec:
-        """The request the builder describes now.
-
-        Raises
-        ------
-        ValueError
-            With the field to fix (empty path parameter, body or filters_json not JSON).
-        """
+        """The request the builder describes now; a ValueError names the field to fix."""
         return self.builder.current_request()
 
     def send(self, *, raise_errors: bool = False) -> Any:
         """Send the request in the builder ("Send").
 
-        Returns
-        -------
-        ApiResponse | None
-            The response, or ``None`` when the request failed (the error is shown in the
-            response view and kept in :attr:`last_error`).
+        Returns the response, or ``None`` when the request failed (the response view shows
+        the error, :attr:`last_error` keeps it; ``raise_errors`` re-raises it).
         """
         self._relay.drain()
         try:
@@ -293,16 +265,10 @@ class ApiExplorer(widgets.VBox):
         return _CODE_HEADER + self.current_request().to_cerkl_nb("client") + "\n"
 
     def insert_code_cell(self) -> str | None:
-        """Add a new notebook cell below with the equivalent cerkl_nb call.
+        """Add a new notebook cell below with the equivalent cerkl_nb call; returns the code.
 
-        The page inserts the cell through JupyterLab's notebook model; in front ends where
-        widgets cannot add cells, the code is shown to copy instead (the status line says
-        which happened).
-
-        Returns
-        -------
-        str | None
-            The code, or ``None`` when the request in the builder is incomplete.
+        Where widgets cannot add cells (Voilà, VS Code ...), the code is shown to copy
+        instead. ``None`` when the request in the builder is incomplete.
         """
         try:
             code = self.code_for_cell()
@@ -352,8 +318,6 @@ class ApiExplorer(widgets.VBox):
             )
         except Exception as err:
             self.last_error, self.last_response = err, None
-            if not isinstance(err, (CerklError, ValueError)):
-                log.error("request failed unexpectedly", exc_info=True)
             self._show_error_response(spec, err)
             if raise_errors:
                 raise

@@ -17,11 +17,10 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..errors import CerklError
 from ..redact import redact
 from ..token import Token
 from ._bridge import STATIC, page_module
-from ._common import MainThreadRelay, clock_text, describe_error, log
+from ._common import MainThreadRelay, clock_text, describe_error, log, shielded
 
 _MASK = "••••••••"
 _HOW_WORDS = {
@@ -172,8 +171,6 @@ class TokenPanel(anywidget.AnyWidget):
         try:
             token = tm.refresh() if how == "refresh" else tm.fetch()
         except Exception as err:
-            if not isinstance(err, CerklError):
-                log.error("token %s failed unexpectedly", how, exc_info=True)
             self._show_error(err)
             self.last_refresh = f"{clock_text()} · {how} failed"
             if raise_errors:
@@ -221,11 +218,7 @@ class TokenPanel(anywidget.AnyWidget):
         if kind not in actions:
             log.warning("TokenPanel: unknown front-end message %r", kind)
             return
-        try:
-            actions[kind]()
-        except Exception as err:  # never let a click die silently inside ipywidgets
-            log.error("TokenPanel message %r failed", kind, exc_info=True)
-            self._show_error(err)
+        shielded(actions[kind], self._show_error)()
 
     def _copy_refused(self, why: str | None) -> None:
         self.error = redact(why or "The browser refused the copy.")
