@@ -1,11 +1,8 @@
-"""The widget layer of cerkl_nb (the ``widgets`` extra: ipywidgets and anywidget).
+"""The widget layer (the ``widgets`` extra): thin views over the core's public objects.
 
-Each widget is a thin layer over a public core object, and each button has a public
-method twin: :class:`CredentialsForm` (client ID / secret / environment → a token),
-:class:`TokenPanel` (the live token, with a countdown that ticks in the browser),
-:class:`ApiExplorer` (build, send and inspect requests) and :func:`dashboard` (all three,
-connected to the sandbox when no credentials are set). ``import cerkl_nb`` never imports
-this package; ``cerkl_nb.dashboard()`` does, when called.
+:class:`CredentialsForm`, :class:`TokenPanel`, :class:`ApiExplorer` and :func:`dashboard`
+(all three, on the sandbox when no credentials are set); every button has a public method
+twin. ``import cerkl_nb`` never imports this package; ``cerkl_nb.dashboard()`` does.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Small anywidgets for what only the page can do.
 
-* :class:`FrontEndBridge`: clipboard and new cells. Python cannot write the browser's
-  clipboard or add a notebook cell from a click (``IPython.set_next_input`` only works in
-  a cell execution, and a click is a comm message). The page can: the bridge sends it
-  one-off custom messages (never traits, so nothing is saved with the notebook) and hears
-  its report. It also loads the widgets' stylesheet and keeps busy buttons focusable.
+* :class:`FrontEndBridge`: the clipboard and new cells. Python cannot write the browser's
+  clipboard or add a cell from a click (a click is a comm message, not an execution); the
+  page can. The bridge sends it one-off messages (never traits, so nothing is saved with
+  the notebook) and hears its reports. It also loads the widgets' stylesheet and keeps
+  busy buttons focusable.
 * :class:`HtmlPane`: HTML that is never synced state (response data).
 * :class:`LiveStatus`: a status line whose live region persists across updates.
 """
@@ -26,10 +26,10 @@ STATIC = pathlib.Path(__file__).parent / "static"
 
 
 def page_module(name: str) -> str:
-    """The ESM ``static/<name>`` with ``static/shared.js`` (clipboard, snapshot) prepended.
+    """The ESM ``static/<name>`` with ``static/shared.js`` prepended.
 
     anywidget loads each module from its own Blob URL, so modules cannot import each
-    other: this gives every widget the same ``writeClipboard()`` and ``whenSnapshot()``.
+    other: this gives every widget the same clipboard, live-region and snapshot helpers.
     """
     return "\n".join((STATIC / f).read_text(encoding="utf-8") for f in ("shared.js", name))
 
@@ -39,16 +39,15 @@ class FrontEndBridge(anywidget.AnyWidget):
 
     _esm = page_module("bridge.js")
     _css = STATIC / "widgets.css"
-    #: The accessible name given to a ``.cerkl-response-tabs`` tab list in the composite
-    #: widget around the bridge (ipywidgets' Tab has no aria-label).
+    #: The accessible name of a ``.cerkl-response-tabs`` tab list in the composite widget
+    #: around the bridge (ipywidgets' Tab has no aria-label).
     tablist_label = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("layout", widgets.Layout(height="0px", overflow="hidden", margin="0"))
         super().__init__(**kwargs)
         self._report_callbacks = widgets.CallbackDispatcher()
-        # The text of the last few requests, by nonce: shown instead when the page fails.
-        self._texts: dict[str, str] = {}
+        self._texts: dict[str, str] = {}  # the last requests' text, shown when the page fails
         #: Whether the page can add notebook cells (``None`` until a view has said).
         self.can_insert_cells: bool | None = None
         self.on_msg(self._on_msg)
@@ -65,10 +64,9 @@ class FrontEndBridge(anywidget.AnyWidget):
     def on_report(self, callback: Callable[[dict[str, Any]], None], remove: bool = False) -> None:
         """Call ``callback(report)`` when the page answers.
 
-        ``report["kind"]`` is ``"copied"`` or ``"inserted"`` (with ``ok``, ``how``,
-        ``error`` and ``text``: what the request carried), or ``"capabilities"`` (sent by
-        each new view: ``insert_cell`` says whether this front end lets widgets add cells;
-        Voilà, VS Code and Colab do not).
+        ``report["kind"]`` is ``"copied"`` or ``"inserted"`` (with ``ok``, ``error`` and
+        ``text``, what the request carried), or ``"capabilities"`` (from each
+        new view: ``insert_cell`` says whether this front end lets widgets add cells).
         """
         self._report_callbacks.register_callback(callback, remove=remove)
 
@@ -84,32 +82,27 @@ class FrontEndBridge(anywidget.AnyWidget):
             self.can_insert_cells = bool(content.get("insert_cell"))
             self.send({"kind": "live"})  # a kernel is listening: not a saved snapshot
         elif kind in ("copied", "inserted"):
-            content = {
-                **content,
-                "error": redact(content.get("error") or ""),
-                "text": self._texts.get(content.get("nonce") or "", ""),
-            }
+            text = self._texts.get(content.get("nonce") or "", "")
+            content = {**content, "error": redact(content.get("error") or ""), "text": text}
         else:
             return
         self._report_callbacks(content)
 
 
 class HtmlPane(anywidget.AnyWidget):
-    """Like ``ipywidgets.HTML``, but the HTML is not synced state.
+    """Like ``ipywidgets.HTML``, but :attr:`value` is not synced state.
 
-    :attr:`value` is a plain attribute; each change goes to the page in a one-off message,
-    and a view rendered later (a second view, a re-opened notebook with a live kernel)
-    asks for it. Saved widget state and ``embed_data`` hold no response data (personal
-    data such as subscriber e-mail addresses).
+    Each change goes to the page in a one-off message, and a view rendered later asks for
+    it; saved widget state and ``embed_data`` hold none of it.
     """
 
     _esm = page_module("pane.js")
     #: Shown in a saved snapshot (no kernel to ask) instead of an empty box.
     unsaved_note = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, value: str = "", **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._value = value
+        self._value = ""
         self.on_msg(self._on_msg)
 
     @property
@@ -132,10 +125,7 @@ class HtmlPane(anywidget.AnyWidget):
 
 
 class LiveStatus(anywidget.AnyWidget):
-    """A status line: icon, coloured bar and plain text, in a live region that persists.
-
-    The text is redacted and shown as text, never as HTML, so it cannot inject markup.
-    """
+    """A status line: icon, coloured bar and text, shown as text (never as HTML)."""
 
     _esm = page_module("status.js")
     #: ``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``.

@@ -421,7 +421,7 @@ class ApiExplorer(widgets.VBox):
         options = []
         for e in list(client.history.entries())[-50:][::-1]:
             status = e.status if e.status is not None else "error"
-            retry = f" (attempt {e.attempt})" if getattr(e, "attempt", 1) > 1 else ""
+            retry = f" (attempt {e.attempt})" if e.attempt > 1 else ""
             query = "?" + "&".join(f"{k}={v}" for k, v in e.params.items()) if e.params else ""
             if len(query) > 40:
                 query = query[:39] + "…"
@@ -457,12 +457,6 @@ class ApiExplorer(widgets.VBox):
             )
         elif kind == "inserted" and ok:
             self.status.show("ok", "Inserted a new code cell below with the cerkl_nb call.")
-        elif kind == "inserted" and report.get("how") == "clipboard":
-            self.status.show(
-                "warn",
-                f"Could not add a cell here ({why}); the code is on your clipboard: paste it "
-                "into a new cell.",
-            )
         elif kind == "inserted":
             self._show_snippet(text or "", "The code for a new cell")
             self.status.show("warn", f"Could not insert a cell ({why}): the code is shown below.")

@@ -169,10 +169,11 @@ def test_insert_as_code_cell_sends_runnable_cerkl_nb_code(explorer, client, monk
     nonce = sent[-1]["nonce"]
     explorer.bridge._handle_custom_msg({"kind": "inserted", "ok": True, "nonce": nonce}, [])
     assert explorer.status_kind == "ok" and "Inserted a new code cell" in explorer.status_text
-    explorer.bridge._handle_custom_msg(
-        {"kind": "inserted", "ok": False, "how": "clipboard", "error": "no notebook"}, []
-    )
-    assert explorer.status_kind == "warn" and "clipboard" in explorer.status_text
+    # A page that could not insert the cell after all: the code is shown to copy.
+    report = {"kind": "inserted", "ok": False, "nonce": nonce, "error": "no notebook"}
+    explorer.bridge._handle_custom_msg(report, [])
+    assert explorer.status_kind == "warn" and "no notebook" in explorer.status_text
+    assert "client.list(&#x27;subscriber&#x27;" in explorer.snippet.value
 
 
 def test_without_a_client_the_builtin_catalog_and_a_clear_error():

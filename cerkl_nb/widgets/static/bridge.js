@@ -2,9 +2,9 @@
 //
 //  {kind: "copy", text, what, nonce}               -> the clipboard
 //  {kind: "insert_cell", code, anchor_ids, nonce}  -> a new code cell below the cell whose
-//      output shows one of `anchor_ids`, through JupyterLab's notebook model; where there
-//      is none (Voilà, VS Code, Colab) the code goes to the clipboard instead.
-// Each request is answered with {kind: "copied" | "inserted", ok, how, error, nonce}.
+//      output shows one of `anchor_ids`, through JupyterLab's notebook model (Voilà,
+//      VS Code and Colab have none: each view says up front whether it can).
+// Each request is answered with {kind: "copied" | "inserted", ok, error, nonce}.
 //
 // For the composite widget it sits in (the credentials form, the explorer) it also does
 // what ipywidgets' stock controls cannot: a button with the class "cerkl-busy" stays
@@ -124,7 +124,7 @@ async function fulfil(model, el, msg, say) {
   if (msg.kind === "copy") {
     const { ok, error } = await writeClipboard(msg.text || "");
     say(ok ? `${msg.what || "Text"} copied to the clipboard` : "Copy failed");
-    model.send({ kind: "copied", ok, how: "clipboard", nonce, what: msg.what || "", error });
+    model.send({ kind: "copied", ok, nonce, what: msg.what || "", error });
     return;
   }
   let at = null;
@@ -134,14 +134,8 @@ async function fulfil(model, el, msg, say) {
   } catch (err) {
     error = String((err && err.message) || err);
   }
-  if (at !== null) {
-    say("Code cell inserted below");
-    model.send({ kind: "inserted", ok: true, how: "notebook", index: at, nonce });
-    return;
-  }
-  const { ok } = await writeClipboard(msg.code || "");
-  say(ok ? "Code copied to the clipboard" : "Insert failed");
-  model.send({ kind: "inserted", ok: false, how: ok ? "clipboard" : "none", nonce, error });
+  say(at !== null ? "Code cell inserted below" : "Insert failed");
+  model.send({ kind: "inserted", ok: at !== null, index: at, nonce, error: at === null ? error : null });
 }
 
 function render({ model, el }) {

@@ -1,12 +1,10 @@
 // TokenPanel front end (anywidget ESM): small views, each redrawn by model.on("change:...").
 //
-// The countdown ticks here, from the absolute `expires_at` (epoch ms) against Date.now(),
-// so it sends the kernel no message and keeps going while the kernel is busy. Buttons send
-// one-off {kind} messages; the token itself only arrives in a one-off {kind: "copy"}
-// message and goes straight to the clipboard. While a token request runs, the buttons
-// stay focusable (a disabled button would drop the focus to <body>): they are marked
-// aria-disabled / aria-busy and their clicks are ignored. writeClipboard() and
-// whenSnapshot() come from shared.js, which Python prepends to this module.
+// The countdown ticks here, from the absolute `expires_at` (epoch ms) against Date.now():
+// no message to the kernel, and it keeps going while the kernel is busy. Buttons send
+// one-off {kind} messages; the token only arrives in a one-off {kind: "copy"} message,
+// straight to the clipboard. Unavailable buttons stay focusable (aria-disabled, clicks
+// ignored): a disabled one would drop the focus to <body>. Helpers come from shared.js.
 
 const FIVE_MIN_MS = 5 * 60 * 1000;
 const SNAPSHOT_NOTICE =
@@ -26,10 +24,10 @@ export function formatHMS(ms) {
 
 function spoken(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const parts = h ? [`${h} hour${h === 1 ? "" : "s"}`] : [];
-  if (m || !h) parts.push(`${m} minute${m === 1 ? "" : "s"}`);
+  const [h, m] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60)];
+  const unit = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = h ? [unit(h, "hour")] : [];
+  if (m || !h) parts.push(unit(m, "minute"));
   return parts.join(" ");
 }
 
@@ -38,18 +36,12 @@ function spoken(ms) {
 export function localTime(ms, nowMs = Date.now()) {
   if (!ms) return "—";
   const d = new Date(ms);
-  const now = new Date(nowMs);
-  let zone = "";
-  try {
-    const parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d);
-    const part = parts.find((p) => p.type === "timeZoneName");
-    zone = part ? ` ${part.value}` : "";
-  } catch (err) {
-    zone = "";
-  }
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${zone}`;
+  const parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d);
+  const zone = parts.find((p) => p.type === "timeZoneName");
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   const day = (x) => `${x.getFullYear()}-${pad(x.getMonth() + 1)}-${pad(x.getDate())}`;
-  return day(d) === day(now) ? time : `${day(d)} ${time}`;
+  const shown = zone ? `${time} ${zone.value}` : time;
+  return day(d) === day(new Date(nowMs)) ? shown : `${day(d)} ${shown}`;
 }
 
 const TEMPLATE = `
