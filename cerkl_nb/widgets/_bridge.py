@@ -39,9 +39,6 @@ class FrontEndBridge(anywidget.AnyWidget):
 
     _esm = page_module("bridge.js")
     _css = STATIC / "widgets.css"
-    #: The accessible name of a ``.cerkl-response-tabs`` tab list in the composite widget
-    #: around the bridge (ipywidgets' Tab has no aria-label).
-    tablist_label = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("layout", widgets.Layout(height="0px", overflow="hidden", margin="0"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import html
 import logging
 import os
@@ -25,69 +27,6 @@ def is_binder(env: Mapping[str, str] | None = None) -> bool:
     """True on mybinder.org, whose launcher sets ``BINDER_*`` variables (in ``env``)."""
     env = os.environ if env is None else env
     return any(env.get(name) for name in _BINDER_VARS)
-
-
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-class MainThreadRelay:
-    """Run callables on the main thread: now if possible, else via the kernel's loop.
-
-    Core objects call their listeners in whatever thread caused the event (a request made
-    from a thread pool), but ipykernel 7 sends comm messages from the main thread only:
-    updates from elsewhere are lost or raise. So work from another thread goes to the
-    kernel's event loop (``call_soon_threadsafe``); without a running loop (plain Python,
-    tests) it waits for the next main-thread interaction (:meth:`drain`). ``on_error``
-    gets what relayed work raised (the widget shows it).
-    """
-
-    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
-        try:
-            # A cell runs inside the shell's event loop on the main thread: remember it so
-            # other threads can hand work back to it.
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
-        self._pending: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-        self._on_error = on_error
-
-    def call(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the main thread as soon as possible."""
-        if _on_main_thread():
-            self.drain()
-            self._run(fn)
-            return
-        with self._lock:
-            self._pending.append(fn)
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self.drain)
-            except RuntimeError:  # closed between the check and the call
-                pass
-
-    def drain(self) -> None:
-        """Apply queued work (on the main thread; elsewhere a no-op)."""
-        if not _on_main_thread():
-            return
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for fn in pending:
-            self._run(fn)
-
-    @property
-    def pending(self) -> int:
-        """How many updates wait for the main thread."""
-        with self._lock:
-            return len(self._pending)
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception as err:  # a UI update must never break the core's request
-            self._on_error(err)
 
 
 def esc(text: object) -> str:
@@ -180,3 +119,49 @@ def clock_text(at: float | None = None, now: float | None = None) -> str:
     if local[:3] != time.localtime(time.time() if now is None else now)[:3]:
         text = time.strftime("%Y-%m-%d ", local) + text
     return text
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class MainThreadRelay:
+    """Run callables on the main thread: now if possible, else via the kernel's loop.
+
+    Core objects call their listeners in whatever thread caused the event (a request made
+    from a thread pool), but ipykernel 7 sends comm messages from the main thread only:
+    updates from elsewhere are lost or raise. So work from another thread goes to the
+    kernel's event loop (``call_soon_threadsafe``); without a running loop (plain Python,
+    tests) it waits for the next main-thread interaction (:meth:`drain`). ``on_error``
+    gets what relayed work raised (the widget shows it).
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        try:
+            # A cell runs inside the shell's event loop on the main thread: remember it so
+            # other threads can hand work back to it.
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._pending: collections.deque[Callable[[], None]] = collections.deque()
+        self._on_error = on_error
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the main thread as soon as possible."""
+        self._pending.append(fn)  # a deque: appends from any thread are safe
+        if _on_main_thread():
+            self.drain()
+        elif self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self.drain)
+
+    def drain(self) -> None:
+        """Apply queued work, oldest first (on the main thread; elsewhere a no-op)."""
+        while self._pending and _on_main_thread():
+            # A UI update must never break the core's request.
+            shielded(self._pending.popleft(), self._on_error)()
+
+    @property
+    def pending(self) -> int:
+        """How many updates wait for the main thread."""
+        return len(self._pending)

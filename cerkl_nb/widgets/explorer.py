@@ -118,7 +118,7 @@ class ApiExplorer(widgets.VBox):
         self.history = labelled(
             widgets.Select, "History", "560px", "Select a request to load it", rows=6
         )
-        self.bridge = FrontEndBridge(tablist_label="Response view")
+        self.bridge = FrontEndBridge()
         for control, action in (
             (self.send_button, self.send),
             (self.curl_button, self.copy_as_curl),
@@ -396,22 +396,20 @@ class ApiExplorer(widgets.VBox):
 
     def _endpoint_switched(self) -> None:
         # What the view shows belongs to the previous endpoint: clear it.
-        self._hide_snippet()
+        self._show_snippet(None)
         self.clear_response()
         self.last_error = None
         self._show_ready()
 
-    def _show_snippet(self, text: str, what: str) -> None:
-        """Show ``text`` in a selectable, read-only box (where the page could not help)."""
+    def _show_snippet(self, text: str | None, what: str = "") -> None:
+        """Show ``text`` in a selectable box (where the page could not help); None hides it."""
+        self.snippet.layout.display = None if text is not None else "none"
         self.snippet.value = (
             f"<div class='cerkl-note'>{esc(what)}, to select and copy:</div>"
             f"<pre class='cerkl-snippet' tabindex='0' aria-label='{esc(what)}'>{esc(text)}</pre>"
+            if text is not None
+            else ""
         )
-        self.snippet.layout.display = None
-
-    def _hide_snippet(self) -> None:
-        self.snippet.value = ""
-        self.snippet.layout.display = "none"
 
     # -- history -------------------------------------------------------------------------------
     def _refresh_history(self) -> None:

@@ -52,7 +52,7 @@ def test_buttons_have_clean_names_and_busy_keeps_them_enabled(client):
     set_busy(send, False)
     assert not is_busy(send)
     # The page code names the response tab list; the stylesheet draws a 2px focus ring.
-    assert dash.explorer.bridge.tablist_label == "Response view"
+    assert 'setAttribute("aria-label", "Response view")' in FrontEndBridge._esm
     css = (STATIC / "widgets.css").read_text()
     assert re.search(r"input:focus-visible[^{]*\{[^}]*outline: 2px solid", css, re.S)
     dash.close()

@@ -10,7 +10,7 @@
 // what ipywidgets' stock controls cannot: a button with the class "cerkl-busy" stays
 // focusable but is marked aria-disabled and aria-busy, and clicks on it are dropped (a
 // disabled button would drop the keyboard focus to <body>); and a tab list inside
-// ".cerkl-response-tabs" gets its accessible name.
+// ".cerkl-response-tabs" (the explorer's response view) gets its accessible name.
 
 const handled = new Set();
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
@@ -72,12 +72,11 @@ function markBusy(root) {
       b.removeAttribute("aria-busy");
     }
   }
-  const label = root.dataset.cerklTablistLabel;
   const list = root.querySelector(".cerkl-response-tabs [role='tablist']");
-  if (label && list && !list.hasAttribute("aria-label")) list.setAttribute("aria-label", label);
+  if (list && !list.hasAttribute("aria-label")) list.setAttribute("aria-label", "Response view");
 }
 
-function decorate(el, tablistLabel) {
+function decorate(el) {
   // The composite is rendered around this view a moment after render() returns.
   let root = null;
   let observer = null;
@@ -90,7 +89,6 @@ function decorate(el, tablistLabel) {
   const attach = () => {
     root = el.closest(COMPOSITE);
     if (!root) return false;
-    if (tablistLabel) root.dataset.cerklTablistLabel = tablistLabel;
     markBusy(root);
     observer = new MutationObserver(() => markBusy(root));
     observer.observe(root, { subtree: true, childList: true, attributeFilter: ["class"] });
@@ -140,7 +138,7 @@ async function fulfil(model, el, msg, say) {
 
 function render({ model, el }) {
   el.classList.add("cerkl-bridge");
-  const undecorate = decorate(el, model.get("tablist_label"));
+  const undecorate = decorate(el);
   const { say } = liveRegion(el);
   const onMsg = (msg) => {
     if (!msg || !["copy", "insert_cell"].includes(msg.kind) || handled.has(msg.nonce)) return;
