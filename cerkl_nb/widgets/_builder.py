@@ -102,7 +102,8 @@ class RequestBuilder(widgets.VBox):
     ) -> None:
         self._on_error = on_error
         self._on_switch = on_switch
-        self._catalog = Catalog(())
+        #: The endpoint catalogue offered (see :meth:`set_catalog`).
+        self.catalog = Catalog(())
         self._loading = False  # True while the builder itself sets its controls
         #: The catalogue endpoint the builder shows (``None`` for a path it does not know).
         self.chosen: Endpoint | None = None
@@ -177,14 +178,9 @@ class RequestBuilder(widgets.VBox):
         sections = [self.path_params, self.query_section, self.body_section]
         super().__init__([self.catalog_note, pickers, request_line, *sections])
 
-    @property
-    def catalog(self) -> Catalog:
-        """The endpoint catalogue in use."""
-        return self._catalog
-
     def set_catalog(self, catalog: Catalog) -> None:
         """Offer ``catalog``'s endpoints, and select its default one (``GET /subscriber``)."""
-        self._catalog = catalog
+        self.catalog = catalog
         source = "the sandbox's API description"
         if catalog.source == "built-in":
             source = "the built-in list of Cerkl's documented endpoints"
@@ -201,7 +197,7 @@ class RequestBuilder(widgets.VBox):
     def select(self, method: str, path: str) -> Endpoint | None:
         """Load an endpoint into the builder (see :meth:`ApiExplorer.select`)."""
         method, path = method.upper(), "/" + path.strip().lstrip("/")
-        ep = self._catalog.find(method, path)
+        ep = self.catalog.find(method, path)
         with self._quietly():
             self.method.value = method if method in METHODS else "GET"
             self.path.value = ep.path if ep else path
@@ -290,7 +286,7 @@ class RequestBuilder(widgets.VBox):
         with self._quietly():
             if ep is not None:
                 self.folder.value = ep.resource
-                siblings = self._catalog.by_resource(ep.resource)
+                siblings = self.catalog.by_resource(ep.resource)
                 self.endpoint.options = [(e.label, e.key) for e in siblings]
             self.endpoint.value = ep.key if ep else None
             if reset:
@@ -373,17 +369,17 @@ class RequestBuilder(widgets.VBox):
         sent) change, so a single-item path no longer sends ``page``/``page_size``.
         """
         typed = self.path.value.strip()
-        found = self._catalog.find(self.method.value, "/" + typed.lstrip("/")) if typed else None
+        found = self.catalog.find(self.method.value, "/" + typed.lstrip("/")) if typed else None
         if typed and found is not self.chosen:
             self._choose(found, reset=False)
 
     def _on_folder(self, change: dict[str, Any]) -> None:
-        eps = self._catalog.by_resource(change["new"]) if change["new"] else []
+        eps = self.catalog.by_resource(change["new"]) if change["new"] else []
         if not self._loading and eps:
             self.select(eps[0].method, eps[0].path)
 
     def _on_endpoint(self, change: dict[str, Any]) -> None:
-        ep = next((e for e in self._catalog if e.key == change["new"]), None)
+        ep = next((e for e in self.catalog if e.key == change["new"]), None)
         if not self._loading and ep is not None:
             self.select(ep.method, ep.path)
 

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -23,10 +23,9 @@ log = logging.getLogger("cerkl_nb.widgets")
 _BINDER_VARS = ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REF_URL")
 
 
-def is_binder(env: Mapping[str, str] | None = None) -> bool:
-    """True on mybinder.org, whose launcher sets ``BINDER_*`` variables (in ``env``)."""
-    env = os.environ if env is None else env
-    return any(env.get(name) for name in _BINDER_VARS)
+def is_binder() -> bool:
+    """True on mybinder.org, whose launcher sets ``BINDER_*`` variables."""
+    return any(os.environ.get(name) for name in _BINDER_VARS)
 
 
 def esc(text: object) -> str:

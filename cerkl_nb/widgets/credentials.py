@@ -94,8 +94,6 @@ class CredentialsForm(widgets.VBox):
     sandbox_url
         The sandbox's API base URL, when known (``Sandbox.url``). Otherwise it is taken
         from a loopback ``client``, or the sandbox is started on demand.
-    env
-        The environment used for Binder detection (``os.environ`` by default).
     with_panel
         True when a :class:`TokenPanel` is shown with the form (the dashboard); status
         texts then point at it.
@@ -110,7 +108,6 @@ class CredentialsForm(widgets.VBox):
         client: Any = None,
         *,
         sandbox_url: str | None = None,
-        env: dict[str, str] | None = None,
         with_panel: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -182,7 +179,7 @@ class CredentialsForm(widgets.VBox):
             _PRODUCTION_BANNER, layout=widgets.Layout(display="none")
         )
         self.binder_banner = widgets.HTML(
-            _BINDER_BANNER, layout=widgets.Layout(display=None if is_binder(env) else "none")
+            _BINDER_BANNER, layout=widgets.Layout(display=None if is_binder() else "none")
         )
         self.client_secret.observe(self._on_secret_typed, names="value")
         self.environment.observe(self._on_environment, names="value")

@@ -71,19 +71,18 @@ def current_client() -> Any:
 class ApiExplorer(widgets.VBox):
     """Build, send and inspect API requests through ``client`` (or none yet: :meth:`set_client`).
 
-    ``catalog`` defaults to :func:`~cerkl_nb.postman.catalog.load_catalog`'s for the client.
+    The endpoints are :func:`~cerkl_nb.postman.catalog.load_catalog`'s for its environment.
     The response body, table and headers (personal data, such as e-mail addresses) are
     not saved with the notebook, even with "save widget state" on: they reach the page in
     one-off messages, not synced traits. What is saved: the builder's fields, the status
     lines and the History list's labels (method, path, up to 40 characters of the query).
     """
 
-    def __init__(self, client: Any = None, *, catalog: Catalog | None = None, **kwargs: Any):
+    def __init__(self, client: Any = None, **kwargs: Any) -> None:
         self._client: Any = None
         self._remove_history_listener: Any = None
         self._anchor_ids: list[str] = []
         self._environment_notice = ""
-        self._fixed_catalog = catalog is not None
         self._loading_history = False
         self._relay = MainThreadRelay(on_error=self._report)
         self.last_response: Any = None
@@ -137,11 +136,10 @@ class ApiExplorer(widgets.VBox):
         super().__init__([*rows, self.bridge], **kwargs)
         self.add_class("cerkl-widget")
         self.add_class("cerkl-api-explorer")
-        if catalog is not None or client is None:
-            self.builder.set_catalog(catalog or Catalog.builtin())
         if client is not None:
             self.set_client(client)
         else:
+            self.builder.set_catalog(Catalog.builtin())
             self.status.show("info", "No client yet: get a token with the credentials form.")
 
     # -- public API ------------------------------------------------------------------------
@@ -188,9 +186,7 @@ class ApiExplorer(widgets.VBox):
         self._remove_history_listener = client.history.add_listener(
             lambda _entry: self._relay.call(refresh)
         )
-        if not self._fixed_catalog and (
-            old is None or old.settings.base_url != client.settings.base_url
-        ):
+        if old is None or old.settings.base_url != client.settings.base_url:
             self.builder.set_catalog(load_catalog(client))
         self._refresh_history()
         self._show_ready()
