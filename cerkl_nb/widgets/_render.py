@@ -1,4 +1,4 @@
-"""HTML renderings for the explorer's response view: status line, JSON, tables, headers.
+"""The explorer's response view, and its HTML: summary line, JSON, tables, headers.
 
 Everything is redacted, then escaped, so a response can never inject markup or show a
 credential-looking value: every leaf of a JSON body, numbers included (a numeric secret is
@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import http
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ipywidgets as widgets
+
+from ..errors import ApiError
 from ..redact import MASK, redact
+from ._bridge import HtmlPane
 from ._common import esc
 
 NO_RESPONSE_HTML = "<div class='cerkl-response-status cerkl-note'>No response yet.</div>"
@@ -170,30 +175,77 @@ def headers_html(headers: Mapping[str, Any] | None) -> str:
     )
 
 
-def status_html(
-    method: str, path: str, status: int | None, request_id: str | None, timing: str = ""
-) -> str:
-    """The summary line of a response (with its ``timing``) or, without one, of a failure.
+class ResponseView(widgets.VBox):
+    """The explorer's response view: a summary line, and Body / Table / Headers tabs.
 
-    Status (or "No response"), time and size, the request, its request id.
+    The tabs are :class:`~cerkl_nb.widgets._bridge.HtmlPane` s: what they show is never
+    saved with the notebook.
     """
-    kind = "error" if not timing else "ok" if status is not None and status < 300 else "warn"
+
+    def __init__(self) -> None:
+        note = "Response not saved with the notebook: run the cell again, then Send."
+        self.summary = widgets.HTML(NO_RESPONSE_HTML)
+        self.body, self.table, self.headers = (HtmlPane(unsaved_note=note) for _ in range(3))
+        self.tabs = widgets.Tab([self.body, self.table, self.headers])
+        self.tabs.titles = ("Body", "Table", "Headers")
+        self.tabs.add_class("cerkl-response-tabs")
+        super().__init__([self.summary, self.tabs])
+
+    @property
+    def summary_text(self) -> str:
+        """The summary line as plain text (``"200 OK · 12 ms · 1.2 kB · GET ..."``)."""
+        return re.sub(r"<[^>]+>", "", self.summary.value)
+
+    def show(self, method: str, path: str, resp: Any) -> None:
+        """Show a response to ``method path``."""
+        timing = f" · {resp.elapsed_s * 1000:.0f} ms · {_human_size(resp.size)}"
+        kind = "ok" if resp.status < 300 else "warn"
+        self._fill(
+            _summary(kind, method, path, resp.status, resp.request_id, timing),
+            json_html(resp.body) if resp.body is not None else "<p><i>(empty body)</i></p>",
+            table_html(resp.items or []),
+            headers_html(resp.headers),
+        )
+
+    def show_error(self, method: str, path: str, err: BaseException, message: str) -> None:
+        """Show a failed request: the server's body when there is one, else ``message``."""
+        status, rid = getattr(err, "status", None), getattr(err, "request_id", None)
+        excerpt = (err.body_excerpt or "") if isinstance(err, ApiError) else None
+        if excerpt is None:  # no response at all
+            body = f"<pre style='white-space:pre-wrap'>{esc(message)}</pre>"
+        elif excerpt:  # the server's body
+            try:
+                body = json_html(json.loads(excerpt))
+            except ValueError:
+                body = f"<pre>{esc(excerpt)}</pre>"
+        else:
+            body = ""
+        summary = _summary("error", method, path, status, rid, "")
+        self._fill(summary, body, table_html([]), headers_html(None))
+        self.tabs.selected_index = 0  # the error is in the Body tab
+
+    def clear(self) -> None:
+        """Show no response."""
+        self._fill(NO_RESPONSE_HTML, "", "", "")
+
+    def _fill(self, summary: str, body: str, table: str, headers: str) -> None:
+        self.summary.value = summary
+        self.body.value, self.table.value, self.headers.value = body, table, headers
+
+
+def _summary(kind: str, method: str, path: str, status: Any, request_id: Any, timing: str) -> str:
     head = f"{status} {reason(status)}" if status else "No response"
     rid = f" · request id {esc(request_id)}" if request_id else ""
-    timing = f" · {timing}" if timing else ""
     return (
         f"<div class='cerkl-response-status'><b class='cerkl-{kind}'>{esc(head)}</b>"
         f"{timing} · {esc(method)} {esc(path)}{rid}</div>"
     )
 
 
-def error_body_html(excerpt: str | None, message: str) -> str:
-    """The Body tab for a failed request: the server's body when there is one."""
-    if excerpt:
-        try:
-            return json_html(json.loads(excerpt))
-        except ValueError:
-            return f"<pre>{esc(excerpt)}</pre>"
-    if excerpt is not None:
-        return ""
-    return f"<pre style='white-space:pre-wrap'>{esc(message)}</pre>"
+def _human_size(n: int | None) -> str:
+    """``1234`` → ``"1.2 kB"``."""
+    if n is None:
+        return "? B"
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"

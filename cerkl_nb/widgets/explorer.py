@@ -9,14 +9,13 @@ history, which the explorer lists: select an entry to load it, Re-run to send it
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..errors import ApiError, CerklError
+from ..errors import CerklError
 from ..postman.catalog import Catalog, Endpoint, RequestSpec, load_catalog
 from ..redact import redact
 from ..spec import PRODUCTION_BASE_URL
@@ -32,15 +31,7 @@ from ._common import (
     set_busy,
     shielded,
 )
-from ._render import (
-    NO_RESPONSE_HTML,
-    error_body_html,
-    headers_html,
-    json_html,
-    reason,
-    status_html,
-    table_html,
-)
+from ._render import ResponseView, reason
 
 _current: Callable[[], Any] | None = None
 
@@ -51,7 +42,6 @@ _CODE_HEADER = (
     "client = cerkl_nb.widgets.current_client()  # the explorer's client; in a script: "
     "cerkl_nb.connect()\n"
 )
-_UNSAVED = "Response not saved with the notebook: run the cell again, then Send."
 
 
 def current_client() -> Any:
@@ -105,15 +95,7 @@ class ApiExplorer(widgets.VBox):
         self.status = LiveStatus()
         # Code the page could not copy or insert, to select and copy by hand (not synced).
         self.snippet = HtmlPane(layout=widgets.Layout(display="none"))
-        self.response_status = widgets.HTML(NO_RESPONSE_HTML)
-        self.response_body = HtmlPane(unsaved_note=_UNSAVED)
-        self.response_table = HtmlPane(unsaved_note=_UNSAVED)
-        self.response_headers = HtmlPane(unsaved_note=_UNSAVED)
-        self.response_tabs = widgets.Tab(
-            [self.response_body, self.response_table, self.response_headers],
-            titles=("Body", "Table", "Headers"),
-        )
-        self.response_tabs.add_class("cerkl-response-tabs")
+        self.response = ResponseView()
         self.history = labelled(
             widgets.Select, "History", "560px", "Select a request to load it", rows=6
         )
@@ -130,7 +112,7 @@ class ApiExplorer(widgets.VBox):
         self.history.observe(shielded(self._on_history_select, self._report), names="value")
         self.bridge.on_report(self._on_bridge_report)
         actions = [self.send_button, self.curl_button, self.python_button, self.insert_button]
-        response = [self.status, self.snippet, self.response_status, self.response_tabs]
+        response = [self.status, self.snippet, self.response]
         history = widgets.HBox([self.history, self.rerun_button])
         rows = [self.builder, widgets.HBox([*actions, self.clear_button]), *response, history]
         super().__init__([*rows, self.bridge], **kwargs)
@@ -162,11 +144,6 @@ class ApiExplorer(widgets.VBox):
     def status_kind(self) -> str:
         """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
         return self.status.kind
-
-    @property
-    def response_status_text(self) -> str:
-        """The response summary line as plain text (``"200 OK · 12 ms · 1.2 kB ..."``)."""
-        return re.sub(r"<[^>]+>", "", self.response_status.value)
 
     @property
     def environment_notice(self) -> str:
@@ -285,7 +262,7 @@ class ApiExplorer(widgets.VBox):
 
     def clear_response(self) -> None:
         """Empty the response view ("Clear response") and forget the last response."""
-        self._show_panes(NO_RESPONSE_HTML, "", "", "")
+        self.response.clear()
         self.last_response = None
 
     def close(self) -> None:
@@ -322,13 +299,7 @@ class ApiExplorer(widgets.VBox):
             for control in (self.send_button, self.rerun_button):
                 set_busy(control, False)
         self.last_error, self.last_response = None, resp
-        timing = f"{resp.elapsed_s * 1000:.0f} ms · {_human_size(resp.size)}"
-        self._show_panes(
-            status_html(spec.method, spec.path, resp.status, resp.request_id, timing),
-            json_html(resp.body) if resp.body is not None else "<p><i>(empty body)</i></p>",
-            table_html(resp.items or []),
-            headers_html(resp.headers),
-        )
+        self.response.show(spec.method, spec.path, resp)
         n = len(resp.items or [])
         extra = f" {n} item{'s' if n != 1 else ''} (see the Table tab)." if n else ""
         what = f"{resp.status} {reason(resp.status)} from {spec.method} {spec.path}"
@@ -337,25 +308,12 @@ class ApiExplorer(widgets.VBox):
 
     def _show_error_response(self, spec: RequestSpec, err: BaseException) -> None:
         text = describe_error(err)
-        status, rid = getattr(err, "status", None), getattr(err, "request_id", None)
-        excerpt = (err.body_excerpt or "") if isinstance(err, ApiError) else None
-        self._show_panes(
-            status_html(spec.method, spec.path, status, rid),
-            error_body_html(excerpt, text),
-            table_html([]),
-            headers_html(None),
-        )
-        self.response_tabs.selected_index = 0  # the error is in the Body tab
+        self.response.show_error(spec.method, spec.path, err, text)
         # The core's message usually names the request already ("GET https://… failed
         # with 404 …"): don't say it twice.
         if not text.startswith(f"{spec.method} "):
             text = f"{spec.method} {spec.path} failed: {text}"
         self.status.show("error", text)
-
-    def _show_panes(self, status: str, body: str, table: str, headers: str) -> None:
-        self.response_status.value = status
-        self.response_body.value, self.response_table.value = body, table
-        self.response_headers.value = headers
 
     def _copy(self, make: Callable[[RequestSpec, str], str], what: str) -> str | None:
         try:
@@ -464,12 +422,3 @@ class ApiExplorer(widgets.VBox):
     def __repr__(self) -> str:
         ep = self.builder.chosen
         return f"ApiExplorer(endpoint={ep.key if ep else None!r}, endpoints={len(self.catalog)})"
-
-
-def _human_size(n: int | None) -> str:
-    """``1234`` → ``"1.2 kB"``."""
-    if n is None:
-        return "? B"
-    if n < 1000:
-        return f"{n} B"
-    return f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"

@@ -86,11 +86,11 @@ def test_each_view_can_tell_a_live_kernel_from_a_saved_snapshot(client, monkeypa
     # with a kernel, each widget answers at once.
     dash = dashboard(client)
     answers: list = []
-    for w in (dash.panel, dash.explorer.bridge, dash.explorer.response_body):
+    for w in (dash.panel, dash.explorer.bridge, dash.explorer.response.body):
         monkeypatch.setattr(w, "send", lambda content, buffers=None: answers.append(content))
     dash.panel._handle_custom_msg({"kind": "hello"}, [])
     dash.explorer.bridge._handle_custom_msg({"kind": "capabilities", "insert_cell": True}, [])
-    dash.explorer.response_body._handle_custom_msg({"kind": "want"}, [])
+    dash.explorer.response.body._handle_custom_msg({"kind": "want"}, [])
     assert [a["kind"] for a in answers] == ["hello", "live", "html"]
-    assert "not saved with the notebook" in dash.explorer.response_body.unsaved_note
+    assert "not saved with the notebook" in dash.explorer.response.body.unsaved_note
     dash.close()

@@ -33,7 +33,7 @@ def test_one_call_and_two_clicks_to_a_200_on_get_subscriber(sandbox_env):
     assert dash.panel.state == "fresh" and dash.panel.masked_token
     dash.explorer.send_button.click()  # click 2
     assert dash.explorer.last_response.status == 200
-    assert dash.explorer.response_status_text.startswith("200 OK")
+    assert dash.explorer.response.summary_text.startswith("200 OK")
     assert dash.client is dash.explorer.client
     dash.close()
 

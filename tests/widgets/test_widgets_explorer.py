@@ -37,12 +37,12 @@ def test_send_shows_status_time_size_json_table_and_headers(explorer, client):
     explorer.send_button.click()
     resp = explorer.last_response
     assert resp is not None and resp.status == 200
-    assert explorer.response_status_text.startswith("200 OK · ")
-    assert " ms · " in explorer.response_status_text and "kB" in explorer.response_status_text
-    assert "<details" in explorer.response_body.value  # collapsible JSON
-    assert "<table" in explorer.response_table.value and "email" in explorer.response_table.value
-    assert "Content-Type" in explorer.response_headers.value or "content-type" in (
-        explorer.response_headers.value.lower()
+    assert explorer.response.summary_text.startswith("200 OK · ")
+    assert " ms · " in explorer.response.summary_text and "kB" in explorer.response.summary_text
+    assert "<details" in explorer.response.body.value  # collapsible JSON
+    assert "<table" in explorer.response.table.value and "email" in explorer.response.table.value
+    assert "Content-Type" in explorer.response.headers.value or "content-type" in (
+        explorer.response.headers.value.lower()
     )
     assert explorer.status_kind == "ok" and "items" in explorer.status_text
     assert len(client.history) == 1
@@ -55,9 +55,9 @@ def test_path_parameters_from_a_concrete_path_and_a_404_in_the_response_view(exp
     assert explorer.builder.path_inputs["id"].value == "987654321"
     assert explorer.send() is None
     assert isinstance(explorer.last_error, cerkl_nb.NotFound)
-    assert explorer.response_status_text.startswith("404 Not Found")
+    assert explorer.response.summary_text.startswith("404 Not Found")
     assert explorer.status_kind == "error" and "404" in explorer.status_text
-    assert explorer.response_body.value  # the error body is shown
+    assert explorer.response.body.value  # the error body is shown
 
 
 def test_empty_path_parameter_and_bad_body_are_reported_without_sending(explorer, client):
@@ -191,7 +191,7 @@ def test_connection_errors_show_in_the_response_view(sandbox):
     )
     ex = ApiExplorer(dead)
     assert ex.send() is None
-    assert ex.response_status_text.startswith("No response") or "Error" in ex.response_status_text
+    assert ex.response.summary_text.startswith("No response") or "Error" in ex.response.summary_text
     assert ex.status_kind == "error"
     ex.close()
 
@@ -216,10 +216,10 @@ def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
     dash.form.submit()
     ex = dash.explorer
     pushed: list = []
-    ex.response_table.send = lambda content, buffers=None: pushed.append(content)  # type: ignore[method-assign]
+    ex.response.table.send = lambda content, buffers=None: pushed.append(content)  # type: ignore[method-assign]
     resp = ex.send()
     emails = [item["email"] for item in resp.items if item.get("email")]
-    assert emails and emails[0] in ex.response_table.value  # shown in the browser ...
+    assert emails and emails[0] in ex.response.table.value  # shown in the browser ...
     assert any(emails[0] in m.get("html", "") for m in pushed)  # ... via a one-off message
     for model_id, w in list(_instances.items()):
         state = json.dumps(w.get_state(), default=str)
@@ -228,12 +228,12 @@ def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
     assert emails[0] not in manager_state
     # A view rendered later asks for the content.
     pushed.clear()
-    ex.response_table._handle_custom_msg({"kind": "want"}, [])
+    ex.response.table._handle_custom_msg({"kind": "want"}, [])
     assert pushed and emails[0] in pushed[0]["html"]
 
     ex.clear_button.click()
-    assert ex.response_body.value == ex.response_table.value == ex.response_headers.value == ""
-    assert ex.last_response is None and ex.response_status_text == "No response yet."
+    assert ex.response.body.value == ex.response.table.value == ex.response.headers.value == ""
+    assert ex.last_response is None and ex.response.summary_text == "No response yet."
     assert "not saved with the notebook" in (ApiExplorer.__doc__ or "")
     dash.close()
 
@@ -242,14 +242,14 @@ def test_typed_single_item_path_selects_its_endpoint_and_sends_no_paging(client)
     ex = ApiExplorer(client)
     client.token_manager.fetch()
     assert ex.builder.endpoint.value == "GET /subscriber"
-    ex.response_tabs.selected_index = 1
+    ex.response.tabs.selected_index = 1
     ex.builder.path.value = "/segment/999999"
     assert ex.builder.endpoint.value == "GET /segment/{id}" and ex.builder.folder.value == "segment"
     assert ex.builder.path.value == "/segment/999999"  # what was typed stays
     assert ex.current_request().params == {}
     assert ex.send() is None
     assert ex.last_error is not None and ex.last_error.status == 404
-    assert ex.response_tabs.selected_index == 0  # the error body is in view
+    assert ex.response.tabs.selected_index == 0  # the error body is in view
     assert ex.status_text.count("/segment/999999") == 1
     assert "failed: GET" not in ex.status_text
     sent = client.history.entries()[-1]
@@ -297,11 +297,11 @@ def test_numbers_and_credential_fields_in_the_body_view_are_redacted():
 
 def test_choosing_another_endpoint_clears_the_previous_response(explorer):
     assert explorer.send().status == 200
-    assert explorer.response_status_text.startswith("200 OK")
+    assert explorer.response.summary_text.startswith("200 OK")
     explorer.builder.folder.value = "segment"
     assert explorer.last_response is None
-    assert explorer.response_status_text == "No response yet."
-    assert explorer.response_body.value == ""
+    assert explorer.response.summary_text == "No response yet."
+    assert explorer.response.body.value == ""
     assert explorer.status_text.startswith("Ready: GET /segment")
 
 
