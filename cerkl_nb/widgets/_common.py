@@ -159,8 +159,3 @@ class MainThreadRelay:
         while self._pending and _on_main_thread():
             # A UI update must never break the core's request.
             shielded(self._pending.popleft(), self._on_error)()
-
-    @property
-    def pending(self) -> int:
-        """How many updates wait for the main thread."""
-        return len(self._pending)

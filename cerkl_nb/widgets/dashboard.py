@@ -54,11 +54,6 @@ class Dashboard(widgets.VBox):
         """The client the widgets use now."""
         return self.form.client
 
-    @property
-    def environment_notice(self) -> str:
-        """The "environment changed" notice shown now ("" when the form matches)."""
-        return self.explorer.environment_notice
-
     def close(self) -> None:
         """Close the dashboard and every widget in it."""
         for name in ("form", "panel", "explorer"):  # absent when __init__ failed part-way

@@ -131,11 +131,6 @@ class ApiExplorer(widgets.VBox):
         return self._client
 
     @property
-    def catalog(self) -> Catalog:
-        """The endpoint catalogue in use."""
-        return self.builder.catalog
-
-    @property
     def status_text(self) -> str:
         """The status line as plain (redacted) text."""
         return self.status.text
@@ -420,5 +415,5 @@ class ApiExplorer(widgets.VBox):
             )
 
     def __repr__(self) -> str:
-        ep = self.builder.chosen
-        return f"ApiExplorer(endpoint={ep.key if ep else None!r}, endpoints={len(self.catalog)})"
+        ep, count = self.builder.chosen, len(self.builder.catalog)
+        return f"ApiExplorer(endpoint={ep.key if ep else None!r}, endpoints={count})"

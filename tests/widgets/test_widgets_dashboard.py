@@ -110,11 +110,11 @@ def test_no_secret_or_token_in_any_widget_state_after_a_whole_flow(sandbox, own_
 def test_switching_environment_warns_and_blocks_send_until_a_new_client(client):
     dash = dashboard(client)
     dash.form.submit()
-    assert dash.environment_notice == "" and not dash.explorer.send_button.disabled
+    assert dash.explorer.environment_notice == "" and not dash.explorer.send_button.disabled
     sent_before = len(client.history)
 
     dash.form.environment.value = "production"
-    notice = dash.environment_notice
+    notice = dash.explorer.environment_notice
     assert notice.startswith("Environment changed to Cerkl production: click Get New Access Token")
     assert dash.panel.notice == notice
     assert dash.explorer.send_button.disabled and dash.explorer.rerun_button.disabled
@@ -129,7 +129,7 @@ def test_switching_environment_warns_and_blocks_send_until_a_new_client(client):
 
     # Back to the sandbox: the client in use matches again.
     dash.form.environment.value = "sandbox"
-    assert dash.panel.notice == "" and dash.environment_notice == ""
+    assert dash.panel.notice == "" and dash.explorer.environment_notice == ""
     assert not dash.explorer.send_button.disabled
     assert dash.explorer.send().status == 200
     dash.close()

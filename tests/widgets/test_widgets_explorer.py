@@ -21,7 +21,7 @@ def explorer(client):
 
 
 def test_catalog_comes_from_the_sandbox_and_get_subscriber_is_preselected(explorer):
-    assert explorer.catalog.source.endswith("/openapi.json")
+    assert explorer.builder.catalog.source.endswith("/openapi.json")
     assert explorer.builder.folder.options[0] == "subscriber"
     assert explorer.builder.endpoint.value == "GET /subscriber"
     assert explorer.builder.method.value == "GET" and explorer.builder.path.value == "/subscriber"
@@ -177,7 +177,7 @@ def test_insert_as_code_cell_sends_runnable_cerkl_nb_code(explorer, client, monk
 
 def test_without_a_client_the_builtin_catalog_and_a_clear_error():
     ex = ApiExplorer()
-    assert ex.catalog.source == "built-in"
+    assert ex.builder.catalog.source == "built-in"
     assert ex.builder.endpoint.value == "GET /subscriber"
     ex.send_button.click()
     assert ex.status_kind == "error" and "Get New Access Token" in ex.status_text
