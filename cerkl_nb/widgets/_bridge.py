@@ -6,11 +6,12 @@
   the notebook) and hears its reports. It also loads the widgets' stylesheet and keeps
   busy buttons focusable.
 * :class:`HtmlPane`: HTML that is never synced state (response data).
-* :class:`LiveStatus`: a status line whose live region persists across updates.
+* :class:`StatusLine`: a status line (an ``ipywidgets.HTML``) the bridge keeps a live region.
 """
 
 from __future__ import annotations
 
+import html
 import pathlib
 import uuid
 from collections.abc import Callable, Sequence
@@ -121,16 +122,26 @@ class HtmlPane(anywidget.AnyWidget):
             self._push()
 
 
-class LiveStatus(anywidget.AnyWidget):
-    """A status line: icon, coloured bar and text, shown as text (never as HTML)."""
+class StatusLine(widgets.HTML):
+    """A status line: icon, coloured bar and text (redacted, escaped: never markup).
 
-    _esm = page_module("status.js")
-    #: ``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``.
-    kind = traitlets.Unicode("info").tag(sync=True)
-    text = traitlets.Unicode("").tag(sync=True)
+    The bridge's page code makes the line's content element a polite live region. That
+    element persists across updates (only its children change), so screen readers announce
+    each new text; a region re-created with each update would be missed.
+    """
+
+    _ICONS = {"info": "ℹ", "ok": "✔", "warn": "⚠", "error": "✖", "busy": "…"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_class("cerkl-status-line")
+        #: ``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``, and the plain text.
+        self.kind, self.text = "info", ""
 
     def show(self, kind: str, text: str) -> None:
         """Show ``text`` (redacted) as a ``kind`` message."""
-        with self.hold_sync():
-            self.kind = kind
-            self.text = redact(text)
+        self.kind, self.text = kind, redact(text)
+        colour = "note" if kind == "busy" else kind
+        icon = f"<span aria-hidden='true' class='cerkl-{colour}'>{self._ICONS[kind]} </span>"
+        line = f"<div class='cerkl-status' data-kind='{kind}'>{icon}{html.escape(self.text)}</div>"
+        self.value = line if text else ""

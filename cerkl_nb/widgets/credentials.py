@@ -27,7 +27,7 @@ from ..errors import ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret
 from ..spec import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..token import Token
-from ._bridge import FrontEndBridge, LiveStatus
+from ._bridge import FrontEndBridge, StatusLine
 from ._common import (
     button,
     clock_text,
@@ -172,7 +172,7 @@ class CredentialsForm(widgets.VBox):
             "Save to .env",
             "Write the credentials to .env (mode 0600); make sure .env is git-ignored",
         )
-        self.status = LiveStatus()
+        self.status = StatusLine()
         # Loads the widgets' stylesheet and keeps busy buttons focusable (no messages).
         self.bridge = FrontEndBridge()
         self.production_banner = widgets.HTML(

@@ -19,7 +19,7 @@ from ..errors import CerklError
 from ..postman.catalog import Catalog, Endpoint, RequestSpec, load_catalog
 from ..redact import redact
 from ..spec import PRODUCTION_BASE_URL
-from ._bridge import FrontEndBridge, HtmlPane, LiveStatus
+from ._bridge import FrontEndBridge, HtmlPane, StatusLine
 from ._builder import RequestBuilder
 from ._common import (
     MainThreadRelay,
@@ -92,7 +92,7 @@ class ApiExplorer(widgets.VBox):
             "Clear response", "Empty the response view (status, body, table, headers)"
         )
         self.rerun_button = button("Re-run", "Send the selected history request again")
-        self.status = LiveStatus()
+        self.status = StatusLine()
         # Code the page could not copy or insert, to select and copy by hand (not synced).
         self.snippet = HtmlPane(layout=widgets.Layout(display="none"))
         self.response = ResponseView()

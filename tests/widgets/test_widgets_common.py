@@ -14,7 +14,7 @@ from node_tools import node
 
 import cerkl_nb
 from cerkl_nb.widgets import TokenPanel, dashboard
-from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, LiveStatus
+from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, StatusLine
 from cerkl_nb.widgets._common import clock_text, set_busy
 
 STATIC = Path(cerkl_nb.__file__).parent / "widgets" / "static"
@@ -61,16 +61,21 @@ def test_buttons_have_clean_names_and_busy_keeps_them_enabled(client):
 def test_status_lines_update_one_persistent_live_region(client):
     dash = dashboard(client)
     status = dash.form.status
-    assert isinstance(status, LiveStatus)
+    assert isinstance(status, StatusLine)
     model_id = status.model_id
     dash.form.submit()
     assert dash.form.status.model_id == model_id  # the same widget, its text changed
     assert status.kind == "ok" and status.text == dash.form.status_text
-    assert "<" not in status.text  # plain text: the page shows it as text, never as HTML
+    assert "<" not in status.text
+    status.show("error", "<img src=x onerror=alert(1)> failed")
+    assert "<img" not in status.value and "&lt;img" in status.value  # text, never markup
+    # The page code makes the line's persistent content element the live region.
+    assert '".cerkl-status-line .widget-html-content"' in FrontEndBridge._esm
+    assert 'setAttribute("aria-live", "polite")' in FrontEndBridge._esm
     dash.close()
 
 
-@pytest.mark.parametrize("widget", [FrontEndBridge, HtmlPane, LiveStatus, TokenPanel])
+@pytest.mark.parametrize("widget", [FrontEndBridge, HtmlPane, TokenPanel])
 def test_page_code_is_valid_javascript(widget, tmp_path):
     # The modules exactly as the page loads them (shared helpers prepended).
     module = tmp_path / f"{widget.__name__}.mjs"

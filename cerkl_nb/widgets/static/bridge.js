@@ -9,8 +9,9 @@
 // For the composite widget it sits in (the credentials form, the explorer) it also does
 // what ipywidgets' stock controls cannot: a button with the class "cerkl-busy" stays
 // focusable but is marked aria-disabled and aria-busy, and clicks on it are dropped (a
-// disabled button would drop the keyboard focus to <body>); and a tab list inside
-// ".cerkl-response-tabs" (the explorer's response view) gets its accessible name.
+// disabled button would drop the keyboard focus to <body>); a tab list inside
+// ".cerkl-response-tabs" (the explorer's response view) gets its accessible name; and a
+// status line's content element becomes a live region (it persists across updates).
 
 const handled = new Set();
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
@@ -74,6 +75,12 @@ function markBusy(root) {
   }
   const list = root.querySelector(".cerkl-response-tabs [role='tablist']");
   if (list && !list.hasAttribute("aria-label")) list.setAttribute("aria-label", "Response view");
+  for (const line of root.querySelectorAll(".cerkl-status-line .widget-html-content")) {
+    if (line.getAttribute("role") === "status") continue;
+    line.setAttribute("role", "status");
+    line.setAttribute("aria-live", "polite");
+    line.setAttribute("aria-atomic", "true");
+  }
 }
 
 function decorate(el) {
