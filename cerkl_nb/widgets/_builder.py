@@ -181,7 +181,7 @@ class RequestBuilder(widgets.VBox):
     def set_catalog(self, catalog: Catalog) -> None:
         """Offer ``catalog``'s endpoints, and select its default one (``GET /subscriber``)."""
         self.catalog = catalog
-        source = "the sandbox's API description"
+        source = "the sandbox's operations"
         if catalog.source == "built-in":
             source = "the built-in list of Cerkl's documented endpoints"
         self.catalog_note.value = (

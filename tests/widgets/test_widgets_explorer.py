@@ -28,9 +28,7 @@ def test_catalog_comes_from_the_sandbox_and_get_subscriber_is_preselected(explor
     assert explorer.builder.query_section.layout.display is None
     assert explorer.builder.body_section.layout.display == "none"
     assert "Ready: GET /subscriber is selected" in explorer.status_text
-    assert (
-        "endpoints from the sandbox&#x27;s API description" in explorer.builder.catalog_note.value
-    )
+    assert "endpoints from the sandbox&#x27;s operations" in explorer.builder.catalog_note.value
 
 
 def test_send_shows_status_time_size_json_table_and_headers(explorer, client):
