@@ -1,20 +1,8 @@
-"""The widget layer of cerkl_nb (needs the ``widgets`` extra: ipywidgets and anywidget).
+"""The widget layer (the ``widgets`` extra): thin views over the core's public objects.
 
-Three widgets, each a thin layer over a public core object, and a dashboard that composes
-them:
-
-* :class:`CredentialsForm`: client ID / secret / environment → a token
-  (:meth:`~CredentialsForm.submit`, :meth:`~CredentialsForm.load_env`,
-  :meth:`~CredentialsForm.save_env`).
-* :class:`TokenPanel`: the live token view with a browser-side countdown
-  (:meth:`~TokenPanel.refresh`, :meth:`~TokenPanel.get_new_token`,
-  :meth:`~TokenPanel.set_auto_refresh`, :meth:`~TokenPanel.copy_token`).
-* :class:`ApiExplorer`: build, send and inspect requests (:meth:`~ApiExplorer.send`,
-  :meth:`~ApiExplorer.rerun`, :meth:`~ApiExplorer.copy_as_curl`,
-  :meth:`~ApiExplorer.copy_as_python`, :meth:`~ApiExplorer.insert_code_cell`).
-* :func:`dashboard`: all three, connected to the sandbox when no credentials are set.
-
-``import cerkl_nb`` never imports this package; ``cerkl_nb.dashboard()`` does, lazily.
+:class:`CredentialsForm`, :class:`TokenPanel`, :class:`ApiExplorer` and :func:`dashboard`
+(all three, on the sandbox when no credentials are set); every button has a public method
+twin. ``import cerkl_nb`` never imports this package; ``cerkl_nb.dashboard()`` does.
 """
 
 from __future__ import annotations

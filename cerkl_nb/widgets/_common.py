@@ -1,133 +1,31 @@
-"""Helpers shared by the widgets: controls, status lines, error handling, threads, Binder.
-
-Threading choice
-----------------
-Core objects call their listeners in whatever thread caused the event (a request made
-from a thread pool, for instance). Widgets must not be updated from a non-main thread:
-ipykernel 7 sends comm messages from the main thread only, and updates from elsewhere
-are lost or raise. :class:`MainThreadRelay` therefore applies work immediately when it
-is already on the main thread, and otherwise hands it to the kernel's event loop with
-``call_soon_threadsafe`` (the loop runs on the main thread, so the update happens as
-soon as the kernel is idle or yields). Without a running loop (plain Python, tests) the
-work is queued and applied on the next main-thread interaction (:meth:`drain`).
-"""
+"""What the widgets share: stock controls, the error guard, the main-thread relay, the time."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import collections
+import contextlib
 import html
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
 from ..errors import CerklError
 from ..redact import redact
-from ._bridge import LiveStatus
-
-__all__ = [
-    "log",
-    "is_binder",
-    "is_main_thread",
-    "MainThreadRelay",
-    "StatusLine",
-    "esc",
-    "describe_error",
-    "guarded",
-    "on_click",
-    "button",
-    "labelled",
-    "clock_text",
-    "set_busy",
-    "is_busy",
-]
 
 log = logging.getLogger("cerkl_nb.widgets")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _BINDER_VARS = ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REF_URL")
 
 
-def is_binder(env: Mapping[str, str] | None = None) -> bool:
-    """True when running on mybinder.org (its launcher sets ``BINDER_*`` variables).
-
-    Parameters
-    ----------
-    env
-        The environment to inspect; ``os.environ`` by default.
-    """
-    env = os.environ if env is None else env
-    return any(env.get(name) for name in _BINDER_VARS)
-
-
-def is_main_thread() -> bool:
-    """True on the interpreter's main thread (where the kernel handles widget messages)."""
-    return threading.current_thread() is threading.main_thread()
-
-
-class MainThreadRelay:
-    """Run callables on the main thread: now if possible, else via the kernel's loop.
-
-    Parameters
-    ----------
-    on_error
-        Called with an exception raised by relayed work (the widgets show it).
-    """
-
-    def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
-        try:
-            # Inside a kernel the cell runs within the shell's event loop on the main
-            # thread; remember it so other threads can hand work back to it.
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
-        self._pending: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-        self._on_error = on_error
-
-    def call(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the main thread as soon as possible."""
-        if is_main_thread():
-            self.drain()
-            self._run(fn)
-            return
-        with self._lock:
-            self._pending.append(fn)
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self.drain)
-            except RuntimeError:  # loop closed between the check and the call
-                pass
-
-    def drain(self) -> None:
-        """Apply queued work (main thread only; a no-op elsewhere)."""
-        if not is_main_thread():
-            return
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for fn in pending:
-            self._run(fn)
-
-    @property
-    def pending(self) -> int:
-        """How many updates wait for the main thread."""
-        with self._lock:
-            return len(self._pending)
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception as err:  # a UI update must never break the core's request
-            log.exception("widget update failed")
-            if self._on_error is not None:
-                self._on_error(err)
+def is_binder() -> bool:
+    """True on mybinder.org, whose launcher sets ``BINDER_*`` variables."""
+    return any(os.environ.get(name) for name in _BINDER_VARS)
 
 
 def esc(text: object) -> str:
@@ -135,106 +33,51 @@ def esc(text: object) -> str:
     return html.escape(redact(text))
 
 
-class StatusLine:
-    """Mixin for a widget with a status line: ``self.status`` (a :class:`LiveStatus`).
-
-    :attr:`status_text` and :attr:`status_kind` mirror what the line shows, in plain
-    (redacted) text, for tests and scripts.
-    """
-
-    status: LiveStatus
-    _status_kind: str = "info"
-    _status_text: str = ""
-
-    @property
-    def status_text(self) -> str:
-        """The status line as plain text."""
-        return self._status_text
-
-    @property
-    def status_kind(self) -> str:
-        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
-        return self._status_kind
-
-    def _set_status(self, kind: str, text: str) -> None:
-        self._status_kind = kind
-        self._status_text = redact(text)
-        with self.status.hold_sync():
-            self.status.kind = kind
-            self.status.text = self._status_text
-
-
 def describe_error(err: BaseException) -> str:
-    """Plain words for an error: the core's message (already redacted) or a generic one."""
-    if isinstance(err, CerklError):
-        return str(err)
-    if isinstance(err, ValueError):
+    """Plain words for an error a widget shows: the core's message (already redacted).
+
+    An unexpected error (not a :class:`CerklError`, nor a :class:`ValueError` from bad
+    input) gets a generic sentence, and is logged at ERROR with its traceback: a bug that
+    ipywidgets would otherwise swallow (the test suite fails on such records).
+    """
+    if isinstance(err, (CerklError, ValueError)):
         return redact(str(err))
+    log.error("unexpected error in a widget: %s", redact(err), exc_info=err)
     return redact(f"Unexpected error ({type(err).__name__}): {err}. See the log for details.")
 
 
-def _shielded(name: str, call: Callable[[], Any], report: Callable[[BaseException], None]) -> Any:
-    """Run ``call()``; pass any exception to ``report`` (see :func:`guarded`)."""
-    try:
-        return call()
-    except (CerklError, ValueError) as err:
-        report(err)
-    except Exception as err:
-        log.error("widget handler %s failed: %s", name, redact(err), exc_info=True)
-        report(err)
-    return None
+def shielded(action: Callable[..., Any], report: Callable[[BaseException], None]) -> Any:
+    """``action`` wrapped so that no exception escapes into ipywidgets: ``report`` shows it.
 
-
-def guarded(report: Callable[[Any, BaseException], None]) -> Callable[[F], F]:
-    """Decorate a widget event handler so that no exception escapes into ipywidgets.
-
-    ipywidgets only logs exceptions raised by callbacks, where a newcomer never looks.
-    Expected errors (:class:`CerklError`, :class:`ValueError` from bad input) are shown
-    with ``report(self, err)``; anything else is shown the same way *and* logged at
-    ERROR with its traceback (the test suite fails on such records). For buttons,
-    :func:`on_click` does the same without a handler method.
+    ipywidgets only logs what a callback raises, where a newcomer never looks.
     """
 
-    def decorate(fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return _shielded(
-                fn.__qualname__, lambda: fn(self, *args, **kwargs), lambda err: report(self, err)
-            )
+    def run(*args: Any) -> Any:
+        try:
+            return action(*args)
+        except Exception as err:
+            report(err)
+            return None
 
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return run
 
 
 def on_click(
     control: widgets.Button, action: Callable[[], Any], report: Callable[[BaseException], None]
 ) -> None:
-    """Call ``action()`` (a public method: the button's twin) on each click of ``control``.
-
-    Errors are handled as by :func:`guarded`: shown with ``report(err)``, and logged at
-    ERROR when unexpected; none escapes into ipywidgets.
-    """
-    name = getattr(action, "__qualname__", repr(action))
-    control.on_click(lambda _button: _shielded(name, action, report))
+    """Call ``action()`` (a public method: the button's twin) on each click, shielded."""
+    run = shielded(action, report)
+    control.on_click(lambda _button: run())
 
 
 def set_busy(control: widgets.Button, busy: bool) -> None:
     """Mark ``control`` busy without disabling it.
 
     A disabled button drops the keyboard focus to ``<body>``; a busy one keeps it. The
-    front-end bridge (``static/bridge.js``) turns the ``cerkl-busy`` class into
+    page code (``static/bridge.js``) turns the ``cerkl-busy`` class into
     ``aria-disabled``/``aria-busy`` and drops clicks on the button meanwhile.
     """
-    if busy:
-        control.add_class("cerkl-busy")
-    else:
-        control.remove_class("cerkl-busy")
-
-
-def is_busy(control: widgets.Button) -> bool:
-    """True while ``control`` is marked busy (see :func:`set_busy`)."""
-    return "cerkl-busy" in control._dom_classes
+    (control.add_class if busy else control.remove_class)("cerkl-busy")
 
 
 def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.Button:
@@ -251,37 +94,68 @@ def button(description: str, tooltip: str, *, primary: bool = False) -> widgets.
     )
 
 
-def labelled(
-    kind: type[widgets.DOMWidget],
-    description: str,
-    width: str,
-    *,
-    height: str | None = None,
-    **kwargs: Any,
-) -> Any:
+def labelled(kind: type[widgets.DOMWidget], label: str, width: str, tip: str, **kwargs: Any) -> Any:
     """A ``kind`` control (``Text``, ``Dropdown`` ...) with its label in a 110px column.
 
-    ``width`` is the widest it gets: in a narrower output it shrinks with the output
-    (no horizontal scrolling at 400 px).
+    ``width`` is the widest it gets: in a narrower output it shrinks with the output (no
+    horizontal scrolling at 400 px); ``tip`` is its tooltip.
     """
-    control = kind(
-        description=description,
-        style={"description_width": "110px"},
-        layout=widgets.Layout(width="100%", max_width=width, height=height),
-        **kwargs,
-    )
+    layout = widgets.Layout(width="100%", max_width=width, height=kwargs.pop("height", None))
+    style = {"description_width": "110px"}
+    control = kind(description=label, tooltip=tip, style=style, layout=layout, **kwargs)
     control.add_class("cerkl-field")
     return control
 
 
-def clock_text(at: float, now: float | None = None) -> str:
-    """``at`` (Unix seconds) as 24-hour local time with its zone, with the date when not today.
+def clock_text(at: float | None = None, now: float | None = None) -> str:
+    """``at`` (Unix seconds, default now) as the widgets' one time format.
 
-    The one time format of the widgets: ``"16:05:46 UTC"`` or ``"2026-11-30 04:05:46 UTC"``.
+    24-hour local time with its zone, with the date when not today: ``"16:05:46 UTC"`` or
+    ``"2026-11-30 04:05:46 UTC"``.
     """
-    local = time.localtime(at)
+    local = time.localtime(time.time() if at is None else at)
     text = time.strftime("%H:%M:%S %Z", local)
-    today = time.localtime(time.time() if now is None else now)
-    if local[:3] != today[:3]:
+    if local[:3] != time.localtime(time.time() if now is None else now)[:3]:
         text = time.strftime("%Y-%m-%d ", local) + text
     return text
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class MainThreadRelay:
+    """Run callables on the main thread: now if possible, else via the kernel's loop.
+
+    Core objects call their listeners in whatever thread caused the event (a request made
+    from a thread pool), but ipykernel 7 sends comm messages from the main thread only:
+    updates from elsewhere are lost or raise. So work from another thread goes to the
+    kernel's event loop (``call_soon_threadsafe``); without a running loop (plain Python,
+    tests) it waits for the next main-thread interaction (:meth:`drain`). ``on_error``
+    gets what relayed work raised (the widget shows it).
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        try:
+            # A cell runs inside the shell's event loop on the main thread: remember it so
+            # other threads can hand work back to it.
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._pending: collections.deque[Callable[[], None]] = collections.deque()
+        self._on_error = on_error
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the main thread as soon as possible."""
+        self._pending.append(fn)  # a deque: appends from any thread are safe
+        if _on_main_thread():
+            self.drain()
+        elif self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self.drain)
+
+    def drain(self) -> None:
+        """Apply queued work, oldest first (on the main thread; elsewhere a no-op)."""
+        while self._pending and _on_main_thread():
+            # A UI update must never break the core's request.
+            shielded(self._pending.popleft(), self._on_error)()

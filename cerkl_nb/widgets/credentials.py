@@ -1,56 +1,43 @@
-"""CredentialsForm: client ID, client secret, environment, and "Get New Access Token".
+"""CredentialsForm: client ID, client secret, environment, "Get New Access Token", ``.env``.
 
-Where the secret lives
-----------------------
-The secret never stays in a synced trait. The Password field syncs only when it loses
-focus or Enter is pressed (``continuous_update=False``); the moment its value reaches
-the kernel, the form copies it into a private :class:`~cerkl_nb.redact.Secret` and sets
-the field back to ``""``. So saved widget state, ``embed_data`` and ``get_state()`` hold
-an empty password; a placeholder says a secret is held. Secrets loaded from ``.env`` or
-taken from an existing client never touch a widget at all.
+The secret never stays in a synced trait: the Password field syncs once (on blur or
+Enter), the form keeps the value in a private :class:`~cerkl_nb.redact.Secret` and sets
+the field back to ``""``, so saved widget state holds an empty password. The field does not
+echo the value to other pages showing it. Secrets loaded from ``.env`` or taken from a
+client never touch a widget.
 
-ipywidgets echoes every value a front end sends back to all attached front ends
-(``echo_update``); the secret field turns that off, so the typed secret travels once,
-from the page that typed it to the kernel, and no other view ever receives it.
-
-Real credentials never go to the sandbox
-----------------------------------------
-Switching the environment to Sandbox drops credentials that were not the sandbox's own
-(typed, loaded from ``.env`` or adopted for another environment): whatever answers at
-``CERKL_SANDBOX_URL`` never receives them. The empty form then uses the sandbox's demo
-client. Likewise, the sandbox's demo client is dropped when leaving the sandbox.
+Real credentials never go to the sandbox: switching to it drops credentials that were not
+its own (the empty form then uses its demo client), and leaving it drops the demo client.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 import traitlets
 
-from ..config import Credentials, Settings
-from ..errors import CerklError, ConfigurationError, InvalidCredentials, MissingCredentials
+from .._dotenv import find_dotenv
+from ..config import Credentials, Settings, load_config, save_dotenv
+from ..errors import ConfigurationError, InvalidCredentials, MissingCredentials
 from ..redact import Secret, register_secret
 from ..spec import PRODUCTION_BASE_URL, PRODUCTION_HOST
 from ..token import Token
-from ._bridge import FrontEndBridge, LiveStatus
+from ._bridge import FrontEndBridge, StatusLine
 from ._common import (
-    StatusLine,
     button,
     clock_text,
     describe_error,
     is_binder,
     labelled,
-    log,
     on_click,
     set_busy,
 )
-from ._dotenv import SECRET_HELD as _SECRET_HELD
-from ._dotenv import DotenvActions
-
-__all__ = ["CredentialsForm", "ENVIRONMENTS"]
 
 #: Environment choices: (label, value).
 ENVIRONMENTS: list[tuple[str, str]] = [
@@ -60,10 +47,11 @@ ENVIRONMENTS: list[tuple[str, str]] = [
 ]
 
 _SECRET_EMPTY = "Paste the client secret (hidden once read)"
+_SECRET_HELD = "•••••••• secret held in memory (type to replace)"
 _SECRET_REFUSED = "•••••••• held, but refused last time (type to replace)"
 
-#: The core's hint for refused credentials names the environment variables; when the
-#: user typed the credentials into the form, point at what they typed instead.
+#: The core's hint for refused credentials names the environment variables; for
+#: credentials typed into the form, point at what was typed instead.
 _ENV_HINT = (
     "Check CERKL_CLIENT_ID and CERKL_CLIENT_SECRET, or generate new credentials in "
     "Cerkl Broadcast: Settings → Integrations & Plugins → Cerkl API v3."
@@ -88,16 +76,14 @@ _BINDER_BANNER = (
 class SecretField(widgets.Password):
     """A Password field whose value is never echoed to other front ends.
 
-    ipywidgets (8.1+) sends each value a front end sets back to every attached front end
-    (an ``echo_update`` message), so a second view of the form, another browser tab, or a
-    collaborator's page would receive the typed secret. ``echo_update=False`` turns that
-    off for this trait only.
+    ipywidgets (8.1+) sends each value a page sets back to every other page showing the
+    widget (``echo_update``), a collaborator's included; not this one.
     """
 
     value = traitlets.Unicode(help="String value").tag(sync=True, echo_update=False)
 
 
-class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
+class CredentialsForm(widgets.VBox):
     """A form that turns a client ID and secret into a token.
 
     Parameters
@@ -109,21 +95,13 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
     sandbox_url
         The sandbox's API base URL, when known (``Sandbox.url``). Otherwise it is taken
         from a loopback ``client``, or the sandbox is started on demand.
-    env
-        The environment used for Binder detection (``os.environ`` by default).
     with_panel
-        True when a :class:`TokenPanel` is shown with the form (the dashboard does this);
-        status texts then point at it.
-
-    Notes
-    -----
-    Public methods mirror the buttons: :meth:`submit` ("Get New Access Token"),
-    :meth:`load_env`, :meth:`save_env`. Register callbacks with :meth:`on_token` and
-    :meth:`on_client`.
+        True when a :class:`TokenPanel` is shown with the form (the dashboard); status
+        texts then point at it.
     """
 
-    #: Clicks of "Get New Access Token" arriving this soon after the previous request
-    #: finished are the second half of a double click, queued while the first ran: ignored.
+    #: Clicks of "Get New Access Token" this soon after the previous request finished are
+    #: the second half of a double click, queued while the first ran: ignored.
     double_click_s: float = 0.5
 
     def __init__(
@@ -131,12 +109,9 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         client: Any = None,
         *,
         sandbox_url: str | None = None,
-        env: dict[str, str] | None = None,
         with_panel: bool = False,
         **kwargs: Any,
     ) -> None:
-        # Whether a token panel is shown beside the form (the dashboard): only then do
-        # status texts point at it.
         self._with_panel = with_panel
         self._client: Any = None
         self._secret: Secret | None = None
@@ -145,8 +120,8 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         self._shown_token: Token | None = None
         self._token_status_shown = False
         self._sandbox_url = sandbox_url
-        # Client IDs that only exist in the sandbox (its demo client), so switching to
-        # production does not send them there; and the only ones kept when switching to it.
+        # Client IDs that exist only in the sandbox (its demo client): never sent elsewhere,
+        # and the only ones kept when switching to it.
         self._sandbox_ids: set[str] = set()
         self._sandbox_credentials: Credentials | None = None
         self._busy = False
@@ -155,62 +130,35 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         self._client_callbacks = widgets.CallbackDispatcher()
         self._environment_callbacks = widgets.CallbackDispatcher()
 
-        self._init_controls(env)
-        buttons = widgets.HBox([self.get_token_button, self.load_button, self.save_button])
-        kwargs.setdefault(
-            "children",
-            [
-                self.binder_banner,
-                self.production_banner,
-                self.environment,
-                self.base_url,
-                self.client_id,
-                self.client_secret,
-                buttons,
-                self.status,
-                self.bridge,
-            ],
-        )
-        super().__init__(**kwargs)
-        self.add_class("cerkl-widget")
-        self.add_class("cerkl-credentials-form")
-        if client is not None:
-            self.set_client(client)
-        else:
-            self._on_environment({"new": self.environment.value})
-            self._set_status("info", "Enter a client ID and secret, or load them from .env.")
-
-    def _init_controls(self, env: dict[str, str] | None) -> None:
-        """Create the form's controls and connect them to their handlers."""
         self.environment = labelled(
             widgets.Dropdown,
             "Environment",
             "420px",
+            "Where requests go: the local sandbox, Cerkl production, or a URL of yours",
             options=ENVIRONMENTS,
             value="sandbox",
-            tooltip="Where requests go: the local sandbox, Cerkl production, or a URL of yours",
         )
         self.base_url = labelled(
             widgets.Text,
             "Base URL",
             "420px",
+            "The API base URL (editable for a custom environment)",
             placeholder="https://api.example.com/v3",
-            tooltip="The API base URL (editable for a custom environment)",
         )
         self.client_id = labelled(
             widgets.Text,
             "Client ID",
             "420px",
+            "The OAuth 2.0 client ID",
             placeholder="Client ID from Settings → Integrations & Plugins → Cerkl API v3",
-            tooltip="The OAuth 2.0 client ID",
         )
         self.client_secret = labelled(
             SecretField,
             "Client secret",
             "420px",
+            "The OAuth 2.0 client secret; it is read once and then cleared from this field",
             placeholder=_SECRET_EMPTY,
-            tooltip="The OAuth 2.0 client secret; it is read once and then cleared from this field",
-            continuous_update=False,  # sync once (on blur/Enter), then we clear it at once
+            continuous_update=False,  # sync once (on blur/Enter), then it is cleared at once
         )
         self.get_token_button = button(
             "Get New Access Token",
@@ -225,23 +173,32 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
             "Save to .env",
             "Write the credentials to .env (mode 0600); make sure .env is git-ignored",
         )
-        self.status = LiveStatus()
+        self.status = StatusLine()
         # Loads the widgets' stylesheet and keeps busy buttons focusable (no messages).
         self.bridge = FrontEndBridge()
         self.production_banner = widgets.HTML(
-            value=_PRODUCTION_BANNER, layout=widgets.Layout(display="none")
+            _PRODUCTION_BANNER, layout=widgets.Layout(display="none")
         )
         self.binder_banner = widgets.HTML(
-            value=_BINDER_BANNER,
-            layout=widgets.Layout(display=None if is_binder(env) else "none"),
+            _BINDER_BANNER, layout=widgets.Layout(display=None if is_binder() else "none")
         )
-
         self.client_secret.observe(self._on_secret_typed, names="value")
         self.environment.observe(self._on_environment, names="value")
         self.base_url.observe(self._on_base_url, names="value")
         on_click(self.get_token_button, self._get_token_once, self._report)
         on_click(self.load_button, self.load_env, self._report)
         on_click(self.save_button, self.save_env, self._report)
+        buttons = widgets.HBox([self.get_token_button, self.load_button, self.save_button])
+        banners = [self.binder_banner, self.production_banner]
+        fields = [self.environment, self.base_url, self.client_id, self.client_secret]
+        super().__init__([*banners, *fields, buttons, self.status, self.bridge], **kwargs)
+        self.add_class("cerkl-widget")
+        self.add_class("cerkl-credentials-form")
+        if client is not None:
+            self.set_client(client)
+        else:
+            self._on_environment({"new": self.environment.value})
+            self._say("info", "Enter a client ID and secret, or load them from .env.")
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -259,6 +216,16 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         """True while a token request started by this form is in flight."""
         return self._busy
 
+    @property
+    def status_text(self) -> str:
+        """The status line as plain (redacted) text."""
+        return self.status.text
+
+    @property
+    def status_kind(self) -> str:
+        """``"info"``, ``"ok"``, ``"warn"``, ``"error"`` or ``"busy"``."""
+        return self.status.kind
+
     def set_client(self, client: Any) -> None:
         """Adopt an existing client: pre-fill ID and environment, hold its secret privately."""
         self._client = client
@@ -267,32 +234,17 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         if settings.is_loopback:
             self._sandbox_ids.add(creds.client_id)
             self._sandbox_credentials = creds
-            if self._sandbox_url is None:
-                self._sandbox_url = settings.base_url
-        # ID first, then environment, then secret: the environment observer drops a
-        # sandbox-only ID (and its secret) when the environment leaves the sandbox.
-        self.client_id.value = creds.client_id
-        self._show_environment_for(settings.base_url)
-        self._secret = creds.client_secret
-        self._secret_source = "client"
-        self.client_secret.placeholder = _SECRET_HELD
+            self._sandbox_url = self._sandbox_url or settings.base_url
+        self._fill(creds, settings.base_url, "client")
         where = "the local sandbox (demo client)" if settings.is_loopback else settings.base_url
-        tok = client.token_manager.token
-        self._shown_token = tok
+        tok = self._shown_token = client.token_manager.token
         if tok is not None and str(client.token_manager.state) != "expired":
-            self._set_status(
-                "ok",
-                f"Connected to {where}: an access token is held"
-                f"{' (see the token panel)' if self._with_panel else ''}. "
-                "Click Get New Access Token for a new one.",
-                about_token=True,
-            )
+            panel = " (see the token panel)" if self._with_panel else ""
+            text = f"Connected to {where}: an access token is held{panel}. "
+            self._say("ok", text + "Click Get New Access Token for a new one.", about_token=True)
         else:
-            self._set_status(
-                "info",
-                f"Ready: credentials for {where} are loaded. Click Get New Access Token.",
-                about_token=True,
-            )
+            text = f"Ready: credentials for {where} are loaded. Click Get New Access Token."
+            self._say("info", text, about_token=True)
 
     def set_secret(self, secret: str | Secret) -> None:
         """Hold ``secret`` privately (what typing into the Password field does)."""
@@ -302,13 +254,7 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         self.client_secret.placeholder = _SECRET_HELD if self._secret else _SECRET_EMPTY
 
     def credentials(self) -> Credentials:
-        """The credentials the form would use now.
-
-        Raises
-        ------
-        MissingCredentials, ConfigurationError
-            When the ID or secret is missing or malformed.
-        """
+        """The credentials the form would use now (MissingCredentials when incomplete)."""
         cid = self.client_id.value
         if not cid and not self._secret and self.environment.value == "sandbox":
             creds = self._sandbox_credentials or Credentials.for_sandbox(self._sandbox())
@@ -339,40 +285,26 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
     def submit(self, *, raise_errors: bool = False) -> Token | None:
         """Get a new access token with the form's credentials ("Get New Access Token").
 
-        Always requests a *new* client-credentials token. When the credentials or the
-        environment changed, the token is requested with a new client, which is adopted
-        (notifying :meth:`on_client` callbacks) only when that request succeeds; on
-        failure the old client, its token and its history stay in use. Then notifies
-        :meth:`on_token` callbacks.
-
-        Parameters
-        ----------
-        raise_errors
-            Re-raise failures after showing them (scripts); by default they are only
-            shown in the status line.
-
-        Returns
-        -------
-        Token | None
-            The new token, or ``None`` when the request failed or one was in flight.
+        When the credentials or the environment changed, the token is requested with a new
+        client, adopted (:meth:`on_client`) only when that succeeds: on failure the old
+        client, its token and its history stay in use. Returns the token (:meth:`on_token`
+        callbacks are told), or ``None`` when the request failed (shown in the status line;
+        re-raised with ``raise_errors``) or one was in flight.
         """
         if self._busy:
-            self._set_status("busy", "A token request is already in flight; wait for it.")
+            self._say("busy", "A token request is already in flight; wait for it.")
             return None
         self._set_busy(True)
         new_client = None
         try:
-            client, new_client = self._client_for_form()
-            self._set_status("busy", f"Requesting a token from {client.settings.token_url} …")
+            new_client = self._new_client_if_changed()
+            client = new_client or self._client
+            self._say("busy", f"Requesting a token from {client.settings.token_url} …")
             token = client.token_manager.fetch()
         except Exception as err:
-            # A failed fetch with new credentials or a new environment changes nothing:
-            # the old client, its token and the explorer's history stay as they were.
-            if new_client is not None:
-                _close_quietly(new_client)
+            if new_client is not None:  # a failed fetch with a new client changes nothing
+                new_client.close()
             self._show_error(err, "Could not get a token")
-            if not isinstance(err, (CerklError, ValueError)):
-                log.error("token request failed unexpectedly", exc_info=True)
             if raise_errors:
                 raise
             return None
@@ -389,46 +321,81 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         self._token_callbacks(self._client)
         return token
 
-    def show_token(self, token: Token | None = None) -> None:
-        """Update the status line for ``token`` (default: the client's current token).
+    def show_token(self) -> None:
+        """Show the client's current token in the status line, if it shows a token now.
 
-        The dashboard calls it after a refresh elsewhere (token panel, auto-refresh), so
-        the "valid until" text is never stale.
+        The dashboard calls it after a refresh elsewhere (token panel, auto-refresh), so the
+        "valid until" text is never stale; an error or a note the user reads stays.
         """
-        if token is None:
-            token = self._client.token_manager.token if self._client is not None else None
-        # Only replace a token or "Ready" status, never an error or a note the user reads.
+        token = self._client.token_manager.token if self._client is not None else None
         if token is not None and token is not self._shown_token and self._token_status_shown:
             self._show_token_status(token, renewed=self._shown_token is not None)
 
-    def _set_status(self, kind: str, text: str, *, about_token: bool = False) -> None:
-        super()._set_status(kind, text)
-        self._token_status_shown = about_token
+    def load_env(self, path: str | Path | None = None) -> Credentials | None:
+        """Load credentials (and the base URL) from a ``.env`` file ("Load from .env").
 
-    def _show_token_status(self, token: Token, *, renewed: bool = False) -> None:
-        self._shown_token = token
-        hours = token.lifetime_s / 3600
-        life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
-        what = "The access token was renewed" if renewed else "Got a new access token"
-        refresh = " A refresh token came with it." if token.has_refresh_token else ""
-        panel = " The token panel shows its countdown." if self._with_panel else ""
-        self._set_status(
+        ``path`` defaults to the nearest ``.env`` from the working directory up; when no
+        file holds credentials, the environment variables are tried. Returns what was
+        loaded (the secret stays hidden), or ``None`` on failure (see the status line).
+        """
+        try:
+            found = Path(path) if path is not None else find_dotenv()
+            if found is not None and not found.is_file():
+                raise ConfigurationError(f"{path} does not exist.")
+            settings, creds = _read_env_file(found)
+            source = str(found.resolve()) if found is not None else ""
+            if creds is None:
+                settings, creds = load_config(dotenv_path=False)
+                source = "the environment variables"
+            if creds is None:
+                where = found or "no .env file was found from this folder up"
+                raise MissingCredentials(
+                    f"No CERKL_CLIENT_ID / CERKL_CLIENT_SECRET found ({where}). Copy "
+                    ".env.example to .env and fill it in, or type them here."
+                )
+        except Exception as err:
+            self._show_error(err, "Could not load credentials")
+            return None
+        # A .env that names the sandbox's URL pairs these credentials with the sandbox:
+        # switching to it keeps them.
+        if self._is_sandbox_url(settings.base_url):
+            self._sandbox_ids.add(creds.client_id)
+        self._fill(creds, settings.base_url, "env")
+        self.client_secret.value = ""
+        self._say(
             "ok",
-            f"{what} ({token.token_type}, valid {life}, until {clock_text(token.expires_at)})."
-            f"{refresh}{panel}",
-            about_token=True,
+            f"Loaded the client ID and secret (hidden) from {source}. Click Get New Access Token.",
         )
+        return creds
+
+    def save_env(self, path: str | Path = ".env") -> Path | None:
+        """Save the credentials to ``path`` with mode 0600 ("Save to .env").
+
+        Returns the file written, or ``None`` on failure. The status line warns when the
+        file is not git-ignored, or a local (sandbox) URL was left out of it.
+        """
+        try:
+            creds, settings = self.credentials(), self.settings()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                written = save_dotenv(creds, settings, path)
+        except Exception as err:
+            self._show_error(err, "Could not save .env")
+            return None
+        # The notes say themselves what to do (add .env to .gitignore ...).
+        notes = " ".join(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+        if notes:
+            self._say("warn", f"Saved to {written} (mode 0600), but: {notes}")
+        else:
+            self._say("ok", f"Saved to {written} (mode 0600, readable by you only).")
+        return written
 
     def on_token(self, callback: Callable[[Any], None], remove: bool = False) -> None:
         """Call ``callback(client)`` after each new token obtained with the form."""
         self._token_callbacks.register_callback(callback, remove=remove)
 
     def on_client(self, callback: Callable[[Any], None], remove: bool = False) -> None:
-        """Call ``callback(client)`` when the form adopts a new client.
-
-        A new client (other credentials or environment) is adopted only once a token was
-        obtained with it; a failed request keeps the old client and its token.
-        """
+        """Call ``callback(client)`` when the form adopts a new client (see :meth:`submit`)."""
         self._client_callbacks.register_callback(callback, remove=remove)
 
     def on_environment(self, callback: Callable[[Any], None], remove: bool = False) -> None:
@@ -452,10 +419,13 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         """True when the form's environment differs from that of :attr:`client`."""
         if self._client is None:
             return False
-        _label, url = self.target()
-        return url != self._client.settings.base_url.rstrip("/")
+        return self.target()[1] != self._client.settings.base_url.rstrip("/")
 
     # -- internals ---------------------------------------------------------------------------
+    def _say(self, kind: str, text: str, *, about_token: bool = False) -> None:
+        self.status.show(kind, text)
+        self._token_status_shown = about_token
+
     def _sandbox(self) -> Any:
         """The sandbox this form targets: the known one, else attach-or-start (ensure)."""
         from ..sandbox import attach, ensure
@@ -466,25 +436,22 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         self._sandbox_url = sb.url
         return sb
 
-    def _client_for_form(self) -> tuple[Any, Any]:
-        """``(client to fetch with, new client or None)``; a new client is not adopted yet."""
-        creds = self.credentials()
-        settings = self.settings()
-        current = self._client
-        if current is not None:
-            same_creds = current.token_manager.credentials == creds
-            if same_creds and current.settings.base_url == settings.base_url:
-                return current, None
+    def _new_client_if_changed(self) -> Any:
+        """A client for the form's credentials and environment, unless the current one is."""
         from ..client import CerklClient
 
-        client = CerklClient(credentials=creds, settings=settings)
-        return client, client
+        creds, settings = self.credentials(), self.settings()
+        now = self._client
+        same = now is not None and now.token_manager.credentials == creds
+        if same and now.settings.base_url == settings.base_url:
+            return None
+        return CerklClient(credentials=creds, settings=settings)
 
-    def _is_sandbox_url(self, base_url: str) -> bool:
-        known = self._sandbox_url
-        return bool(known) and base_url.rstrip("/") == known.rstrip("/")  # type: ignore[union-attr]
-
-    def _show_environment_for(self, base_url: str) -> None:
+    def _fill(self, creds: Credentials, base_url: str, source: str) -> None:
+        """Show ``creds`` for ``base_url``; hold the secret privately."""
+        # ID first, then environment, then secret: the environment observer drops a
+        # sandbox-only ID (and its secret) when the environment leaves the sandbox.
+        self.client_id.value = creds.client_id
         if base_url.rstrip("/") == PRODUCTION_BASE_URL:
             self.environment.value = "production"
         elif self._is_sandbox_url(base_url):
@@ -493,73 +460,73 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
             self.environment.value = "custom"
             self.base_url.value = base_url
         self._on_environment({"new": self.environment.value})
+        self._secret = creds.client_secret
+        self._secret_source = source
+        self.client_secret.placeholder = _SECRET_HELD
+
+    def _is_sandbox_url(self, base_url: str) -> bool:
+        known = self._sandbox_url
+        return bool(known) and base_url.rstrip("/") == known.rstrip("/")  # type: ignore[union-attr]
+
+    def _show_token_status(self, token: Token, *, renewed: bool = False) -> None:
+        self._shown_token = token
+        hours = token.lifetime_s / 3600
+        life = f"{hours:g} h" if hours >= 1 else f"{token.lifetime_s:g} s"
+        what = "The access token was renewed" if renewed else "Got a new access token"
+        refresh = " A refresh token came with it." if token.has_refresh_token else ""
+        panel = " The token panel shows its countdown." if self._with_panel else ""
+        until = clock_text(token.expires_at)
+        text = f"{what} ({token.token_type}, valid {life}, until {until}).{refresh}{panel}"
+        self._say("ok", text, about_token=True)
 
     def _on_secret_typed(self, change: dict[str, Any]) -> None:
-        value = change["new"]
-        if not value:
+        if not change["new"]:
             return
-        self._secret = Secret(value)
-        register_secret(value)  # a secret entering the process through the form
-        self._secret_source = "form"
-        # Clear at once: the value must not linger in a synced trait (saved widget state).
+        self.set_secret(change["new"])
+        # Cleared at once: the value must not linger in a synced trait (saved widget state).
         self.client_secret.value = ""
-        self.client_secret.placeholder = _SECRET_HELD
-        self._set_status("info", "Client secret received and hidden. Click Get New Access Token.")
+        self._say("info", "Client secret received and hidden. Click Get New Access Token.")
 
     def _on_environment(self, change: dict[str, Any]) -> None:
         env = change["new"]
+        self.base_url.disabled = env != "custom"
         if env == "sandbox":
             self.base_url.value = self._sandbox_url or "(the local sandbox; started on demand)"
-            self.base_url.disabled = True
         elif env == "production":
             self.base_url.value = PRODUCTION_BASE_URL
-            self.base_url.disabled = True
-        else:
-            if self.base_url.value.startswith("("):
-                self.base_url.value = ""
-            self.base_url.disabled = False
-        if env != "sandbox" and self.client_id.value in self._sandbox_ids:
+        elif self.base_url.value.startswith("("):
+            self.base_url.value = ""
+        cid = self.client_id.value
+        if env != "sandbox" and cid in self._sandbox_ids:
             # The demo client exists only in the sandbox: don't send it elsewhere.
             self._drop_credentials(
                 "The sandbox's demo client only works with the sandbox: enter the client ID "
                 "and secret of your own Cerkl API v3 credentials, or load them from .env."
             )
-        elif env == "sandbox" and self._holds_foreign_credentials():
+        elif env == "sandbox" and (cid or self._secret) and cid not in self._sandbox_ids:
             # Whatever answers at the sandbox's URL must never receive real credentials.
             self._drop_credentials(
                 "Switched to the sandbox: your own client ID and secret were cleared from "
                 "the form, so they are never sent to the sandbox. It uses its demo client: "
                 "click Get New Access Token."
             )
-        elif self._status_kind == "error":
+        elif self.status_kind == "error":
             # An error about the previous environment would be stale now.
-            label, _url = self.target()
-            self._set_status("info", f"Environment: {label}. Click Get New Access Token.")
-        self._update_production_banner()
-        self._environment_callbacks(self)
-
-    def _holds_foreign_credentials(self) -> bool:
-        """True when the form holds an ID or secret that is not the sandbox's own."""
-        cid = self.client_id.value
-        return bool(cid or self._secret) and cid not in self._sandbox_ids
+            self._say("info", f"Environment: {self.target()[0]}. Click Get New Access Token.")
+        self._on_base_url({})
 
     def _drop_credentials(self, why: str) -> None:
         self.client_id.value = ""
         self._secret = None
         self.client_secret.placeholder = _SECRET_EMPTY
-        self._set_status("info", why)
+        self._say("info", why)
 
-    def _on_base_url(self, change: dict[str, Any]) -> None:
-        self._update_production_banner()
-        self._environment_callbacks(self)
-
-    def _update_production_banner(self) -> None:
-        from urllib.parse import urlsplit
-
+    def _on_base_url(self, _change: Any) -> None:
         url = self.base_url.value.strip()
         host = (urlsplit(url).hostname or "").lower() if "://" in url else ""
         production = self.environment.value == "production" or host == PRODUCTION_HOST
         self.production_banner.layout.display = None if production else "none"
+        self._environment_callbacks(self)
 
     def _set_busy(self, busy: bool) -> None:
         # Busy, not disabled: the button that was pressed keeps the keyboard focus.
@@ -569,12 +536,12 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
 
     def _show_error(self, err: BaseException, what: str) -> None:
         text = describe_error(err)
-        if self._secret_source == "form" and _ENV_HINT in text:
+        if self._secret_source == "form":
             text = text.replace(_ENV_HINT, _FORM_HINT)
         if isinstance(err, InvalidCredentials) and self._secret:
             self.client_secret.placeholder = _SECRET_REFUSED
         # The time makes a repeated failure visibly a new one.
-        self._set_status("error", f"{what} ({clock_text(time.time())}): {text}")
+        self._say("error", f"{what} ({clock_text(time.time())}): {text}")
 
     def _report(self, err: BaseException) -> None:
         self._show_error(err, "Error")
@@ -592,8 +559,11 @@ class CredentialsForm(DotenvActions, StatusLine, widgets.VBox):
         )
 
 
-def _close_quietly(client: Any) -> None:
+def _read_env_file(found: Path | None) -> tuple[Settings | None, Credentials | None]:
+    """The settings and credentials of a ``.env`` alone (no credentials: ``None``)."""
+    if found is None:
+        return None, None
     try:
-        client.close()
-    except Exception:  # closing a client that never sent anything must not hide the error
-        log.debug("closing an unused client failed", exc_info=True)
+        return load_config(dotenv_path=found, env={})
+    except MissingCredentials:  # half a pair: try the environment instead
+        return None, None

@@ -1,11 +1,8 @@
 """The quick-start dashboard: credentials form, token panel and API explorer in one call.
 
->>> import cerkl_nb
->>> cerkl_nb.dashboard()          # doctest: +SKIP
-
-With no credentials configured, :func:`cerkl_nb.connect` attaches to (or starts) the
-local sandbox and the form is pre-filled with its demo client: click **Get New Access
-Token**, then **Send** (``GET /subscriber`` is preselected) for a first 200.
+With no credentials configured, :func:`cerkl_nb.connect` attaches to (or starts) the local
+sandbox and the form is pre-filled with its demo client: click **Get New Access Token**,
+then **Send** (``GET /subscriber`` is preselected) for a first 200.
 """
 
 from __future__ import annotations
@@ -19,27 +16,12 @@ from .credentials import CredentialsForm
 from .explorer import ApiExplorer
 from .token_panel import TokenPanel
 
-__all__ = ["Dashboard", "dashboard"]
-
-
-def _heading(text: str, level: int = 3) -> widgets.HTML:
-    return widgets.HTML(f"<h{level} style='margin:10px 0 4px'>{text}</h{level}>")
-
 
 class Dashboard(widgets.VBox):
-    """The three widgets, wired together.
+    """The three widgets, wired together: :attr:`form`, :attr:`panel` and :attr:`explorer`.
 
-    Parameters
-    ----------
-    client
-        The :class:`~cerkl_nb.client.CerklClient` to start with (``None``: the form
-        builds one when the user submits credentials).
-
-    Attributes
-    ----------
-    form : CredentialsForm
-    panel : TokenPanel
-    explorer : ApiExplorer
+    ``client`` is the :class:`~cerkl_nb.client.CerklClient` to start with (``None``: the
+    form builds one when the user submits credentials).
     """
 
     def __init__(self, client: Any = None, **kwargs: Any) -> None:
@@ -53,18 +35,16 @@ class Dashboard(widgets.VBox):
         self.form.on_environment(lambda _form: self._check_environment())
         # A token renewed elsewhere (panel buttons, auto-refresh): keep the form's text true.
         self.panel.observe(self._on_new_token, names="token_serial")
-        kwargs.setdefault(
-            "children",
-            [
-                _heading("1 · Credentials"),
-                self.form,
-                _heading("2 · Access token"),
-                self.panel,
-                _heading("3 · API explorer"),
-                self.explorer,
-            ],
-        )
-        super().__init__(**kwargs)
+        heading = "<h3 style='margin:10px 0 4px'>{}</h3>".format
+        parts = [
+            widgets.HTML(heading("1 · Credentials")),
+            self.form,
+            widgets.HTML(heading("2 · Access token")),
+            self.panel,
+            widgets.HTML(heading("3 · API explorer")),
+            self.explorer,
+        ]
+        super().__init__(parts, **kwargs)
         self.add_class("cerkl-dashboard")
         self._check_environment()
         self.explorer.set_anchor(self.model_id)
@@ -74,31 +54,28 @@ class Dashboard(widgets.VBox):
         """The client the widgets use now."""
         return self.form.client
 
+    def close(self) -> None:
+        """Close the dashboard and every widget in it."""
+        for name in ("form", "panel", "explorer"):  # absent when __init__ failed part-way
+            if hasattr(self, name):
+                getattr(self, name).close()
+        super().close()
+
     def _use_client(self, client: Any) -> None:
-        if self.panel.token_manager is not client.token_manager:
-            self.panel.set_client(client)
-        else:
-            self.panel.sync()
+        self.panel.set_client(client)
         if self.explorer.client is not client:
             self.explorer.set_client(client)
         self._check_environment()
 
-    @property
-    def environment_notice(self) -> str:
-        """The "environment changed" notice shown now ("" when the form matches)."""
-        return self.explorer.environment_notice
-
     def _check_environment(self) -> None:
         """Warn (panel, explorer) and block Send while the form targets another environment."""
         used = self.explorer.client
-        if used is None or self.form.client is None or not self.form.environment_changed():
-            notice = ""
-        else:
-            label, _url = self.form.target()
+        notice = ""
+        if used is not None and self.form.client is not None and self.form.environment_changed():
             notice = (
-                f"Environment changed to {label}: click Get New Access Token to connect. "
-                f"Until then the token and requests still use {used.settings.base_url}, "
-                "and Send is disabled."
+                f"Environment changed to {self.form.target()[0]}: click Get New Access Token "
+                f"to connect. Until then the token and requests still use "
+                f"{used.settings.base_url}, and Send is disabled."
             )
         self.panel.notice = notice
         self.explorer.set_environment_notice(notice)
@@ -107,20 +84,12 @@ class Dashboard(widgets.VBox):
         if self.form.client is not None and not self.form.busy:
             self.form.show_token()
 
-    def close(self) -> None:
-        """Close the dashboard and every widget in it."""
-        for name in ("form", "panel", "explorer"):
-            w = getattr(self, name, None)  # absent when __init__ failed part-way
-            if w is not None:
-                w.close()
-        super().close()
-
     def __repr__(self) -> str:
         return f"Dashboard(form={self.form!r}, panel={self.panel!r}, explorer={self.explorer!r})"
 
 
 def dashboard(client: Any = None, **connect_kwargs: Any) -> Dashboard:
-    """Build the quick-start dashboard.
+    """Build the quick-start dashboard (display it: make it the cell's last expression).
 
     Parameters
     ----------
@@ -130,22 +99,17 @@ def dashboard(client: Any = None, **connect_kwargs: Any) -> Dashboard:
         otherwise.
     **connect_kwargs
         Passed to :func:`cerkl_nb.connect` when ``client`` is ``None``.
-
-    Returns
-    -------
-    Dashboard
-        Display it (it is the last expression of the cell) to use it.
     """
-    # An explicit, idempotent call (never made on import): widget status texts are
-    # redacted already; this also covers log records of the libraries underneath.
+    # An explicit, idempotent call (never made on import): widget texts are redacted
+    # already; this also covers log records of the libraries underneath.
     install_log_redaction()
-    if client is None:
-        from ..client import connect
-
-        client = connect(**connect_kwargs)
-    elif connect_kwargs:
+    if client is not None and connect_kwargs:
         raise TypeError(
             "dashboard() takes either a client or connect() arguments, not both: "
             + ", ".join(sorted(connect_kwargs))
         )
+    if client is None:
+        from ..client import connect
+
+        client = connect(**connect_kwargs)
     return Dashboard(client)

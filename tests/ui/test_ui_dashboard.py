@@ -108,6 +108,8 @@ def test_empty_notebook_to_200_with_one_call_and_clicks(
         secret_field.fill(sandbox.client_secret)
         secret_field.press("Tab")  # the field syncs on blur
         expect(form).to_contain_text("Client secret received and hidden", timeout=10_000)
+        # ... in the status line, a live region that screen readers announce.
+        expect(form.get_by_role("status")).to_contain_text("Client secret received")
         expect(secret_field).to_have_value("")
 
         # Click 1: Get New Access Token. A double click, even: one token request.

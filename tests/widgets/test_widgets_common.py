@@ -14,10 +14,15 @@ from node_tools import node
 
 import cerkl_nb
 from cerkl_nb.widgets import TokenPanel, dashboard
-from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, LiveStatus
-from cerkl_nb.widgets._common import clock_text, is_busy, set_busy
+from cerkl_nb.widgets._bridge import FrontEndBridge, HtmlPane, StatusLine
+from cerkl_nb.widgets._common import clock_text, set_busy
 
 STATIC = Path(cerkl_nb.__file__).parent / "widgets" / "static"
+
+
+def is_busy(button) -> bool:
+    """Marked busy (focusable, aria-busy on the page), the way the widgets mark a button."""
+    return "cerkl-busy" in button._dom_classes
 
 
 def test_clock_text_is_24_hour_with_zone_and_date_when_not_today():
@@ -31,7 +36,7 @@ def test_clock_text_is_24_hour_with_zone_and_date_when_not_today():
 def test_one_clipboard_helper_shared_by_the_bridge_and_the_token_panel():
     definition = "async function writeClipboard("
     files = {p.name: p.read_text() for p in STATIC.glob("*.js")}
-    assert [name for name, text in files.items() if definition in text] == ["clipboard.js"]
+    assert [name for name, text in files.items() if definition in text] == ["shared.js"]
     for esm in (FrontEndBridge._esm, TokenPanel._esm):
         assert esm.count(definition) == 1 and "writeClipboard(msg" in esm
 
@@ -47,7 +52,7 @@ def test_buttons_have_clean_names_and_busy_keeps_them_enabled(client):
     set_busy(send, False)
     assert not is_busy(send)
     # The page code names the response tab list; the stylesheet draws a 2px focus ring.
-    assert dash.explorer.bridge.tablist_label == "Response view"
+    assert 'setAttribute("aria-label", "Response view")' in FrontEndBridge._esm
     css = (STATIC / "widgets.css").read_text()
     assert re.search(r"input:focus-visible[^{]*\{[^}]*outline: 2px solid", css, re.S)
     dash.close()
@@ -56,16 +61,21 @@ def test_buttons_have_clean_names_and_busy_keeps_them_enabled(client):
 def test_status_lines_update_one_persistent_live_region(client):
     dash = dashboard(client)
     status = dash.form.status
-    assert isinstance(status, LiveStatus)
+    assert isinstance(status, StatusLine)
     model_id = status.model_id
     dash.form.submit()
     assert dash.form.status.model_id == model_id  # the same widget, its text changed
     assert status.kind == "ok" and status.text == dash.form.status_text
-    assert "<" not in status.text  # plain text: the page shows it as text, never as HTML
+    assert "<" not in status.text
+    status.show("error", "<img src=x onerror=alert(1)> failed")
+    assert "<img" not in status.value and "&lt;img" in status.value  # text, never markup
+    # The page code makes the line's persistent content element the live region.
+    assert '".cerkl-status-line .widget-html-content"' in FrontEndBridge._esm
+    assert 'setAttribute("aria-live", "polite")' in FrontEndBridge._esm
     dash.close()
 
 
-@pytest.mark.parametrize("widget", [FrontEndBridge, HtmlPane, LiveStatus, TokenPanel])
+@pytest.mark.parametrize("widget", [FrontEndBridge, HtmlPane, TokenPanel])
 def test_page_code_is_valid_javascript(widget, tmp_path):
     # The modules exactly as the page loads them (shared helpers prepended).
     module = tmp_path / f"{widget.__name__}.mjs"
@@ -81,11 +91,11 @@ def test_each_view_can_tell_a_live_kernel_from_a_saved_snapshot(client, monkeypa
     # with a kernel, each widget answers at once.
     dash = dashboard(client)
     answers: list = []
-    for w in (dash.panel, dash.explorer.bridge, dash.explorer.response_body):
+    for w in (dash.panel, dash.explorer.bridge, dash.explorer.response.body):
         monkeypatch.setattr(w, "send", lambda content, buffers=None: answers.append(content))
     dash.panel._handle_custom_msg({"kind": "hello"}, [])
     dash.explorer.bridge._handle_custom_msg({"kind": "capabilities", "insert_cell": True}, [])
-    dash.explorer.response_body._handle_custom_msg({"kind": "want"}, [])
+    dash.explorer.response.body._handle_custom_msg({"kind": "want"}, [])
     assert [a["kind"] for a in answers] == ["hello", "live", "html"]
-    assert "not saved with the notebook" in dash.explorer.response_body.unsaved_note
+    assert "not saved with the notebook" in dash.explorer.response.body.unsaved_note
     dash.close()

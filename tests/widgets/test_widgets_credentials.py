@@ -15,7 +15,12 @@ from ipywidgets.embed import embed_data
 
 import cerkl_nb
 from cerkl_nb.widgets import CredentialsForm, dashboard
-from cerkl_nb.widgets._common import clock_text, is_busy
+from cerkl_nb.widgets._common import clock_text
+
+
+def is_busy(button) -> bool:
+    """Marked busy (focusable, aria-busy on the page), the way the widgets mark a button."""
+    return "cerkl-busy" in button._dom_classes
 
 
 def _state_text(*ws: widgets.Widget) -> str:
@@ -214,9 +219,10 @@ def test_production_banner_and_custom_url(sandbox):
     assert form.status_kind == "error" and "http://" in form.status_text
 
 
-def test_binder_warning_only_on_binder(sandbox):
+def test_binder_warning_only_on_binder(sandbox, monkeypatch):
     assert CredentialsForm(sandbox_url=sandbox.url).binder_banner.layout.display == "none"
-    on_binder = CredentialsForm(sandbox_url=sandbox.url, env={"BINDER_SERVICE_HOST": "10.0.0.1"})
+    monkeypatch.setenv("BINDER_SERVICE_HOST", "10.0.0.1")
+    on_binder = CredentialsForm(sandbox_url=sandbox.url)
     assert on_binder.binder_banner.layout.display is None
     assert "Never paste real Cerkl credentials" in on_binder.binder_banner.value
 

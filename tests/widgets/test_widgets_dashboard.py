@@ -28,12 +28,12 @@ def test_one_call_and_two_clicks_to_a_200_on_get_subscriber(sandbox_env):
     assert isinstance(dash, Dashboard)
     assert dash.form.environment.value == "sandbox"
     assert dash.form.client_id.value == sandbox_env.client_id
-    assert dash.explorer.endpoint.value == "GET /subscriber"
+    assert dash.explorer.builder.endpoint.value == "GET /subscriber"
     dash.form.get_token_button.click()  # click 1
     assert dash.panel.state == "fresh" and dash.panel.masked_token
     dash.explorer.send_button.click()  # click 2
     assert dash.explorer.last_response.status == 200
-    assert dash.explorer.response_status_text.startswith("200 OK")
+    assert dash.explorer.response.summary_text.startswith("200 OK")
     assert dash.client is dash.explorer.client
     dash.close()
 
@@ -110,11 +110,11 @@ def test_no_secret_or_token_in_any_widget_state_after_a_whole_flow(sandbox, own_
 def test_switching_environment_warns_and_blocks_send_until_a_new_client(client):
     dash = dashboard(client)
     dash.form.submit()
-    assert dash.environment_notice == "" and not dash.explorer.send_button.disabled
+    assert dash.explorer.environment_notice == "" and not dash.explorer.send_button.disabled
     sent_before = len(client.history)
 
     dash.form.environment.value = "production"
-    notice = dash.environment_notice
+    notice = dash.explorer.environment_notice
     assert notice.startswith("Environment changed to Cerkl production: click Get New Access Token")
     assert dash.panel.notice == notice
     assert dash.explorer.send_button.disabled and dash.explorer.rerun_button.disabled
@@ -129,7 +129,7 @@ def test_switching_environment_warns_and_blocks_send_until_a_new_client(client):
 
     # Back to the sandbox: the client in use matches again.
     dash.form.environment.value = "sandbox"
-    assert dash.panel.notice == "" and dash.environment_notice == ""
+    assert dash.panel.notice == "" and dash.explorer.environment_notice == ""
     assert not dash.explorer.send_button.disabled
     assert dash.explorer.send().status == 200
     dash.close()

@@ -10,7 +10,7 @@ from ipywidgets.embed import embed_data
 from ipywidgets.widgets.widget import _instances
 
 import cerkl_nb
-from cerkl_nb.postman.catalog import Catalog
+from cerkl_nb.redact import register_secret
 from cerkl_nb.widgets import ApiExplorer, current_client, dashboard
 
 
@@ -22,26 +22,26 @@ def explorer(client):
 
 
 def test_catalog_comes_from_the_sandbox_and_get_subscriber_is_preselected(explorer):
-    assert explorer.catalog.source == "sandbox"
-    assert explorer.folder.options[0] == "subscriber"
-    assert explorer.endpoint.value == "GET /subscriber"
-    assert explorer.method.value == "GET" and explorer.path.value == "/subscriber"
-    assert explorer.query_section.layout.display is None
-    assert explorer.body_section.layout.display == "none"
+    assert explorer.builder.catalog.source == "sandbox"
+    assert explorer.builder.folder.options[0] == "subscriber"
+    assert explorer.builder.endpoint.value == "GET /subscriber"
+    assert explorer.builder.method.value == "GET" and explorer.builder.path.value == "/subscriber"
+    assert explorer.builder.query_section.layout.display is None
+    assert explorer.builder.body_section.layout.display == "none"
     assert "Ready: GET /subscriber is selected" in explorer.status_text
-    assert "endpoints from the sandbox&#x27;s API description" in explorer.catalog_note.value
+    assert "endpoints from the sandbox&#x27;s operations" in explorer.builder.catalog_note.value
 
 
 def test_send_shows_status_time_size_json_table_and_headers(explorer, client):
     explorer.send_button.click()
     resp = explorer.last_response
     assert resp is not None and resp.status == 200
-    assert explorer.response_status_text.startswith("200 OK · ")
-    assert " ms · " in explorer.response_status_text and "kB" in explorer.response_status_text
-    assert "<details" in explorer.response_body.value  # collapsible JSON
-    assert "<table" in explorer.response_table.value and "email" in explorer.response_table.value
-    assert "Content-Type" in explorer.response_headers.value or "content-type" in (
-        explorer.response_headers.value.lower()
+    assert explorer.response.summary_text.startswith("200 OK · ")
+    assert " ms · " in explorer.response.summary_text and "kB" in explorer.response.summary_text
+    assert "<details" in explorer.response.body.value  # collapsible JSON
+    assert "<table" in explorer.response.table.value and "email" in explorer.response.table.value
+    assert "Content-Type" in explorer.response.headers.value or "content-type" in (
+        explorer.response.headers.value.lower()
     )
     assert explorer.status_kind == "ok" and "items" in explorer.status_text
     assert len(client.history) == 1
@@ -51,12 +51,12 @@ def test_send_shows_status_time_size_json_table_and_headers(explorer, client):
 def test_path_parameters_from_a_concrete_path_and_a_404_in_the_response_view(explorer):
     ep = explorer.select("GET", "/subscriber/987654321")
     assert ep is not None and ep.path == "/subscriber/{id}"
-    assert explorer._path_inputs["id"].value == "987654321"
+    assert explorer.builder.path_inputs["id"].value == "987654321"
     assert explorer.send() is None
     assert isinstance(explorer.last_error, cerkl_nb.NotFound)
-    assert explorer.response_status_text.startswith("404 Not Found")
+    assert explorer.response.summary_text.startswith("404 Not Found")
     assert explorer.status_kind == "error" and "404" in explorer.status_text
-    assert explorer.response_body.value  # the error body is shown
+    assert explorer.response.body.value  # the error body is shown
 
 
 def test_empty_path_parameter_and_bad_body_are_reported_without_sending(explorer, client):
@@ -64,8 +64,8 @@ def test_empty_path_parameter_and_bad_body_are_reported_without_sending(explorer
     explorer.send_button.click()
     assert "path parameter {id} is empty" in explorer.status_text
     explorer.select("POST", "/segment")
-    assert json.loads(explorer.body.value)["template"]["version"] == "3.0"
-    explorer.body.value = '{"template": '
+    assert json.loads(explorer.builder.body.value)["template"]["version"] == "3.0"
+    explorer.builder.body.value = '{"template": '
     explorer.send_button.click()
     assert "the body is not valid JSON" in explorer.status_text
     assert len(client.history) == 0
@@ -73,10 +73,10 @@ def test_empty_path_parameter_and_bad_body_are_reported_without_sending(explorer
 
 def test_post_with_the_template_body_creates_a_record(explorer):
     explorer.select("POST", "/segment")
-    body = json.loads(explorer.body.value)
+    body = json.loads(explorer.builder.body.value)
     body["template"]["data"][0]["description"] = "Widget test segment"
     body["template"]["data"][0].pop("external_id", None)
-    explorer.body.value = json.dumps(body)
+    explorer.builder.body.value = json.dumps(body)
     resp = explorer.send()
     assert resp is not None and resp.status in (200, 201)
     assert resp.items[0]["description"] == "Widget test segment"
@@ -85,31 +85,31 @@ def test_post_with_the_template_body_creates_a_record(explorer):
 def test_filters_json_builder(explorer, client):
     target = client.list("subscriber", page_size=1).items[0]
     explorer.select("GET", "/subscriber")
-    explorer.add_filter_button.click()
-    row = explorer._filter_rows[0]
+    explorer.builder.add_filter_button.click()
+    row = explorer.builder.filter_rows[0]
     row.field.value = "email"
     row.op.value = "eq"
     row.value.value = target["email"]
-    assert json.loads(explorer.filters_json.value) == {"email": {"eq": target["email"]}}
+    assert json.loads(explorer.builder.filters_json.value) == {"email": {"eq": target["email"]}}
     resp = explorer.send()
     assert resp is not None and [i["id"] for i in resp.items] == [target["id"]]
     row.op.value = "in"
     row.value.value = "1, 2"
-    assert json.loads(explorer.filters_json.value) == {"email": {"in": [1, 2]}}
+    assert json.loads(explorer.builder.filters_json.value) == {"email": {"in": [1, 2]}}
     row.remove.click()
-    assert explorer.filters_json.value == "" and not explorer._filter_rows
-    explorer.filters_json.value = "{not json"
+    assert explorer.builder.filters_json.value == "" and not explorer.builder.filter_rows
+    explorer.builder.filters_json.value = "{not json"
     explorer.send()
     assert "filters_json is not valid JSON" in explorer.status_text
 
 
 def test_history_select_loads_and_rerun_sends_again(explorer, client):
-    explorer.page_size.value = 3
+    explorer.builder.page_size.value = 3
     explorer.send()
     explorer.select("GET", "/category")
     first_id = client.history.entries()[0].id
     explorer.history.value = first_id  # a click in the history list
-    assert explorer.path.value == "/subscriber" and explorer.page_size.value == 3
+    assert explorer.builder.path.value == "/subscriber" and explorer.builder.page_size.value == 3
     explorer.rerun_button.click()
     assert len(client.history) == 2
     last = client.history.entries()[-1]
@@ -155,7 +155,7 @@ def test_insert_as_code_cell_sends_runnable_cerkl_nb_code(explorer, client, monk
     sent = []
     monkeypatch.setattr(explorer.bridge, "send", lambda content, buffers=None: sent.append(content))
     explorer.set_anchor("dashboard-model-id")
-    explorer.page_size.value = 2
+    explorer.builder.page_size.value = 2
     code = explorer.insert_code_cell()
     assert sent[-1]["kind"] == "insert_cell" and sent[-1]["code"] == code
     assert sent[-1]["anchor_ids"] == ["dashboard-model-id", explorer.model_id]
@@ -167,16 +167,17 @@ def test_insert_as_code_cell_sends_runnable_cerkl_nb_code(explorer, client, monk
     nonce = sent[-1]["nonce"]
     explorer.bridge._handle_custom_msg({"kind": "inserted", "ok": True, "nonce": nonce}, [])
     assert explorer.status_kind == "ok" and "Inserted a new code cell" in explorer.status_text
-    explorer.bridge._handle_custom_msg(
-        {"kind": "inserted", "ok": False, "how": "clipboard", "error": "no notebook"}, []
-    )
-    assert explorer.status_kind == "warn" and "clipboard" in explorer.status_text
+    # A page that could not insert the cell after all: the code is shown to copy.
+    report = {"kind": "inserted", "ok": False, "nonce": nonce, "error": "no notebook"}
+    explorer.bridge._handle_custom_msg(report, [])
+    assert explorer.status_kind == "warn" and "no notebook" in explorer.status_text
+    assert "client.list(&#x27;subscriber&#x27;" in explorer.snippet.value
 
 
 def test_without_a_client_the_builtin_catalog_and_a_clear_error():
     ex = ApiExplorer()
-    assert ex.catalog.source == "built-in"
-    assert ex.endpoint.value == "GET /subscriber"
+    assert ex.builder.catalog.source == "built-in"
+    assert ex.builder.endpoint.value == "GET /subscriber"
     ex.send_button.click()
     assert ex.status_kind == "error" and "Get New Access Token" in ex.status_text
     ex.close()
@@ -187,23 +188,26 @@ def test_connection_errors_show_in_the_response_view(sandbox):
     dead = cerkl_nb.CerklClient(
         client.token_manager, settings=client.settings.replace(base_url="http://127.0.0.1:9/v3")
     )
-    ex = ApiExplorer(dead, catalog=Catalog.builtin())
+    ex = ApiExplorer(dead)
     assert ex.send() is None
-    assert ex.response_status_text.startswith("No response") or "Error" in ex.response_status_text
+    assert ex.response.summary_text.startswith("No response") or "Error" in ex.response.summary_text
     assert ex.status_kind == "error"
     ex.close()
 
 
 def test_folder_and_endpoint_dropdowns_drive_the_builder(explorer):
-    explorer.folder.value = "segment"
-    assert explorer.endpoint.value.split(" ")[1].startswith("/segment")
-    key = next(v for _label, v in explorer.endpoint.options if v == "POST /segment")
-    explorer.endpoint.value = key
-    assert explorer.method.value == "POST" and explorer.body_section.layout.display is None
-    explorer.method.value = "GET"
-    assert explorer.body_section.layout.display == "none"
-    explorer.path.value = "/segment/{id}/subscriber"
-    assert list(explorer._path_inputs) == ["id"]
+    explorer.builder.folder.value = "segment"
+    assert explorer.builder.endpoint.value.split(" ")[1].startswith("/segment")
+    key = next(v for _label, v in explorer.builder.endpoint.options if v == "POST /segment")
+    explorer.builder.endpoint.value = key
+    assert (
+        explorer.builder.method.value == "POST"
+        and explorer.builder.body_section.layout.display is None
+    )
+    explorer.builder.method.value = "GET"
+    assert explorer.builder.body_section.layout.display == "none"
+    explorer.builder.path.value = "/segment/{id}/subscriber"
+    assert list(explorer.builder.path_inputs) == ["id"]
 
 
 def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
@@ -211,10 +215,10 @@ def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
     dash.form.submit()
     ex = dash.explorer
     pushed: list = []
-    ex.response_table.send = lambda content, buffers=None: pushed.append(content)  # type: ignore[method-assign]
+    ex.response.table.send = lambda content, buffers=None: pushed.append(content)  # type: ignore[method-assign]
     resp = ex.send()
     emails = [item["email"] for item in resp.items if item.get("email")]
-    assert emails and emails[0] in ex.response_table.value  # shown in the browser ...
+    assert emails and emails[0] in ex.response.table.value  # shown in the browser ...
     assert any(emails[0] in m.get("html", "") for m in pushed)  # ... via a one-off message
     for model_id, w in list(_instances.items()):
         state = json.dumps(w.get_state(), default=str)
@@ -223,12 +227,12 @@ def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
     assert emails[0] not in manager_state
     # A view rendered later asks for the content.
     pushed.clear()
-    ex.response_table._handle_custom_msg({"kind": "want"}, [])
+    ex.response.table._handle_custom_msg({"kind": "want"}, [])
     assert pushed and emails[0] in pushed[0]["html"]
 
     ex.clear_button.click()
-    assert ex.response_body.value == ex.response_table.value == ex.response_headers.value == ""
-    assert ex.last_response is None and ex.response_status_text == "No response yet."
+    assert ex.response.body.value == ex.response.table.value == ex.response.headers.value == ""
+    assert ex.last_response is None and ex.response.summary_text == "No response yet."
     assert "not saved with the notebook" in (ApiExplorer.__doc__ or "")
     dash.close()
 
@@ -236,26 +240,26 @@ def test_response_data_is_not_in_widget_state_and_can_be_cleared(client):
 def test_typed_single_item_path_selects_its_endpoint_and_sends_no_paging(client):
     ex = ApiExplorer(client)
     client.token_manager.fetch()
-    assert ex.endpoint.value == "GET /subscriber"
-    ex.response_tabs.selected_index = 1
-    ex.path.value = "/segment/999999"
-    assert ex.endpoint.value == "GET /segment/{id}" and ex.folder.value == "segment"
-    assert ex.path.value == "/segment/999999"  # what was typed stays
+    assert ex.builder.endpoint.value == "GET /subscriber"
+    ex.response.tabs.selected_index = 1
+    ex.builder.path.value = "/segment/999999"
+    assert ex.builder.endpoint.value == "GET /segment/{id}" and ex.builder.folder.value == "segment"
+    assert ex.builder.path.value == "/segment/999999"  # what was typed stays
     assert ex.current_request().params == {}
     assert ex.send() is None
     assert ex.last_error is not None and ex.last_error.status == 404
-    assert ex.response_tabs.selected_index == 0  # the error body is in view
+    assert ex.response.tabs.selected_index == 0  # the error body is in view
     assert ex.status_text.count("/segment/999999") == 1
     assert "failed: GET" not in ex.status_text
     sent = client.history.entries()[-1]
     assert not sent.params
     # Back to the list path: the list endpoint and its paging come back.
-    ex.path.value = "/subscriber"
-    assert ex.endpoint.value == "GET /subscriber"
+    ex.builder.path.value = "/subscriber"
+    assert ex.builder.endpoint.value == "GET /subscriber"
     assert ex.current_request().params == {"page": 1, "page_size": 100}
     # A path the catalogue does not know: no endpoint selected.
-    ex.path.value = "/nowhere/at/all"
-    assert ex.endpoint.value is None
+    ex.builder.path.value = "/nowhere/at/all"
+    assert ex.builder.endpoint.value is None
     ex.close()
 
 
@@ -278,7 +282,6 @@ def test_unexpected_error_in_our_handlers_is_shown_and_fails_the_test(widget_err
 
 
 def test_numbers_and_credential_fields_in_the_body_view_are_redacted():
-    from cerkl_nb.redact import register_secret
     from cerkl_nb.widgets._render import json_html
 
     register_secret("8675309123")  # a numeric secret the process knows
@@ -292,11 +295,11 @@ def test_numbers_and_credential_fields_in_the_body_view_are_redacted():
 
 def test_choosing_another_endpoint_clears_the_previous_response(explorer):
     assert explorer.send().status == 200
-    assert explorer.response_status_text.startswith("200 OK")
-    explorer.folder.value = "segment"
+    assert explorer.response.summary_text.startswith("200 OK")
+    explorer.builder.folder.value = "segment"
     assert explorer.last_response is None
-    assert explorer.response_status_text == "No response yet."
-    assert explorer.response_body.value == ""
+    assert explorer.response.summary_text == "No response yet."
+    assert explorer.response.body.value == ""
     assert explorer.status_text.startswith("Ready: GET /segment")
 
 
@@ -328,5 +331,5 @@ def test_a_refused_clipboard_shows_the_snippet_instead(explorer, monkeypatch):
     assert "$CERKL_ACCESS_TOKEN" in explorer.snippet.value and "curl " in explorer.snippet.value
     assert curl.splitlines()[0].replace("'", "&#x27;") in explorer.snippet.value
     # Another endpoint: the old snippet goes.
-    explorer.folder.value = "segment"
+    explorer.builder.folder.value = "segment"
     assert explorer.snippet.layout.display == "none"

@@ -26,7 +26,7 @@ def test_thread_updates_are_applied_by_the_kernel_loop(sandbox_env, tmp_path):
             "print('before', dash.panel.expires_at > 0)",
             # No call into the widgets in between: the kernel's event loop applied the
             # relayed update while it was idle between the two cells.
-            "print('after', dash.panel.expires_at > 0, dash.panel._relay.pending)",
+            "print('after', dash.panel.expires_at > 0, len(dash.panel._relay._pending))",
             # A whole flow, then the dashboard is displayed (its state is saved by nbclient).
             "dash.form.submit()\n"
             "dash.panel.refresh()\n"
