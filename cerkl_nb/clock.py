@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import threading
 import time as _time
+from collections.abc import Callable
 
 __all__ = ["Clock", "SystemClock", "FakeClock", "SYSTEM_CLOCK"]
 
@@ -32,10 +33,24 @@ class Clock:
         raise NotImplementedError
 
 
-_BOOTTIME = getattr(_time, "CLOCK_BOOTTIME", None)
-_monotonic = (
-    functools.partial(_time.clock_gettime, _BOOTTIME) if _BOOTTIME is not None else _time.monotonic
-)
+def _pick_monotonic() -> Callable[[], float]:
+    """``CLOCK_BOOTTIME`` (counts through suspend) where it works, else ``time.monotonic``.
+
+    Having the constant is not enough: Pyodide (the in-browser tutorials) defines it, and
+    reading that clock there fails with EINVAL.
+    """
+    boottime = getattr(_time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        try:
+            _time.clock_gettime(boottime)
+        except OSError:
+            pass
+        else:
+            return functools.partial(_time.clock_gettime, boottime)
+    return _time.monotonic
+
+
+_monotonic = _pick_monotonic()
 
 
 class SystemClock(Clock):
